@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+// The `ha-agent` command line. Exit codes: 0 ok, 1 failure or failed checks, 2 usage error.
+import { Command, CommanderError } from 'commander';
+import { AGENT_VERSION } from './version.js';
+import { processOut } from './commands/out.js';
+
+const DEFAULT_CONFIG = '/etc/ha-agent/config.yaml';
+
+async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = new Command('ha-agent')
+    .description('VRRP high-availability agent, wire-compatible with keepalived, with cloud VIP providers')
+    .version(AGENT_VERSION)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('run')
+    .description('run the agent in the foreground (JSON logs on stdout)')
+    .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+    .option('--log-level <level>', 'override log.level (trace|debug|info|warn|error)')
+    .action(async (o: { config: string; logLevel?: string }) => {
+      const { runCommand } = await import('./commands/run.js');
+      code = await runCommand(o, processOut);
+    });
+
+  program
+    .command('check-config')
+    .description('validate a configuration file; every error with its path and a fix')
+    .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+    .action(async (o: { config: string }) => {
+      const { checkConfigCommand } = await import('./commands/check-config.js');
+      code = await checkConfigCommand(o.config, processOut);
+    });
+
+  program
+    .command('status')
+    .description('show the state of a running agent')
+    .option('--url <url>', 'status server of the agent', 'http://127.0.0.1:9721')
+    .option('--json', 'print the raw JSON', false)
+    .action(async (o: { url: string; json: boolean }) => {
+      const { statusCommand } = await import('./commands/status.js');
+      code = await statusCommand(o, processOut);
+    });
+
+  const provider = program.command('provider').description('VIP provider tools');
+  provider
+    .command('test')
+    .description('preflight: can this provider work on this host? Never moves a VIP')
+    .argument('<type>', 'garp | aws | alibaba')
+    .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+    .option('--instance <name>', 'only this instance')
+    .action(async (type: string, o: { config: string; instance?: string }) => {
+      const { providerTestCommand } = await import('./commands/provider-test.js');
+      code = await providerTestCommand(type, o, processOut);
+    });
+
+  program
+    .command('demo')
+    .description('live demo: agents in network namespaces elect a master and fail over (needs root)')
+    .option('--fast', 'shorter pauses', false)
+    .action(async (o: { fast: boolean }) => {
+      const { demoCommand } = await import('./commands/demo.js');
+      code = await demoCommand(o, processOut);
+    });
+
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return 2;
+    }
+    process.stderr.write(`ha-agent: ${(e as Error).message}\n`);
+    return 1;
+  }
+  return code;
+}
+
+main(process.argv).then(
+  (code) => process.exit(code),
+  (e: Error) => {
+    process.stderr.write(`ha-agent: ${e.message}\n`);
+    process.exit(1);
+  },
+);

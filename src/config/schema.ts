@@ -1,0 +1,369 @@
+// The configuration schema: the single source of truth for every key, its type, its range and its
+// default (keepalived's defaults where keepalived has one). Cross-field rules (interval vs version,
+// auth vs version, VRID uniqueness, unicast source vs peers) live here too, as zod refinements that
+// carry their own `fix` in `params.fix`. Parsing YAML, warnings and error wording live next door in
+// load.ts and errors.ts.
+import { z } from 'zod';
+
+// ---------------------------------------------------------------------------------------------
+// IPv4 helpers (strict dotted quad: four decimal octets 0..255, no leading zeros)
+// ---------------------------------------------------------------------------------------------
+
+const OCTET = /^(0|[1-9][0-9]{0,2})$/;
+
+/** "a.b.c.d" → 32-bit number, or undefined when it is not a strict dotted quad. */
+export function parseIPv4(text: string): number | undefined {
+  const parts = text.split('.');
+  if (parts.length !== 4) return undefined;
+  let n = 0;
+  for (const p of parts) {
+    if (!OCTET.test(p)) return undefined;
+    const v = Number(p);
+    if (v > 255) return undefined;
+    n = n * 256 + v;
+  }
+  return n;
+}
+
+/** Why this address cannot be a VRRP peer, source or VIP (undefined when it can). */
+function unusableIPv4(n: number): string | undefined {
+  const first = Math.floor(n / 2 ** 24);
+  if (n === 0) return 'is the unspecified address 0.0.0.0';
+  if (n === 2 ** 32 - 1) return 'is the broadcast address';
+  if (first === 127) return 'is a loopback address';
+  if (first >= 224 && first <= 239) return 'is a multicast address';
+  if (first >= 240) return 'is a reserved (class E) address';
+  return undefined;
+}
+
+/** The problem with an IPv4 host address written as text, or undefined when it is fine. */
+function hostAddressProblem(text: string): string | undefined {
+  if (text.includes(':')) return `"${text}" is an IPv6 address; only IPv4 is supported in this version`;
+  if (text.includes('/')) return `"${text}" has a /len; write the bare address a.b.c.d here`;
+  const n = parseIPv4(text);
+  if (n === undefined) return `"${text}" is not an IPv4 address (a.b.c.d)`;
+  const bad = unusableIPv4(n);
+  return bad ? `"${text}" ${bad}` : undefined;
+}
+
+/** The problem with a VIP ("a.b.c.d" or "a.b.c.d/len"), or undefined when it is fine. */
+function vipProblem(text: string): string | undefined {
+  if (text.includes(':')) return `"${text}" is an IPv6 address; only IPv4 VIPs are supported in this version`;
+  const [addr = '', len, ...rest] = text.split('/');
+  if (rest.length > 0) return `"${text}" is not an IPv4 address (a.b.c.d or a.b.c.d/len)`;
+  if (len !== undefined) {
+    if (!/^(0|[1-9][0-9]?)$/.test(len) || Number(len) < 1 || Number(len) > 32) {
+      return `"${text}" has an invalid prefix length /${len} (1..32)`;
+    }
+  }
+  const n = parseIPv4(addr);
+  if (n === undefined) return `"${text}" is not an IPv4 address (a.b.c.d or a.b.c.d/len)`;
+  const bad = unusableIPv4(n);
+  return bad ? `"${text}" ${bad}` : undefined;
+}
+
+/** "198.51.100.1" → "198.51.100.1/32"; "198.51.100.1/24" unchanged. Only call on valid VIPs. */
+export function normaliseVip(text: string): string {
+  return text.includes('/') ? text : `${text}/32`;
+}
+
+/** The address part of a VIP: "198.51.100.1/24" → "198.51.100.1". */
+export function vipAddress(vip: string): string {
+  return vip.split('/')[0] ?? vip;
+}
+
+/** `status.listen` as host and port, or undefined for "off" (the schema guarantees the format). */
+export function parseListen(listen: string): { host: string; port: number } | undefined {
+  if (listen === 'off') return undefined;
+  const m = LISTEN_RE.exec(listen);
+  if (!m) return undefined;
+  const host = m[1] ?? '';
+  return { host: host.startsWith('[') ? host.slice(1, -1) : host, port: Number(m[2]) };
+}
+
+const LISTEN_RE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/;
+
+/** Password bytes on the wire (VRRPv2 simple text authentication carries 8). */
+export const AUTH_PASSWORD_BYTES = 8;
+
+/** Truncates to at most 8 UTF-8 bytes, like keepalived's auth_pass (never splits a character). */
+export function truncatePassword(password: string): string {
+  const bytes = Buffer.from(password, 'utf8');
+  if (bytes.length <= AUTH_PASSWORD_BYTES) return password;
+  return bytes.subarray(0, AUTH_PASSWORD_BYTES).toString('utf8');
+}
+
+function cutsCharacter(password: string): boolean {
+  const bytes = Buffer.from(password, 'utf8');
+  if (bytes.length <= AUTH_PASSWORD_BYTES) return false;
+  const next = bytes[AUTH_PASSWORD_BYTES] ?? 0;
+  return (next & 0xc0) === 0x80; // byte 9 is a UTF-8 continuation byte: byte 8 ends mid-character
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small building blocks
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Adds a custom issue with its own fix (errors.ts turns params.fix into ConfigIssue.fix).
+ * `alsoAt` names a second place the problem involves (relative to the same parent), reported first.
+ */
+function fail(
+  ctx: z.RefinementCtx,
+  message: string,
+  fix: string,
+  path: (string | number)[] = [],
+  alsoAt?: (string | number)[],
+): void {
+  ctx.addIssue({ code: 'custom', message, path, params: alsoAt ? { fix, alsoAt } : { fix } });
+}
+
+const intRange = (min: number, max: number) => z.number().int().min(min).max(max);
+
+const hostAddress = z.string().superRefine((s, ctx) => {
+  const p = hostAddressProblem(s);
+  if (p) fail(ctx, p, 'write an IPv4 address such as 198.51.100.2');
+});
+
+const vip = z
+  .string()
+  .superRefine((s, ctx) => {
+    const p = vipProblem(s);
+    if (p) fail(ctx, p, 'write the VIP as a.b.c.d or a.b.c.d/len (len 1..32), e.g. 198.51.100.100/24');
+  })
+  .transform(normaliseVip);
+
+/** keepalived's instance names: letters, digits, underscore, dash, dot. */
+export const INSTANCE_NAME_RE = /^[A-Za-z0-9_.-]+$/;
+
+/** Linux interface names: 1..15 bytes, no '/', ':' or whitespace, not "." or "..". */
+const interfaceName = z.string().superRefine((s, ctx) => {
+  const fix = 'name the interface that carries VRRP, exactly as `ip link` shows it (e.g. eth0)';
+  if (s.length === 0) return fail(ctx, 'must not be empty', fix);
+  if (Buffer.byteLength(s) > 15) return fail(ctx, `"${s}" is longer than 15 characters, the Linux limit`, fix);
+  if (/[/:\s]/.test(s) || s === '.' || s === '..') return fail(ctx, `"${s}" is not a valid interface name`, fix);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Providers: a discriminated union on `type`. Adding a provider = one schema in PROVIDER_SCHEMAS
+// (and removing its name from PLANNED_PROVIDER_TYPES).
+// ---------------------------------------------------------------------------------------------
+
+export const GarpProviderSchema = z.strictObject({ type: z.literal('garp') });
+
+export const PROVIDER_SCHEMAS = [GarpProviderSchema] as const;
+
+/** Provider types that exist in the design but not yet in this version (clear error, not "unknown"). */
+export const PLANNED_PROVIDER_TYPES: readonly string[] = ['aws', 'alibaba'];
+
+export const ProviderSchema = z.discriminatedUnion('type', PROVIDER_SCHEMAS);
+
+// ---------------------------------------------------------------------------------------------
+// Instance
+// ---------------------------------------------------------------------------------------------
+
+export const GarpSchema = z.strictObject({
+  repeat: intRange(1, 100).default(5), // garp_master_repeat
+  delay: intRange(0, 3600).default(5), // garp_master_delay (0 = no second burst)
+  refresh: intRange(0, 86400).default(0), // garp_master_refresh (0 = off)
+  refreshRepeat: intRange(1, 100).default(1), // garp_master_refresh_repeat
+  lowerPrioRepeat: intRange(0, 100).default(5), // garp_lower_prio_repeat
+});
+
+export const UnicastSchema = z.strictObject({
+  source: hostAddress.optional(),
+  peers: z.array(hostAddress).min(1),
+  checkSource: z.boolean().default(true),
+});
+
+export const AuthSchema = z.strictObject({
+  type: z.literal('pass'),
+  password: z
+    .string()
+    .min(1)
+    .superRefine((s, ctx) => {
+      if (cutsCharacter(s)) {
+        fail(
+          ctx,
+          'is longer than 8 bytes and byte 8 falls inside a multi-byte character, so it cannot be truncated like keepalived does',
+          'use at most 8 bytes (8 ASCII characters), the same on every node',
+        );
+      }
+    })
+    .transform(truncatePassword),
+});
+
+export const MAX_VIPS = 20;
+
+const instanceShape = {
+  interface: interfaceName,
+  vrid: intRange(1, 255),
+  priority: intRange(1, 255).default(100),
+  version: z.literal([2, 3]).default(2),
+  advertInterval: z.number().min(0.01).max(255).default(1),
+  preempt: z.boolean().default(true),
+  preemptDelay: z.number().min(0).max(1000).default(0),
+  unicast: UnicastSchema.optional(),
+  auth: AuthSchema.optional(),
+  vips: z.array(vip).min(1).max(MAX_VIPS),
+  provider: ProviderSchema.prefault({ type: 'garp' }),
+  garp: GarpSchema.prefault({}),
+  lowerPrioNoAdvert: z.boolean().default(false),
+  v3ChecksumAsV2: z.boolean().default(false),
+};
+
+const isCentiseconds = (x: number) => Math.abs(x * 100 - Math.round(x * 100)) < 1e-6;
+
+/** Runs a refinement only when the fields it reads parsed cleanly (so it never doubles an error). */
+function whenValid(picked: z.ZodType) {
+  return { when: (payload: { value: unknown }) => picked.safeParse(payload.value).success };
+}
+
+type InstanceOut = z.output<z.ZodObject<typeof instanceShape>>;
+
+const intervalRule = (inst: Pick<InstanceOut, 'version' | 'advertInterval'>, ctx: z.RefinementCtx) => {
+  const t = inst.advertInterval;
+  if (inst.version === 2 && (!Number.isInteger(t) || t < 1 || t > 255)) {
+    fail(
+      ctx,
+      `must be a whole number of seconds from 1 to 255 with version 2 (got ${t})`,
+      'VRRPv2 carries whole seconds on the wire: use 1..255, or set version: 3 on every node for sub-second intervals',
+      ['advertInterval'],
+    );
+  }
+  if (inst.version === 3 && (!isCentiseconds(t) || t < 0.01 || t > 40.95)) {
+    fail(
+      ctx,
+      `must be from 0.01 to 40.95 seconds in steps of 0.01 with version 3 (got ${t})`,
+      'VRRPv3 carries centiseconds (max 4095): use e.g. 1 or 0.5, the same on every node',
+      ['advertInterval'],
+    );
+  }
+};
+
+const authRule = (inst: Pick<InstanceOut, 'version' | 'auth'>, ctx: z.RefinementCtx) => {
+  if (inst.auth !== undefined && inst.version !== 2) {
+    fail(
+      ctx,
+      `auth is only available with version 2 (this instance uses version ${inst.version})`,
+      'remove auth:, or set version: 2 on every node (VRRPv3 has no authentication field)',
+      ['auth'],
+    );
+  }
+};
+
+const unicastRule = (inst: Pick<InstanceOut, 'unicast'>, ctx: z.RefinementCtx) => {
+  const u = inst.unicast;
+  if (!u) return;
+  const seen = new Set<string>();
+  u.peers.forEach((p, i) => {
+    if (hostAddressProblem(p) !== undefined) return; // already reported
+    if (p === u.source) {
+      fail(
+        ctx,
+        `must not contain this node's own address ${p} (unicast.source)`,
+        "list only the other nodes' addresses in peers",
+        ['unicast', 'peers', i],
+      );
+    }
+    if (seen.has(p)) {
+      fail(ctx, `lists ${p} twice`, 'list each peer once', ['unicast', 'peers', i]);
+    }
+    seen.add(p);
+  });
+};
+
+const vipsRule = (inst: Pick<InstanceOut, 'vips'>, ctx: z.RefinementCtx) => {
+  const seen = new Map<string, string>();
+  inst.vips.forEach((v, i) => {
+    if (vipProblem(v) !== undefined) return; // already reported
+    const addr = vipAddress(v);
+    const before = seen.get(addr);
+    if (before !== undefined) {
+      fail(ctx, `lists ${addr} twice (${before} and ${v})`, 'list each VIP once', ['vips', i]);
+    }
+    seen.set(addr, v);
+  });
+};
+
+export const InstanceSchema = z
+  .strictObject(instanceShape)
+  .superRefine(intervalRule, whenValid(z.object({ version: instanceShape.version, advertInterval: instanceShape.advertInterval })))
+  .superRefine(authRule, whenValid(z.object({ version: instanceShape.version, auth: instanceShape.auth })))
+  .superRefine(
+    unicastRule,
+    whenValid(z.object({ unicast: z.object({ source: z.string().optional(), peers: z.array(z.string()) }).optional() })),
+  )
+  .superRefine(vipsRule, whenValid(z.object({ vips: z.array(z.string()) })));
+
+// ---------------------------------------------------------------------------------------------
+// Root
+// ---------------------------------------------------------------------------------------------
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+const listen = z.string().superRefine((s, ctx) => {
+  if (s === 'off') return;
+  const m = LISTEN_RE.exec(s);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !(port >= 1 && port <= 65535)) {
+    fail(ctx, `"${s}" is not "host:port" or "off"`, 'write "host:port" (e.g. 127.0.0.1:9721, [::1]:9721) or "off" to disable the status server');
+  }
+});
+
+/** Instances whose VRID, interface and unicast settings parsed, for the cross-instance rule. */
+const vridFields = z.object({ interface: z.string(), vrid: z.number(), unicast: z.object({ peers: z.array(z.string()) }).optional() });
+
+/** Two instances may share interface+VRID only if both are unicast with disjoint peer sets. */
+const vridRule = (instances: Record<string, unknown>, ctx: z.RefinementCtx) => {
+  const seen: { name: string; inst: z.infer<typeof vridFields> }[] = [];
+  for (const [name, raw] of Object.entries(instances)) {
+    const parsed = vridFields.safeParse(raw);
+    if (!parsed.success) continue;
+    const inst = parsed.data;
+    for (const other of seen) {
+      if (other.inst.interface !== inst.interface || other.inst.vrid !== inst.vrid) continue;
+      const a = other.inst.unicast?.peers;
+      const b = inst.unicast?.peers;
+      const shared = a && b ? a.filter((p) => b.includes(p)) : undefined;
+      if (shared && shared.length === 0) continue; // both unicast, disjoint peers: keepalived allows it
+      const why = shared
+        ? `both list peer ${shared.join(', ')}`
+        : 'an advert with this VRID on this interface would belong to both';
+      fail(
+        ctx,
+        `instances ${other.name} and ${name} both use vrid ${inst.vrid} on ${inst.interface} (${why})`,
+        'give each virtual router on an interface its own VRID (or, for unicast only, non-overlapping peer lists)',
+        [name, 'vrid'],
+        [other.name, 'vrid'],
+      );
+    }
+    seen.push({ name, inst });
+  }
+};
+
+export const InstancesSchema = z
+  .record(z.string().regex(INSTANCE_NAME_RE), InstanceSchema)
+  .superRefine(
+    (instances, ctx) => {
+      if (Object.keys(instances).length === 0) {
+        fail(ctx, 'must define at least one instance', 'add an instance, e.g. VI_1: { interface: eth0, vrid: 51, vips: [198.51.100.100/24] }');
+      }
+    },
+    { when: (p) => typeof p.value === 'object' && p.value !== null && !Array.isArray(p.value) },
+  )
+  .superRefine(vridRule as (v: Record<string, unknown>, ctx: z.RefinementCtx) => void, {
+    when: (p) => typeof p.value === 'object' && p.value !== null && !Array.isArray(p.value),
+  });
+
+export const ConfigSchema = z.strictObject({
+  log: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),
+  status: z.strictObject({ listen: listen.default('127.0.0.1:9721') }).prefault({}),
+  instances: InstancesSchema,
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type InstanceConfig = Config['instances'][string];
+export type ProviderConfig = InstanceConfig['provider'];
+export type GarpConfig = InstanceConfig['garp'];
+export type UnicastConfig = NonNullable<InstanceConfig['unicast']>;

@@ -1,0 +1,65 @@
+// Adds and removes VIPs on an interface with `ip addr add/del … dev IF`, idempotently: adding an
+// address that is there, or removing one that is gone, is success. Like keepalived, a VIP is added
+// with its configured prefix length (default /32, or /128 for IPv6, where DAD is skipped: `nodad`).
+import { getLink, interfaceNotFound, ipCommand, ipSaid, NetError, type LinkOptions } from './link.js';
+
+export interface Cidr {
+  address: string;
+  prefixLen: number;
+  family: 4 | 6;
+  /** "address/prefixLen" */
+  cidr: string;
+}
+
+const V4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+/** "198.51.100.100" → 198.51.100.100/32; "198.51.100.100/24" kept. Throws a RangeError on bad input. */
+export function parseCidr(text: string): Cidr {
+  const [address = '', len, extra] = text.trim().split('/');
+  const v4 = V4.exec(address);
+  const family: 4 | 6 | null = v4 && v4.slice(1).every((o) => Number(o) <= 255) ? 4 : /^[0-9a-f:.]+$/i.test(address) && address.includes(':') ? 6 : null;
+  const max = family === 6 ? 128 : 32;
+  const prefixLen = len === undefined ? max : Number(len);
+  if (family === null || extra !== undefined || !Number.isInteger(prefixLen) || prefixLen < 0 || prefixLen > max || (len !== undefined && !/^\d+$/.test(len)))
+    throw new RangeError(`not an address or address/prefix: ${JSON.stringify(text)}`);
+  return { address: address.toLowerCase(), prefixLen, family, cidr: `${address.toLowerCase()}/${prefixLen}` };
+}
+
+const PERMISSION = /Operation not permitted|Permission denied/i;
+const MISSING_DEVICE = /does not exist|Cannot find device/i;
+const ALREADY_THERE = /File exists|already assigned/i;
+const ALREADY_GONE = /Cannot assign requested address|Address not found/i;
+
+/** Puts `cidr` on `ifname`. Resolves 'present' when it was already there. */
+export async function addAddress(ifname: string, cidr: string, opts: LinkOptions = {}): Promise<'added' | 'present'> {
+  const c = parseCidr(cidr);
+  const args = ['addr', 'add', c.cidr, 'dev', ifname, ...(c.family === 6 ? ['nodad'] : [])];
+  const r = await ipCommand(args, opts.signal);
+  if (r.code === 0) return 'added';
+  if (ALREADY_THERE.test(r.stderr)) return 'present';
+  const what = `cannot add ${c.cidr} to ${ifname}`;
+  if (PERMISSION.test(r.stderr)) throw new NetError(`${what}: Operation not permitted`, 'run as root or grant CAP_NET_ADMIN');
+  if (MISSING_DEVICE.test(r.stderr)) throw await interfaceNotFound(ifname, opts.instanceName, opts.signal);
+  throw new NetError(`${what}: ${ipSaid(r)}`, `check instances.${opts.instanceName ?? '<name>'}.vips and the interface (ip addr show dev ${ifname})`);
+}
+
+/**
+ * Takes `cidr` off `ifname`. Resolves 'absent' when it was not there, or when the interface itself is
+ * gone (an address cannot outlive its interface).
+ */
+export async function removeAddress(ifname: string, cidr: string, opts: LinkOptions = {}): Promise<'removed' | 'absent'> {
+  const c = parseCidr(cidr);
+  const r = await ipCommand(['addr', 'del', c.cidr, 'dev', ifname], opts.signal);
+  if (r.code === 0) return 'removed';
+  if (ALREADY_GONE.test(r.stderr) || MISSING_DEVICE.test(r.stderr)) return 'absent';
+  const what = `cannot remove ${c.cidr} from ${ifname}`;
+  if (PERMISSION.test(r.stderr)) throw new NetError(`${what}: Operation not permitted`, 'run as root or grant CAP_NET_ADMIN');
+  throw new NetError(`${what}: ${ipSaid(r)}`, `remove it by hand (ip addr del ${c.cidr} dev ${ifname}) and check the interface`);
+}
+
+/** Is `ip` (plain address, or CIDR: the prefix is ignored) configured on `ifname`? */
+export async function hasAddress(ifname: string, ip: string, opts: LinkOptions = {}): Promise<boolean> {
+  const want = parseCidr(ip).address;
+  const link = await getLink(ifname, opts);
+  return link.addresses.some((a) => a.address.toLowerCase() === want);
+}

@@ -1,0 +1,291 @@
+// Gratuitous ARP: how the frames leave the host (a LinkAnnouncer) and when (GarpSchedule, keepalived's
+// timing). Shared by the garp and alibaba providers.
+//
+// Senders, behind one interface:
+//   - PacketSocketAnnouncer: the native AF_PACKET addon; a burst goes out back to back, as keepalived's.
+//   - ArpingAnnouncer: fallback when the addon is missing; one `arping -U -c 1 -I IF VIP` per frame,
+//     all in parallel (each process lingers ~1 s; `-i 0` would hang, so it is never used).
+// Set HA_AGENT_GARP_SENDER=arping (or packet-socket) to force one.
+//
+// Schedule, as keepalived 2.2 (vrrp.c, vrrp_scheduler.c), all times in seconds:
+//   start():  `repeat` GARPs per VIP at once, interleaved across VIPs (round j sends VIP1, VIP2, …);
+//             another `repeat` after `delay` (0 = none); then `refreshRepeat` every `refresh` (0 = off).
+//   burst('lower-priority'): `lowerPrioRepeat` at once, and again after `lowerPrioDelay` (default `delay`).
+//   stop():   cancels every pending burst.
+import type { Logger } from 'pino';
+import { execFile } from '../exec.js';
+import { buildGratuitousArp } from './arp.js';
+import { NetError } from './link.js';
+import { interfaceIndex, openPacketSocket, packetSocketAvailable, type PacketSocket } from './packet-socket.js';
+
+// ───────────────────────────── senders ─────────────────────────────
+
+export interface LinkAnnouncer {
+  /** 'packet-socket' or 'arping'. */
+  readonly kind: string;
+  /** Sends `count` gratuitous ARPs for `vip` from `ifname` (whose MAC is `mac`). */
+  sendGarp(ifname: string, mac: string, vip: string, count: number): Promise<void>;
+  /** Closes sockets and stops any sender process still running. */
+  close(): void;
+}
+
+const RETRY_ERRNOS = new Set(['ENODEV', 'ENXIO', 'EBADF']);
+
+/** Sends through the native AF_PACKET addon; one socket per interface, reopened if the interface was re-created. */
+export class PacketSocketAnnouncer implements LinkAnnouncer {
+  readonly kind = 'packet-socket';
+  private readonly sockets = new Map<string, PacketSocket>();
+
+  private socketFor(ifname: string): PacketSocket {
+    const open = this.sockets.get(ifname);
+    if (open) return open;
+    const index = interfaceIndex(ifname);
+    if (index === 0) throw new NetError(`cannot send gratuitous ARP: interface ${ifname} not found`, 'check the instance\'s interface (ip link)');
+    const s = openPacketSocket(index);
+    this.sockets.set(ifname, s);
+    return s;
+  }
+
+  private drop(ifname: string): void {
+    try {
+      this.sockets.get(ifname)?.close();
+    } catch {
+      /* already closed */
+    }
+    this.sockets.delete(ifname);
+  }
+
+  async sendGarp(ifname: string, mac: string, vip: string, count: number): Promise<void> {
+    const frame = buildGratuitousArp(mac, vip);
+    for (let i = 0; i < count; i++) {
+      try {
+        this.sendOnce(ifname, frame);
+      } catch (e) {
+        throw explainSendError(e, ifname, vip);
+      }
+    }
+  }
+
+  private sendOnce(ifname: string, frame: Buffer): void {
+    try {
+      this.socketFor(ifname).send(frame);
+    } catch (e) {
+      if (!RETRY_ERRNOS.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
+      this.drop(ifname); // the interface went away and maybe came back with a new index
+      this.socketFor(ifname).send(frame);
+    }
+  }
+
+  close(): void {
+    for (const ifname of [...this.sockets.keys()]) this.drop(ifname);
+  }
+}
+
+function explainSendError(e: unknown, ifname: string, vip: string): Error {
+  if (e instanceof NetError) return e;
+  const err = e as NodeJS.ErrnoException;
+  const what = `cannot send gratuitous ARP for ${vip} on ${ifname}`;
+  switch (err.code) {
+    case 'EPERM':
+    case 'EACCES':
+      return new NetError(`${what}: Operation not permitted`, 'run as root or grant CAP_NET_RAW');
+    case 'ENETDOWN':
+      return new NetError(`${what}: the interface is down`, `bring it up (ip link set ${ifname} up) or check the cable`);
+    default:
+      return new NetError(`${what}: ${err.message}`, 'check the interface; GARPs are retried on the next burst');
+  }
+}
+
+export const ARPING_TIMEOUT_MS = 5_000;
+
+/** Sends with iputils `arping -U -c 1 -I IF VIP`, one process per frame, all started at once. */
+export class ArpingAnnouncer implements LinkAnnouncer {
+  readonly kind = 'arping';
+  private abort = new AbortController();
+
+  async sendGarp(ifname: string, _mac: string, vip: string, count: number): Promise<void> {
+    const signal = this.abort.signal;
+    const runs = Array.from({ length: count }, () =>
+      execFile(['arping', '-U', '-c', '1', '-I', ifname, vip], { timeoutMs: ARPING_TIMEOUT_MS, signal }),
+    );
+    const results = await Promise.allSettled(runs);
+    for (const r of results) {
+      if (r.status === 'rejected') {
+        const msg = (r.reason as Error).message;
+        if (/not found/.test(msg)) throw new NetError('cannot send gratuitous ARP: arping is not installed', 'apt-get install iputils-arping');
+        if (signal.aborted) return;
+        throw new NetError(`cannot send gratuitous ARP for ${vip} on ${ifname}: ${msg}`, 'check that arping works: arping -U -c 1 -I IF VIP');
+      }
+      if (r.value.code !== 0) {
+        const said = (r.value.stderr || r.value.stdout).trim().split('\n').slice(-1)[0] ?? '';
+        const fix = /not permitted|denied/i.test(said) ? 'run as root or grant CAP_NET_RAW' : 'the VIP must be on the interface first; check: arping -U -c 1 -I IF VIP';
+        throw new NetError(`arping -U for ${vip} on ${ifname} exited ${r.value.code}: ${said}`, fix);
+      }
+    }
+  }
+
+  close(): void {
+    this.abort.abort();
+    this.abort = new AbortController();
+  }
+}
+
+let announcedKind: string | null = null;
+
+/**
+ * The best sender on this host: the addon when it loads, else arping. Logs which one once per process
+ * (warn for the fallback). HA_AGENT_GARP_SENDER=arping|packet-socket forces a choice.
+ */
+export function createLinkAnnouncer(log?: Logger): LinkAnnouncer {
+  const forced = process.env.HA_AGENT_GARP_SENDER;
+  const addon = packetSocketAvailable();
+  let announcer: LinkAnnouncer;
+  let why: string;
+  if (forced === 'arping') {
+    announcer = new ArpingAnnouncer();
+    why = 'forced by HA_AGENT_GARP_SENDER';
+  } else if (addon.ok || forced === 'packet-socket') {
+    announcer = new PacketSocketAnnouncer();
+    why = 'native AF_PACKET addon';
+  } else {
+    announcer = new ArpingAnnouncer();
+    why = `native addon unavailable (${addon.error}); falling back to one arping process per GARP`;
+  }
+  if (announcedKind !== announcer.kind) {
+    announcedKind = announcer.kind;
+    if (announcer.kind === 'arping') log?.warn({ sender: announcer.kind }, `gratuitous ARP sender: arping — ${why}`);
+    else log?.info({ sender: announcer.kind }, `gratuitous ARP sender: ${why}`);
+  }
+  return announcer;
+}
+
+// ───────────────────────────── schedule ─────────────────────────────
+
+export interface GarpSettings {
+  /** GARPs per VIP in each burst (garp_master_repeat). */
+  repeat: number;
+  /** Seconds until the second burst (garp_master_delay); 0 = none. */
+  delay: number;
+  /** Seconds between refresh bursts while held (garp_master_refresh); 0 = off. */
+  refresh: number;
+  /** GARPs per VIP in a refresh burst (garp_master_refresh_repeat). */
+  refreshRepeat: number;
+  /** GARPs per VIP when a lower-priority advert is heard while MASTER (garp_lower_prio_repeat); 0 = none. */
+  lowerPrioRepeat: number;
+  /** Seconds until the second lower-priority burst (garp_lower_prio_delay); defaults to `delay`. */
+  lowerPrioDelay?: number;
+}
+
+/** keepalived 2.2's defaults. */
+export const KEEPALIVED_GARP_DEFAULTS: Readonly<GarpSettings> = Object.freeze({ repeat: 5, delay: 5, refresh: 0, refreshRepeat: 1, lowerPrioRepeat: 5 });
+
+export type GarpReason = 'start' | 'delay' | 'refresh' | 'lower-priority' | 'lower-priority-delay' | 'reacquire';
+
+export interface TimerApi {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const realTimers: TimerApi = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+export interface GarpScheduleOptions {
+  announcer: LinkAnnouncer;
+  ifname: string;
+  mac: string;
+  /** IPv4 VIPs (plain addresses, no prefix). */
+  vips: readonly string[];
+  settings: GarpSettings;
+  timers?: TimerApi;
+  log?: Logger;
+  /** Called with each failed burst's first error (after logging it). */
+  onError?: (err: Error, reason: GarpReason) => void;
+}
+
+type Slot = 'delay' | 'refresh' | 'lowerPrio';
+
+export class GarpSchedule {
+  private readonly timers: TimerApi;
+  private readonly pending = new Map<Slot, unknown>();
+  private active = false;
+
+  constructor(private readonly opts: GarpScheduleOptions) {
+    this.timers = opts.timers ?? realTimers;
+  }
+
+  get running(): boolean {
+    return this.active;
+  }
+
+  /** First burst now, then the delayed and refresh bursts. A no-op while already running. */
+  start(): void {
+    if (this.active) return;
+    this.active = true;
+    const s = this.opts.settings;
+    void this.burst('start');
+    if (s.delay > 0) this.arm('delay', s.delay, () => void this.burst('delay'));
+    if (s.refresh > 0) this.armRefresh();
+  }
+
+  /**
+   * One burst now (while running; otherwise nothing). The count follows the reason: `refreshRepeat`
+   * for 'refresh', `lowerPrioRepeat` for 'lower-priority' (which also arms its delayed repeat),
+   * `repeat` otherwise. Resolves once every frame was handed to the sender; never rejects.
+   */
+  burst(reason: GarpReason): Promise<void> {
+    if (!this.active) return Promise.resolve();
+    const s = this.opts.settings;
+    const count = reason === 'refresh' ? s.refreshRepeat : reason.startsWith('lower-priority') ? s.lowerPrioRepeat : s.repeat;
+    if (reason === 'lower-priority') {
+      const delay = s.lowerPrioDelay ?? s.delay;
+      if (count > 0 && delay > 0) this.arm('lowerPrio', delay, () => void this.burst('lower-priority-delay'));
+    }
+    return this.send(reason, count);
+  }
+
+  /** Cancels every pending burst. start() may be called again afterwards. */
+  stop(): void {
+    this.active = false;
+    for (const slot of [...this.pending.keys()]) this.disarm(slot);
+  }
+
+  private send(reason: GarpReason, count: number): Promise<void> {
+    const { announcer, ifname, mac, vips } = this.opts;
+    const sends: Promise<void>[] = [];
+    for (let round = 0; round < count; round++) for (const vip of vips) sends.push(announcer.sendGarp(ifname, mac, vip, 1));
+    this.opts.log?.debug({ reason, count, vips, sender: announcer.kind }, 'sending gratuitous ARPs');
+    return Promise.allSettled(sends).then((results) => {
+      const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      const first = failed[0];
+      if (!first) return;
+      const err = first.reason instanceof Error ? first.reason : new Error(String(first.reason));
+      this.opts.log?.warn({ err: err.message, reason, failed: failed.length, of: results.length }, 'gratuitous ARP burst failed');
+      this.opts.onError?.(err, reason);
+    });
+  }
+
+  private armRefresh(): void {
+    this.arm('refresh', this.opts.settings.refresh, () => {
+      void this.burst('refresh');
+      if (this.active) this.armRefresh();
+    });
+  }
+
+  private arm(slot: Slot, seconds: number, fn: () => void): void {
+    this.disarm(slot);
+    const handle = this.timers.setTimeout(() => {
+      this.pending.delete(slot);
+      if (this.active) fn();
+    }, seconds * 1000);
+    (handle as { unref?: () => void } | null)?.unref?.();
+    this.pending.set(slot, handle);
+  }
+
+  private disarm(slot: Slot): void {
+    if (!this.pending.has(slot)) return;
+    this.timers.clearTimeout(this.pending.get(slot));
+    this.pending.delete(slot);
+  }
+}

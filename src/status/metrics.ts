@@ -1,0 +1,138 @@
+// Renders the status as Prometheus text exposition (format 0.0.4) for GET /metrics. Pure function.
+import type { Ownership } from '../provider/types.js';
+import { VRRP_STATES, type InstanceStatusJson, type StatusJson } from './types.js';
+
+export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+const OWNERSHIPS: readonly Ownership[] = ['held', 'not-held', 'elsewhere', 'unknown'];
+
+type Labels = Record<string, string>;
+type Sample = { labels: Labels; value: number };
+
+interface Family {
+  name: string;
+  type: 'gauge' | 'counter';
+  help: string;
+  samples: (name: string, inst: InstanceStatusJson) => Sample[];
+}
+
+/** Escapes a label value: backslash, double quote and newline. */
+export function escapeLabelValue(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+function escapeHelp(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+function formatValue(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return String(v);
+}
+
+function line(name: string, labels: Labels, value: number): string {
+  const pairs = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabelValue(v)}"`);
+  const l = pairs.length ? `{${pairs.join(',')}}` : '';
+  return `${name}${l} ${formatValue(value)}`;
+}
+
+const one = (instance: string, value: number): Sample[] => [{ labels: { instance }, value }];
+
+const FAMILIES: Family[] = [
+  {
+    name: 'ha_agent_instance_state',
+    type: 'gauge',
+    help: 'VRRP state of the instance: 1 for the current state, 0 for the others.',
+    samples: (instance, i) => VRRP_STATES.map((state) => ({ labels: { instance, state }, value: i.state === state ? 1 : 0 })),
+  },
+  { name: 'ha_agent_priority', type: 'gauge', help: 'Configured VRRP priority.', samples: (n, i) => one(n, i.priority) },
+  {
+    name: 'ha_agent_effective_priority',
+    type: 'gauge',
+    help: 'VRRP priority after tracking adjustments.',
+    samples: (n, i) => one(n, i.effectivePriority),
+  },
+  {
+    name: 'ha_agent_adverts_sent_total',
+    type: 'counter',
+    help: 'VRRP advertisements sent.',
+    samples: (n, i) => one(n, i.counters.advertsSent),
+  },
+  {
+    name: 'ha_agent_adverts_received_total',
+    type: 'counter',
+    help: 'VRRP advertisements received and accepted.',
+    samples: (n, i) => one(n, i.counters.advertsReceived),
+  },
+  {
+    name: 'ha_agent_packets_dropped_total',
+    type: 'counter',
+    help: 'Received VRRP packets dropped, by reason.',
+    samples: (instance, i) =>
+      Object.entries(i.counters.dropped)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([reason, value]) => ({ labels: { instance, reason }, value })),
+  },
+  {
+    name: 'ha_agent_transitions_total',
+    type: 'counter',
+    help: 'VRRP state transitions.',
+    samples: (n, i) => one(n, i.counters.transitions),
+  },
+  {
+    name: 'ha_agent_became_master_total',
+    type: 'counter',
+    help: 'Transitions to MASTER.',
+    samples: (n, i) => one(n, i.counters.becameMaster),
+  },
+  {
+    name: 'ha_agent_provider_ownership',
+    type: 'gauge',
+    help: 'VIP ownership as last known by the provider runner: 1 for the current value, 0 for the others.',
+    samples: (instance, i) =>
+      OWNERSHIPS.map((ownership) => ({ labels: { instance, ownership }, value: i.provider.ownership === ownership ? 1 : 0 })),
+  },
+  {
+    name: 'ha_agent_provider_busy',
+    type: 'gauge',
+    help: '1 while a provider call (acquire, release, verify) is in flight.',
+    samples: (n, i) => one(n, i.provider.busy ? 1 : 0),
+  },
+  {
+    name: 'ha_agent_provider_failures_total',
+    type: 'counter',
+    help: 'Failed provider calls, by operation.',
+    samples: (instance, i) => [
+      { labels: { instance, op: 'acquire' }, value: i.provider.counters.acquireFail },
+      { labels: { instance, op: 'release' }, value: i.provider.counters.releaseFail },
+      { labels: { instance, op: 'verify' }, value: i.provider.counters.verifyFail },
+    ],
+  },
+  {
+    name: 'ha_agent_provider_drift_total',
+    type: 'counter',
+    help: 'Times verify() found the VIP ownership different from what the instance wants.',
+    samples: (n, i) => one(n, i.provider.counters.drift),
+  },
+];
+
+export function renderMetrics(s: StatusJson): string {
+  const out: string[] = [
+    '# HELP ha_agent_info ha-agent build information.',
+    '# TYPE ha_agent_info gauge',
+    line('ha_agent_info', { version: s.version }, 1),
+    '# HELP ha_agent_uptime_seconds Seconds since the agent started.',
+    '# TYPE ha_agent_uptime_seconds gauge',
+    line('ha_agent_uptime_seconds', {}, s.uptimeSeconds),
+  ];
+  const names = Object.keys(s.instances).sort();
+  for (const f of FAMILIES) {
+    out.push(`# HELP ${f.name} ${escapeHelp(f.help)}`, `# TYPE ${f.name} ${f.type}`);
+    for (const name of names) {
+      for (const sample of f.samples(name, s.instances[name]!)) out.push(line(f.name, sample.labels, sample.value));
+    }
+  }
+  return out.join('\n') + '\n';
+}

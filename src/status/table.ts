@@ -1,0 +1,60 @@
+// Renders the status JSON as the aligned text table printed by `ha-agent status`. Pure function.
+import type { InstanceStatusJson, StatusJson } from './types.js';
+
+const HEADERS = ['INSTANCE', 'STATE', 'PRIO/EFF', 'MASTER', 'VIPS', 'PROVIDER', 'LAST ERROR'] as const;
+
+/** "3d 4h 5m 6s", leading zero units left out. */
+export function formatUptime(seconds: number): string {
+  let s = Math.max(0, Math.floor(seconds));
+  const d = Math.floor(s / 86400);
+  s -= d * 86400;
+  const h = Math.floor(s / 3600);
+  s -= h * 3600;
+  const m = Math.floor(s / 60);
+  s -= m * 60;
+  const parts: string[] = [];
+  if (d) parts.push(`${d}d`);
+  if (d || h) parts.push(`${h}h`);
+  if (d || h || m) parts.push(`${m}m`);
+  parts.push(`${s}s`);
+  return parts.join(' ');
+}
+
+function providerCell(i: InstanceStatusJson): string {
+  const p = i.provider;
+  let cell = `${p.type} ${p.ownership}`;
+  const settled = p.desired === 'held' ? p.ownership === 'held' : p.ownership === 'not-held' || p.ownership === 'elsewhere';
+  if (p.desired && !settled) cell += ` (want ${p.desired})`;
+  if (p.busy) cell += ' (busy)';
+  return cell;
+}
+
+function row(name: string, i: InstanceStatusJson): string[] {
+  const state = i.state === 'FAULT' && i.faultReason ? `FAULT (${i.faultReason})` : i.state;
+  return [
+    name,
+    state,
+    `${i.priority}/${i.effectivePriority}`,
+    i.master ?? '-',
+    i.vips.length ? i.vips.join(',') : '-',
+    providerCell(i),
+    (i.provider.lastError ?? '-').replace(/\s*\n\s*/g, ' '),
+  ];
+}
+
+export function renderStatusTable(s: StatusJson): string {
+  const names = Object.keys(s.instances).sort();
+  const rows = names.map((n) => row(n, s.instances[n]!));
+  const table = [[...HEADERS], ...rows];
+  const widths = HEADERS.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
+  const lines = table.map((r) =>
+    r
+      .map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!)))
+      .join('  ')
+      .trimEnd(),
+  );
+  if (rows.length === 0) lines.push('(no instances)');
+  lines.push('');
+  lines.push(`ha-agent ${s.version}, pid ${s.pid}, up ${formatUptime(s.uptimeSeconds)} (since ${s.startedAt})`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,56 @@
+// The JSON served at GET /status (and read back by `ha-agent status`).
+// The names in the ARCHITECTURE.md contract (instances, state, priority, effectivePriority, master,
+// vips, provider.type/ownership/lastError) are fixed; everything else here extends them.
+import type { ProviderRunnerStatus } from '../provider/runner.js';
+
+export type VrrpState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
+
+export const VRRP_STATES: readonly VrrpState[] = ['INIT', 'BACKUP', 'MASTER', 'FAULT'];
+
+/** What the provider runner reports: type, ownership, lastError (contract) plus desired, busy, lastChange, counters. */
+export type ProviderStatusJson = ProviderRunnerStatus;
+
+export interface InstanceCounters {
+  advertsSent: number;
+  advertsReceived: number;
+  transitions: number;
+  becameMaster: number;
+  /** Received packets dropped, by reason (e.g. "bad-checksum", "vrid-mismatch"). */
+  dropped: Record<string, number>;
+}
+
+export interface InstanceStatusJson {
+  state: VrrpState;
+  /** Configured priority. */
+  priority: number;
+  /** Priority after tracking adjustments. */
+  effectivePriority: number;
+  /** Address of the current master (ourselves when MASTER); null when unknown. */
+  master: string | null;
+  /** VIPs as "a.b.c.d/len". */
+  vips: string[];
+  provider: ProviderStatusJson;
+  interface: string;
+  vrid: number;
+  version: 2 | 3;
+  mode: 'multicast' | 'unicast';
+  /** Advertisement interval in centiseconds. */
+  advertIntervalCs: number;
+  /** Priority carried in the current master's adverts; null when unknown. */
+  masterPriority: number | null;
+  /** ISO time of the last state transition; null before the first. */
+  since: string | null;
+  /** Why the instance is in FAULT; null otherwise. */
+  faultReason: string | null;
+  counters: InstanceCounters;
+}
+
+export interface StatusJson {
+  /** ha-agent package version. */
+  version: string;
+  pid: number;
+  /** ISO time the agent started. */
+  startedAt: string;
+  uptimeSeconds: number;
+  instances: Record<string, InstanceStatusJson>;
+}

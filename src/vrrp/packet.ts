@@ -1,0 +1,141 @@
+// Pure VRRP advertisement codec for IPv4: VRRPv2 (RFC 3768 §5) and VRRPv3 (RFC 5798 §5), byte-exact
+// with keepalived 2.2.x. The bytes here are the VRRP message only (no IP header); the IP source and
+// destination are passed in because the v3 checksum covers an IPv4 pseudo-header.
+//
+//   v2: 0x21 | vrid | prio | N | auth type | adver int (s)  | checksum | N × IPv4 | 8 auth bytes
+//   v3: 0x31 | vrid | prio | N | rsvd(4 bits) + max adver int (cs, 12 bits) | checksum | N × IPv4
+//
+// decodeAdvert never throws; encodeAdvert throws a RangeError on an advert it cannot put on the wire.
+import { internetChecksum, ipv4PseudoHeaderSum } from './checksum.js';
+import { IPPROTO_VRRP } from './ipv4.js';
+import { isIpv4, ipToUint32, uint32ToIp, VRRP_MCAST_GROUP } from '../net/ip.js';
+import type { DropReason } from './validate.js';
+
+/**
+ * How the checksum was computed.
+ * 'rfc': v2 = over the VRRP message only; v3/IPv4 = IPv4 pseudo-header with the real IP destination.
+ * 'mcast-pseudo': v3 unicast with 224.0.0.18 in the pseudo-header (keepalived < 1.3.6, old_unicast_checksum).
+ * 'no-pseudo': v3 computed like v2, no pseudo-header (keepalived v3_checksum_as_v2, some vendors).
+ * For v2 all three forms are the same computation.
+ */
+export type ChecksumForm = 'rfc' | 'mcast-pseudo' | 'no-pseudo';
+export const CHECKSUM_FORMS: readonly ChecksumForm[] = ['rfc', 'mcast-pseudo', 'no-pseudo'];
+
+export interface VrrpAdvert {
+  version: 2 | 3;
+  vrid: number; // 1..255
+  priority: number; // 0..255
+  addresses: string[]; // IPv4 VIPs, dotted
+  /** Centiseconds. v2's wire field is whole seconds: decode gives sec*100, encode requires a multiple
+   *  of 100 in 100..25500. v3: 1..4095. */
+  advertIntervalCs: number;
+  authType: 0 | 1 | 2; // v2 only (v3: always 0)
+  authData: Buffer; // v2: exactly the 8 auth bytes (PASS: password NUL-padded); v3: empty
+}
+
+export type DecodeError = { ok: false; reason: DropReason; detail: string };
+export type DecodeResult = { ok: true; advert: VrrpAdvert; checksumForm: ChecksumForm } | DecodeError;
+
+const HEADER_LEN = 8;
+const AUTH_LEN = 8;
+const TYPE_ADVERTISEMENT = 1;
+
+/** Bytes on the wire for a VRRP message over IPv4: 16 + 4N (v2) or 8 + 4N (v3). */
+export function advertLength(version: 2 | 3, addressCount: number): number {
+  return HEADER_LEN + 4 * addressCount + (version === 2 ? AUTH_LEN : 0);
+}
+
+/** keepalived's auth_pass handling: the first 8 bytes of the password, NUL-padded to 8. */
+export function passwordToAuthData(pw: string): Buffer {
+  const out = Buffer.alloc(AUTH_LEN);
+  Buffer.from(pw, 'utf8').copy(out, 0, 0, AUTH_LEN);
+  return out;
+}
+
+/** The folded sum the checksum starts from: 0, or the IPv4 pseudo-header for v3. */
+function checksumSeed(version: 2 | 3, form: ChecksumForm, ip: { src: string; dst: string }, length: number): number {
+  if (version === 2 || form === 'no-pseudo') return 0;
+  const dst = form === 'mcast-pseudo' ? VRRP_MCAST_GROUP : ip.dst;
+  return ipv4PseudoHeaderSum(ip.src, dst, IPPROTO_VRRP, length);
+}
+
+function assertEncodable(a: VrrpAdvert): void {
+  const byte = (v: number, lo: number) => Number.isInteger(v) && v >= lo && v <= 255;
+  const bad = (what: string) => new RangeError(`cannot encode VRRP advert: ${what}`);
+  if (a.version !== 2 && a.version !== 3) throw bad(`version ${a.version}`);
+  if (!byte(a.vrid, 1)) throw bad(`vrid ${a.vrid}`);
+  if (!byte(a.priority, 0)) throw bad(`priority ${a.priority}`);
+  if (a.addresses.length > 255) throw bad(`${a.addresses.length} addresses (max 255)`);
+  for (const addr of a.addresses) if (!isIpv4(addr)) throw bad(`address ${JSON.stringify(addr)}`);
+  const iv = a.advertIntervalCs;
+  if (a.version === 2) {
+    if (!Number.isInteger(iv) || iv % 100 !== 0 || iv < 100 || iv > 25500) throw bad(`v2 interval ${iv} cs`);
+    if (a.authType !== 0 && a.authType !== 1 && a.authType !== 2) throw bad(`auth type ${a.authType}`);
+    if (a.authData.length !== AUTH_LEN) throw bad(`v2 auth data must be ${AUTH_LEN} bytes`);
+  } else {
+    if (!Number.isInteger(iv) || iv < 1 || iv > 4095) throw bad(`v3 interval ${iv} cs`);
+    if (a.authType !== 0 || a.authData.length !== 0) throw bad('v3 has no authentication');
+  }
+}
+
+/** The VRRP message for `a`, sent from ip.src to ip.dst, with the checksum in the given form. */
+export function encodeAdvert(a: VrrpAdvert, ip: { src: string; dst: string }, form: ChecksumForm = 'rfc'): Buffer {
+  assertEncodable(a);
+  const n = a.addresses.length;
+  const buf = Buffer.alloc(advertLength(a.version, n));
+  buf[0] = (a.version << 4) | TYPE_ADVERTISEMENT;
+  buf[1] = a.vrid;
+  buf[2] = a.priority;
+  buf[3] = n;
+  if (a.version === 2) {
+    buf[4] = a.authType;
+    buf[5] = a.advertIntervalCs / 100;
+    a.authData.copy(buf, HEADER_LEN + 4 * n);
+  } else {
+    buf.writeUInt16BE(a.advertIntervalCs, 4);
+  }
+  a.addresses.forEach((addr, i) => buf.writeUInt32BE(ipToUint32(addr), HEADER_LEN + 4 * i));
+  buf.writeUInt16BE(internetChecksum(buf, checksumSeed(a.version, form, ip, buf.length)), 6);
+  return buf;
+}
+
+/** Which checksum form the message verifies under, trying the RFC form first; null if none. */
+function matchChecksum(b: Buffer, version: 2 | 3, ip: { src: string; dst: string }): ChecksumForm | null {
+  if (version === 2) return internetChecksum(b) === 0 ? 'rfc' : null;
+  const pseudoOk = isIpv4(ip.src) && isIpv4(ip.dst);
+  for (const form of CHECKSUM_FORMS) {
+    if (form !== 'no-pseudo' && !pseudoOk) continue;
+    if (form === 'mcast-pseudo' && ip.dst === VRRP_MCAST_GROUP) continue; // same as 'rfc'
+    if (internetChecksum(b, checksumSeed(version, form, ip, b.length)) === 0) return form;
+  }
+  return null;
+}
+
+/** Decodes one VRRP message (the IP payload). Checks version, type, exact length and checksum. */
+export function decodeAdvert(vrrp: Uint8Array, ip: { src: string; dst: string }): DecodeResult {
+  const fail = (reason: DropReason, detail: string): DecodeError => ({ ok: false, reason, detail });
+  const b = Buffer.from(vrrp.buffer, vrrp.byteOffset, vrrp.byteLength);
+  if (b.length < HEADER_LEN) return fail('bad-length', `${b.length} bytes, shorter than the ${HEADER_LEN}-byte header`);
+  const version = b[0]! >> 4;
+  if (version !== 2 && version !== 3) return fail('bad-version', `version ${version}`);
+  const type = b[0]! & 0x0f;
+  if (type !== TYPE_ADVERTISEMENT) return fail('bad-type', `type ${type}, expected 1 (advertisement)`);
+  const n = b[3]!;
+  const expected = advertLength(version, n);
+  if (b.length !== expected) return fail('bad-length', `${b.length} bytes, expected ${expected} for v${version} with ${n} addresses`);
+  const checksumForm = matchChecksum(b, version, ip);
+  if (checksumForm === null) return fail('bad-checksum', `checksum 0x${b.readUInt16BE(6).toString(16).padStart(4, '0')} does not verify`);
+
+  const addresses: string[] = [];
+  for (let i = 0; i < n; i++) addresses.push(uint32ToIp(b.readUInt32BE(HEADER_LEN + 4 * i)));
+  const base = { version, vrid: b[1]!, priority: b[2]!, addresses } as const;
+  if (version === 3) {
+    const advertIntervalCs = b.readUInt16BE(4) & 0x0fff; // the top 4 bits are reserved, ignored on receive
+    if (advertIntervalCs === 0) return fail('bad-interval', 'v3 max advert interval 0');
+    return { ok: true, checksumForm, advert: { ...base, advertIntervalCs, authType: 0, authData: Buffer.alloc(0) } };
+  }
+  const authType = b[4]!;
+  if (authType !== 0 && authType !== 1 && authType !== 2) return fail('bad-auth-type', `auth type ${authType}`);
+  const authData = Buffer.from(b.subarray(HEADER_LEN + 4 * n)); // a copy: never alias the receive buffer
+  return { ok: true, checksumForm, advert: { ...base, advertIntervalCs: b[5]! * 100, authType, authData } };
+}

@@ -1,0 +1,201 @@
+// Our agents among themselves on a real L2 segment (network namespaces on a bridge): election,
+// takeover after kill -9, graceful hand-over on SIGTERM (priority 0), preemption and nopreempt, and
+// the start-up clean-up of a VIP a kill -9 left behind. VRRPv3 at 0.1 s unless said otherwise.
+// Assertions are on states, order and who holds what; durations only to tell Skew_Time from
+// Master_Down_Interval, with wide margins.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Lab } from '../../src/lab/lab.js';
+import {
+  agentConfig,
+  clientNeighbour,
+  clientSees,
+  eventually,
+  expectSteady,
+  requireRoot,
+  startAgent,
+  vipHolder,
+  withLab,
+  type AgentHandle,
+  type VrrpParams,
+} from './harness.js';
+import { decodeVrrp, firstAdvert, startCapture } from './capture.js';
+
+const VIP = '198.51.100.100/24';
+const FAST: Omit<VrrpParams, 'priority'> = { version: 3, vrid: 51, advertInterval: 0.1, vips: [VIP] };
+const WAIT = 15_000;
+const OPTS = { timeout: 90_000 };
+
+const nodes = (...names: string[]) => [...names.map((name, i) => ({ name, octet: i + 1 })), { name: 'client', octet: 10 }];
+
+function agent(lab: Lab, node: string, priority: number, extra: Partial<VrrpParams> = {}): AgentHandle {
+  return startAgent(lab, node, agentConfig({ ...FAST, priority, ...extra }));
+}
+
+/** The provider reports `ownership` (polls the status CLI until it does). */
+async function ownership(a: AgentHandle, want: string): Promise<void> {
+  await eventually(async () => (await a.instanceStatus()).provider.ownership, (o) => o === want, 10_000, `${a.label} ownership ${want}`, 200);
+}
+
+test('two agents: the higher priority is MASTER, alone holds the VIP and answers ARP for it', OPTS, async (t) => {
+  if (!requireRoot(t)) return;
+  await withLab(nodes('ha1', 'ha2'), async (lab) => {
+    const ha1 = agent(lab, 'ha1', 100);
+    const ha2 = agent(lab, 'ha2', 200);
+    await ha2.waitState('VI_1', 'MASTER', WAIT);
+    await ha1.waitState('VI_1', 'BACKUP', WAIT);
+    await expectSteady([ha1, ha2], 1_000);
+
+    assert.deepEqual(await eventually(() => vipHolder(lab, VIP), (h) => h.length === 1, 5_000, 'one VIP holder'), ['ha2']);
+    assert.equal(await clientSees(lab, 'client', VIP), 'ha2');
+
+    const s2 = await ha2.instanceStatus();
+    assert.equal(s2.state, 'MASTER');
+    assert.equal(s2.priority, 200);
+    assert.deepEqual(s2.vips, [VIP]);
+    assert.equal(s2.provider.type, 'garp');
+    await ownership(ha2, 'held');
+    const s1 = await ha1.instanceStatus();
+    assert.equal(s1.state, 'BACKUP');
+    assert.equal(s1.master, lab.node('ha2').ip, 'the backup knows who the master is');
+    await ownership(ha1, 'not-held');
+  });
+});
+
+test('three agents: the highest priority wins; the other two are BACKUP', OPTS, async (t) => {
+  if (!requireRoot(t)) return;
+  await withLab(nodes('ha1', 'ha2', 'ha3'), async (lab) => {
+    const ha1 = agent(lab, 'ha1', 150);
+    const ha2 = agent(lab, 'ha2', 250);
+    const ha3 = agent(lab, 'ha3', 100);
+    await ha2.waitState('VI_1', 'MASTER', WAIT);
+    await ha1.waitState('VI_1', 'BACKUP', WAIT);
+    await ha3.waitState('VI_1', 'BACKUP', WAIT);
+    await expectSteady([ha1, ha2, ha3], 1_000);
+
+    assert.deepEqual(await eventually(() => vipHolder(lab, VIP), (h) => h.length === 1, 5_000, 'one VIP holder'), ['ha2']);
+    assert.equal(await clientSees(lab, 'client', VIP), 'ha2');
+    for (const b of [ha1, ha3]) assert.equal((await b.instanceStatus()).master, lab.node('ha2').ip);
+  });
+});
+
+test('kill -9 of the master: the backup takes over and the client follows the gratuitous ARP', OPTS, async (t) => {
+  if (!requireRoot(t)) return;
+  await withLab(nodes('ha1', 'ha2'), async (lab) => {
+    const ha1 = agent(lab, 'ha1', 200);
+    const ha2 = agent(lab, 'ha2', 100);
+    await ha1.waitState('VI_1', 'MASTER', WAIT);
+    await ha2.waitState('VI_1', 'BACKUP', WAIT);
+    assert.equal(await clientSees(lab, 'client', VIP), 'ha1');
+
+    const killed = await ha1.kill9();
+    assert.equal(killed.signal, 'SIGKILL');
+    // The machine is gone: its kernel must not keep answering ARP for the VIP the kill left behind.
+    await lab.setLink('ha1', false);
+    await ha2.waitState('VI_1', 'MASTER', WAIT);
+
+    // The client's existing entry is rewritten by ha2's gratuitous ARP, without the client asking.
+    await eventually(() => clientNeighbour(lab, 'client', VIP), (n) => n === 'ha2', 5_000, 'client neighbour entry → ha2');
+    assert.ok((await vipHolder(lab, VIP)).includes('ha2'));
+    assert.equal(await clientSees(lab, 'client', VIP), 'ha2');
+    await ownership(ha2, 'held');
+  });
+});
+
+test('SIGTERM of the master (v2, 1 s): priority 0 on the wire, takeover after ≈Skew_Time', OPTS, async (t) => {
+  if (!requireRoot(t)) return;
+  await withLab(nodes('ha1', 'ha2'), async (lab) => {
+    const cap = await startCapture(lab);
+    const v2: Partial<VrrpParams> = { version: 2, advertInterval: 1 };
+    const ha1 = agent(lab, 'ha1', 150, v2);
+    const ha2 = agent(lab, 'ha2', 100, v2);
+    await ha1.waitState('VI_1', 'MASTER', WAIT);
+    await ha2.waitState('VI_1', 'BACKUP', WAIT);
+    assert.equal(await clientSees(lab, 'client', VIP), 'ha1');
+
+    const stopped = await ha1.stop('SIGTERM');
+    assert.deepEqual([stopped.code, stopped.signal], [0, null], 'clean exit on SIGTERM, before the harness had to SIGKILL it');
+    assert.ok(ha1.events.some((e) => e.evt === 'stopped'), '"stopped" logged');
+    await ha2.waitState('VI_1', 'MASTER', WAIT);
+    assert.deepEqual(await vipHolder(lab, VIP), ['ha2'], 'the stopped master removed its VIP');
+    assert.equal(await clientSees(lab, 'client', VIP), 'ha2');
+
+    const adverts = await decodeVrrp(await cap.stop(300));
+    const goodbye = firstAdvert(adverts, { src: lab.node('ha1').ip, priority: 0 });
+    assert.ok(goodbye, 'a priority-0 advert from ha1 is on the wire');
+    assert.equal(goodbye.version, 2);
+    assert.equal(goodbye.vrid, 51);
+    assert.equal(goodbye.ttl, 255);
+    assert.equal(goodbye.checksumStatus, 1, 'tshark: checksum good');
+    assert.ok(goodbye.time >= stopped.sentAt, 'the goodbye follows the signal');
+    const takeover = firstAdvert(adverts, { src: lab.node('ha2').ip, after: goodbye.time });
+    assert.ok(takeover, 'ha2 advertises after the goodbye');
+    assert.equal(takeover.priority, 100);
+    // Skew_Time = (256-100)/256 ≈ 0.61 s; Master_Down_Interval = 3 + 0.61 ≈ 3.61 s. Only the order of
+    // magnitude is asserted: well under Master_Down_Interval.
+    const ms = takeover.time - goodbye.time;
+    assert.ok(ms < 2_200, `takeover ${Math.round(ms)} ms after the priority-0 advert (Master_Down_Interval is 3610 ms)`);
+  });
+});
+
+test('preempt: the higher priority takes the VIP back when it returns', OPTS, async (t) => {
+  if (!requireRoot(t)) return;
+  await withLab(nodes('ha1', 'ha2'), async (lab) => {
+    let ha1 = agent(lab, 'ha1', 200);
+    const ha2 = agent(lab, 'ha2', 100);
+    await ha1.waitState('VI_1', 'MASTER', WAIT);
+    await ha2.waitState('VI_1', 'BACKUP', WAIT);
+
+    await ha1.stop('SIGTERM');
+    await ha2.waitState('VI_1', 'MASTER', WAIT);
+    assert.deepEqual(await vipHolder(lab, VIP), ['ha2']);
+
+    const mark = ha2.mark();
+    ha1 = agent(lab, 'ha1', 200);
+    await ha1.waitState('VI_1', 'MASTER', WAIT);
+    await ha2.waitFor((e) => e.evt === 'transition' && e.from === 'MASTER' && e.to === 'BACKUP', WAIT, mark, 'MASTER → BACKUP');
+    await expectSteady([ha1, ha2], 1_000);
+    assert.deepEqual(await eventually(() => vipHolder(lab, VIP), (h) => h.length === 1 && h[0] === 'ha1', 5_000, 'VIP back on ha1'), ['ha1']);
+    assert.equal(await clientSees(lab, 'client', VIP), 'ha1');
+  });
+});
+
+test('nopreempt: a returning higher priority stays BACKUP while the master lives', OPTS, async (t) => {
+  if (!requireRoot(t)) return;
+  await withLab(nodes('ha1', 'ha2'), async (lab) => {
+    const ha2 = agent(lab, 'ha2', 100, { preempt: false });
+    await ha2.waitState('VI_1', 'MASTER', WAIT);
+    const ha1 = agent(lab, 'ha1', 200, { preempt: false });
+    await ha1.ready(WAIT);
+    await ha1.waitState('VI_1', 'BACKUP', WAIT);
+    await expectSteady([ha1, ha2], 1_500); // 15 advert intervals, > 4 × Master_Down_Interval
+    assert.equal(ha1.transitions().filter((e) => e.to === 'MASTER').length, 0, 'ha1 never became MASTER');
+    assert.deepEqual(await vipHolder(lab, VIP), ['ha2']);
+    assert.equal((await ha1.instanceStatus()).master, lab.node('ha2').ip);
+
+    // ha1 is a working backup: it takes over when ha2 leaves.
+    await ha2.stop('SIGTERM');
+    await ha1.waitState('VI_1', 'MASTER', WAIT);
+    assert.deepEqual(await eventually(() => vipHolder(lab, VIP), (h) => h.length === 1, 5_000, 'one VIP holder'), ['ha1']);
+  });
+});
+
+test('start-up removes a VIP that a kill -9 left on the interface of a future backup', OPTS, async (t) => {
+  if (!requireRoot(t)) return;
+  await withLab(nodes('ha1', 'ha2'), async (lab) => {
+    let ha2 = agent(lab, 'ha2', 100);
+    await ha2.waitState('VI_1', 'MASTER', WAIT);
+    await eventually(() => vipHolder(lab, VIP), (h) => h.includes('ha2'), 5_000, 'VIP on ha2');
+    await ha2.kill9();
+    assert.deepEqual(await vipHolder(lab, VIP), ['ha2'], 'kill -9 leaves the VIP behind');
+
+    const ha1 = agent(lab, 'ha1', 200);
+    await ha1.waitState('VI_1', 'MASTER', WAIT);
+    ha2 = agent(lab, 'ha2', 100);
+    await ha2.ready(WAIT);
+    await ha2.waitState('VI_1', 'BACKUP', WAIT);
+    assert.deepEqual(await eventually(() => vipHolder(lab, VIP), (h) => h.length === 1, 5_000, 'stale VIP removed'), ['ha1']);
+    assert.equal(ha2.transitions().filter((e) => e.to === 'MASTER').length, 0, 'the restarted ha2 never became MASTER');
+    assert.equal(await clientSees(lab, 'client', VIP), 'ha1');
+  });
+});

@@ -1,0 +1,496 @@
+// Test harness for the network-namespace suites: runs our agent (and, through keepalived.ts, keepalived)
+// inside the nodes of a src/lab/lab.ts lab, turns their log lines into events a test can wait on, and
+// answers the questions the tests ask of the network: who holds the VIP, whose MAC does a client get.
+//
+// Everything a test starts is tied to its lab: withLab() sweeps stale labs first, and in `finally`
+// kills every process, destroys the namespaces and deletes the lab's temp dir (kept on failure, with
+// its path printed, so configs, pcaps and logs can be read afterwards).
+import { type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { stringify } from 'yaml';
+import { Lab, sweepStaleLabs, type LabNode, type LabNodeSpec } from '../../src/lab/lab.js';
+
+export type VrrpState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
+
+/** One log line of a watched process. JSON lines (our agent) are spread into it; `at` is Date.now() on arrival. */
+export interface LogEvent {
+  at: number;
+  line: string;
+  stream: 'stdout' | 'stderr';
+  evt?: string;
+  instance?: string;
+  from?: string;
+  to?: string;
+  reason?: string;
+  [key: string]: unknown;
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Root guard
+
+/** True when the test may go on. Not root: fails under CI=true, otherwise skips loudly. */
+export function requireRoot(t: TestContext): boolean {
+  if (process.getuid?.() === 0) return true;
+  const why = 'needs root for network namespaces: run as root';
+  if (process.env.CI === 'true') throw new Error(`${why} (CI=true, so this is a failure, not a skip)`);
+  console.warn(`\n!!!!! SKIPPED ${t.name}: ${why} !!!!!\n`);
+  t.skip(why);
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-lab context: temp dir, processes, cleanups
+
+interface LabContext {
+  dir: string;
+  procs: Watched[];
+  cleanups: (() => Promise<void> | void)[];
+}
+
+const contexts = new WeakMap<Lab, LabContext>();
+
+function ctxOf(lab: Lab): LabContext {
+  let c = contexts.get(lab);
+  if (!c) {
+    c = { dir: mkdtempSync(join(tmpdir(), `ha-netns-${lab.id}-`)), procs: [], cleanups: [] };
+    contexts.set(lab, c);
+  }
+  return c;
+}
+
+/** The lab's temp dir (configs, pid files, pcaps). */
+export function labDir(lab: Lab): string {
+  return ctxOf(lab).dir;
+}
+
+/** Registers work to do when withLab() finishes (after the processes are killed). */
+export function onLabCleanup(lab: Lab, fn: () => Promise<void> | void): void {
+  ctxOf(lab).cleanups.push(fn);
+}
+
+/** Every process started in this lab through the harness, in start order. */
+export function labProcesses(lab: Lab): readonly Watched[] {
+  return ctxOf(lab).procs;
+}
+
+/**
+ * Builds a lab, runs fn, and always tears everything down. On failure, prints the last log lines of
+ * every process and keeps the temp dir.
+ */
+export async function withLab<T>(specs: LabNodeSpec[], fn: (lab: Lab) => Promise<T>): Promise<T> {
+  sweepStaleLabs();
+  const lab = await Lab.create(specs);
+  const ctx = ctxOf(lab);
+  let failed = false;
+  try {
+    return await fn(lab);
+  } catch (e) {
+    failed = true;
+    const dump = ctx.procs.map((p) => `----- ${p.label} (last lines) -----\n${p.logs(60)}`).join('\n');
+    console.error(`\nwithLab: failure; artifacts kept in ${ctx.dir}\n${dump}\n`);
+    if (e instanceof Error) e.message += `\n(artifacts kept in ${ctx.dir})`;
+    throw e;
+  } finally {
+    // kill9() first: for keepalived it also kills the VRRP child, which lab.destroy() does not know.
+    await Promise.all(ctx.procs.map((p) => p.kill9()));
+    await lab.destroy(); // SIGKILLs every other child spawned through lab.spawn (tcpdump…)
+    for (const fn of ctx.cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (e) {
+        console.error('withLab cleanup:', e);
+      }
+    }
+    if (!failed && !process.env.KEEP_NETNS_ARTIFACTS) rmSync(ctx.dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A watched process: keeps its lines as events and lets tests wait on them
+
+export class Watched {
+  readonly events: LogEvent[] = [];
+  readonly closed: Promise<ExitInfo>;
+  exit: ExitInfo | null = null;
+  private readonly waiters = new Set<() => void>();
+  private readonly states = new Map<string, VrrpState>();
+
+  constructor(
+    readonly label: string,
+    readonly proc: ChildProcess,
+    private readonly parse: (line: string, stream: 'stdout' | 'stderr', at: number) => LogEvent,
+  ) {
+    this.closed = new Promise((resolve) => {
+      proc.on('error', (e) => this.push({ at: Date.now(), line: `spawn error: ${e.message}`, stream: 'stderr' }));
+      proc.on('close', (code, signal) => {
+        this.exit = { code, signal };
+        this.wake();
+        resolve(this.exit);
+      });
+    });
+    this.pipe(proc.stdout, 'stdout');
+    this.pipe(proc.stderr, 'stderr');
+  }
+
+  private pipe(stream: NodeJS.ReadableStream | null, name: 'stdout' | 'stderr'): void {
+    if (!stream) return;
+    let buf = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      buf += chunk;
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (line.trim()) this.push(this.parse(line, name, Date.now()));
+      }
+    });
+    stream.on('end', () => {
+      if (buf.trim()) this.push(this.parse(buf, name, Date.now()));
+      buf = '';
+    });
+  }
+
+  protected push(e: LogEvent): void {
+    this.events.push(e);
+    if (e.evt === 'transition' && typeof e.instance === 'string' && typeof e.to === 'string') {
+      this.states.set(e.instance, e.to as VrrpState);
+    }
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
+
+  /** The state of `instance` according to its last transition event. */
+  state(instance = 'VI_1'): VrrpState | undefined {
+    return this.states.get(instance);
+  }
+
+  /** Index to pass as `since` to wait only for events that arrive from now on. */
+  mark(): number {
+    return this.events.length;
+  }
+
+  /**
+   * Resolves with the first event (at index >= since) matching pred. Rejects on timeout, or when the
+   * process has exited without producing one; the error carries the last log lines.
+   */
+  waitFor(pred: (e: LogEvent) => boolean, timeoutMs = 10_000, since = 0, what = 'a matching event'): Promise<LogEvent> {
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = (err: Error | null, ev?: LogEvent) => {
+        this.waiters.delete(check);
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve(ev!);
+      };
+      const check = () => {
+        const ev = this.events.slice(since).find(pred);
+        if (ev) return done(null, ev);
+        if (this.exit) done(new Error(`${this.label}: exited (${fmtExit(this.exit)}) before ${what}\n${this.logs(40)}`));
+      };
+      timer = setTimeout(() => done(new Error(`${this.label}: no ${what} within ${timeoutMs} ms\n${this.logs(40)}`)), timeoutMs);
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  /** Resolves once the current state of `instance` (its last transition) is `state`. */
+  waitState(instance: string, state: VrrpState, timeoutMs = 10_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (this.states.get(instance) === state) return done(null);
+        if (this.exit) done(new Error(`${this.label}: exited (${fmtExit(this.exit)}) before ${instance} became ${state}\n${this.logs(40)}`));
+      };
+      const timer = setTimeout(
+        () => done(new Error(`${this.label}: ${instance} not ${state} within ${timeoutMs} ms (is ${this.states.get(instance) ?? 'unknown'})\n${this.logs(40)}`)),
+        timeoutMs,
+      );
+      const done = (err: Error | null) => {
+        this.waiters.delete(check);
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve();
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  /** Transition events of `instance`, in order. */
+  transitions(instance = 'VI_1'): LogEvent[] {
+    return this.events.filter((e) => e.evt === 'transition' && e.instance === instance);
+  }
+
+  /**
+   * Sends `signal` and waits for the process to be gone (SIGKILL after graceMs). Resolves with how it
+   * ended and when the signal was sent.
+   */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 5_000): Promise<ExitInfo & { sentAt: number }> {
+    const sentAt = Date.now();
+    if (this.exit) return { ...this.exit, sentAt };
+    this.signal(signal);
+    const timer = setTimeout(() => this.signal('SIGKILL'), graceMs);
+    const exit = await this.closed;
+    clearTimeout(timer);
+    return { ...exit, sentAt };
+  }
+
+  /** Sends a signal to the process (the agent; keepalived overrides this for its children). */
+  protected signal(signal: NodeJS.Signals): void {
+    if (this.exit) return;
+    try {
+      this.proc.kill(signal);
+    } catch {
+      /* already gone */
+    }
+  }
+
+  /** kill -9: no goodbye advert, VIPs left behind. */
+  kill9(): Promise<ExitInfo & { sentAt: number }> {
+    return this.stop('SIGKILL');
+  }
+
+  /** Every process id this handle accounts for (for RSS); the agent is one process. */
+  pids(): number[] {
+    return this.proc.pid ? [this.proc.pid] : [];
+  }
+
+  /** The last n raw lines, for failure messages. */
+  logs(n = 200): string {
+    return this.events
+      .slice(-n)
+      .map((e) => (e.stream === 'stderr' ? `[stderr] ${e.line}` : e.line))
+      .join('\n');
+  }
+}
+
+function fmtExit(x: ExitInfo): string {
+  return x.signal ? `signal ${x.signal}` : `code ${x.code}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Our agent
+
+/** The VRRP settings of one instance, shared by agentConfig() and keepalived.ts so both sides match. */
+export interface VrrpParams {
+  version: 2 | 3;
+  vrid: number;
+  priority: number;
+  /** Seconds (v2: whole seconds). */
+  advertInterval: number;
+  preempt?: boolean;
+  preemptDelay?: number;
+  unicast?: { source: string; peers: string[] };
+  auth?: { type: 'pass'; password: string };
+  vips: string[];
+  garp?: { repeat: number; delay: number };
+}
+
+export interface AgentConfig {
+  log?: { level: string };
+  status?: { listen: string };
+  instances: Record<string, Record<string, unknown>>;
+  [key: string]: unknown;
+}
+
+/** A one-instance (VI_1) agent config from VrrpParams. */
+export function agentConfig(p: VrrpParams, instanceName = 'VI_1'): AgentConfig {
+  const inst: Record<string, unknown> = {
+    interface: 'eth0',
+    vrid: p.vrid,
+    priority: p.priority,
+    version: p.version,
+    advertInterval: p.advertInterval,
+    preempt: p.preempt ?? true,
+    preemptDelay: p.preemptDelay ?? 0,
+    vips: p.vips,
+    provider: { type: 'garp' },
+    garp: p.garp ?? { repeat: 5, delay: 5 },
+  };
+  if (p.unicast) inst.unicast = p.unicast;
+  if (p.auth) inst.auth = p.auth;
+  return { log: { level: 'debug' }, status: { listen: '127.0.0.1:9721' }, instances: { [instanceName]: inst } };
+}
+
+/** Unicast settings for `self` talking to `peers` (node names). */
+export function unicastBetween(lab: Lab, self: string, peers: string[]): { source: string; peers: string[] } {
+  return { source: lab.node(self).ip, peers: peers.map((p) => lab.node(p).ip) };
+}
+
+/** The compiled CLI, resolved from the repo root (process.cwd()); HA_AGENT_CLI overrides. */
+export function agentCli(): string {
+  return process.env.HA_AGENT_CLI ?? join(process.cwd(), 'dist', 'src', 'cli.js');
+}
+
+export interface InstanceStatus {
+  state: VrrpState;
+  priority: number;
+  effectivePriority: number;
+  master: string | null;
+  vips: string[];
+  provider: { type: string; ownership: string; lastError: string | null };
+  counters?: Record<string, number>;
+  [key: string]: unknown;
+}
+
+export class AgentHandle extends Watched {
+  constructor(
+    readonly lab: Lab,
+    readonly node: LabNode,
+    readonly configPath: string,
+    readonly config: AgentConfig,
+    proc: ChildProcess,
+  ) {
+    super(`ha-agent@${node.name}`, proc, parseJsonLine);
+  }
+
+  /** Resolves after the agent logged {"evt":"ready"}. */
+  ready(timeoutMs = 10_000): Promise<LogEvent> {
+    return this.waitFor((e) => e.evt === 'ready', timeoutMs, 0, '"ready" event');
+  }
+
+  /** `ha-agent status --json`, run inside the agent's namespace. */
+  async status(): Promise<{ instances: Record<string, InstanceStatus> }> {
+    const listen = this.config.status?.listen ?? '127.0.0.1:9721';
+    const argv = [process.execPath, agentCli(), 'status', '--json'];
+    if (listen !== '127.0.0.1:9721') argv.push('--url', `http://${listen}`);
+    const r = await this.lab.exec(this.node.name, argv, { timeoutMs: 10_000 });
+    if (r.code !== 0) throw new Error(`${this.label}: status exited ${r.code}: ${r.stderr || r.stdout}`);
+    return JSON.parse(r.stdout) as { instances: Record<string, InstanceStatus> };
+  }
+
+  /** Status of one instance. */
+  async instanceStatus(instance = 'VI_1'): Promise<InstanceStatus> {
+    const s = await this.status();
+    const i = s.instances[instance];
+    if (!i) throw new Error(`${this.label}: status has no instance ${instance}: ${JSON.stringify(s)}`);
+    return i;
+  }
+}
+
+function parseJsonLine(line: string, stream: 'stdout' | 'stderr', at: number): LogEvent {
+  if (line.startsWith('{')) {
+    try {
+      const obj = JSON.parse(line) as Record<string, unknown>;
+      return { ...obj, at, line, stream };
+    } catch {
+      /* not JSON after all */
+    }
+  }
+  return { at, line, stream };
+}
+
+/**
+ * Writes `config` as YAML into the lab's temp dir and starts `node dist/src/cli.js run --config FILE`
+ * inside the node's namespace. Does not wait for readiness (see AgentHandle.ready()).
+ */
+export function startAgent(lab: Lab, nodeName: string, config: AgentConfig): AgentHandle {
+  const ctx = ctxOf(lab);
+  const node = lab.node(nodeName);
+  const file = join(ctx.dir, `agent-${node.name}-${ctx.procs.length}.yaml`);
+  writeFileSync(file, stringify(config), { mode: 0o600 });
+  const proc = lab.spawn(node.name, [process.execPath, agentCli(), 'run', '--config', file]);
+  const h = new AgentHandle(lab, node, file, config, proc);
+  ctx.procs.push(h);
+  return h;
+}
+
+/** Registers an externally built Watched (keepalived.ts) with the lab, for cleanup and failure dumps. */
+export function adoptProcess(lab: Lab, w: Watched): void {
+  ctxOf(lab).procs.push(w);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Questions about the network
+
+/** The address part of "a.b.c.d/len". */
+export function addrOf(vip: string): string {
+  return vip.split('/')[0] ?? vip;
+}
+
+/** Names of the nodes that have `vip` configured on eth0. */
+export async function vipHolder(lab: Lab, vip: string): Promise<string[]> {
+  const want = addrOf(vip);
+  const holders: string[] = [];
+  for (const node of lab.nodes.values()) {
+    const r = await lab.exec(node.name, ['ip', '-j', 'addr', 'show', 'dev', node.ifname]);
+    const links = JSON.parse(r.stdout || '[]') as { addr_info?: { local?: string }[] }[];
+    if (links.some((l) => l.addr_info?.some((a) => a.local === want))) holders.push(node.name);
+  }
+  return holders;
+}
+
+/** Which node a client reaches for `vip`: forget the neighbour entry, resolve by ARP, map MAC → node. */
+export async function clientSees(lab: Lab, client: string, vip: string): Promise<string | null> {
+  const ip = addrOf(vip);
+  await lab.flushNeighbour(client, ip);
+  return lab.nodeByMac(await lab.resolveMac(client, ip));
+}
+
+/**
+ * Which node the client's existing neighbour entry for `vip` points at, without asking the network
+ * (no flush, no ping): shows whether gratuitous ARP updated a client that already talked to the VIP.
+ */
+export async function clientNeighbour(lab: Lab, client: string, vip: string): Promise<string | null> {
+  const r = await lab.exec(client, ['ip', '-j', 'neigh', 'show', addrOf(vip)]);
+  const entries = JSON.parse(r.stdout || '[]') as { lladdr?: string }[];
+  return lab.nodeByMac(entries.find((e) => e.lladdr)?.lladdr ?? null);
+}
+
+/**
+ * Polls check() until it returns a value that ok() accepts, or throws after timeoutMs with the last
+ * value seen. For conditions with no log event (VIP on an interface, a client's neighbour table).
+ */
+export async function eventually<T>(check: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000, what = 'condition', everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (;;) {
+    last = await check();
+    if (ok(last)) return last;
+    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
+    await sleep(everyMs);
+  }
+}
+
+/**
+ * Lets `ms` pass and throws if any of the processes changed state meanwhile (elections must settle,
+ * not flap). Returns nothing; the thrown error names who moved and how.
+ */
+export async function expectSteady(procs: Watched[], ms: number, instance = 'VI_1'): Promise<void> {
+  const marks = procs.map((p) => p.mark());
+  await sleep(ms);
+  const moved = procs.flatMap((p, i) =>
+    p.events.slice(marks[i]).filter((e) => e.evt === 'transition' && e.instance === instance).map((e) => `${p.label}: ${e.from ?? '?'} → ${e.to}`),
+  );
+  if (moved.length) throw new Error(`expected no state change for ${ms} ms, saw: ${moved.join('; ')}`);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** VmRSS of a process in kB, from /proc (0 when it is gone). */
+export function rssKb(pid: number): number {
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(s);
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,140 @@
+// Runs Debian's keepalived (2.2.x) inside a lab node, as the reference peer for interop tests and the
+// failover benchmark. Generates a keepalived.conf from the same VrrpParams our agent gets (instance
+// VI_1, `state BACKUP`, interface eth0), starts `keepalived -n -l -D -G -P …` with pid files of its
+// own in the lab's temp dir, and turns console lines such as `(VI_1) Entering MASTER STATE` into the
+// harness's transition events, so tests wait on keepalived exactly as they wait on our agent.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Lab, LabNode } from '../../src/lab/lab.js';
+import { adoptProcess, labDir, Watched, type LogEvent, type VrrpParams } from './harness.js';
+
+export interface KeepalivedOptions extends VrrpParams {
+  /** Extra lines inside `vrrp_instance VI_1 { … }`. */
+  extra?: string[];
+}
+
+/** keepalived.conf text for one instance VI_1 on eth0. */
+export function keepalivedConf(routerId: string, o: KeepalivedOptions): string {
+  const garp = o.garp ?? { repeat: 5, delay: 5 };
+  const lines: string[] = [
+    'global_defs {',
+    `  router_id ${routerId}`,
+    '}',
+    'vrrp_instance VI_1 {',
+    '  state BACKUP',
+    '  interface eth0',
+    `  version ${o.version}`,
+    `  virtual_router_id ${o.vrid}`,
+    `  priority ${o.priority}`,
+    `  advert_int ${o.advertInterval}`,
+    `  garp_master_delay ${garp.delay}`,
+    `  garp_master_repeat ${garp.repeat}`,
+  ];
+  if (o.preempt === false) lines.push('  nopreempt');
+  if (o.preemptDelay) lines.push(`  preempt_delay ${o.preemptDelay}`);
+  if (o.unicast) {
+    lines.push(`  unicast_src_ip ${o.unicast.source}`, '  unicast_peer {', ...o.unicast.peers.map((p) => `    ${p}`), '  }');
+  }
+  if (o.auth) {
+    if (o.version !== 2) throw new Error('keepalived: authentication is VRRPv2 only');
+    lines.push('  authentication {', '    auth_type PASS', `    auth_pass ${o.auth.password}`, '  }');
+  }
+  lines.push('  virtual_ipaddress {', ...o.vips.map((v) => `    ${v} dev eth0`), '  }');
+  for (const x of o.extra ?? []) lines.push(`  ${x}`);
+  lines.push('}', '');
+  return lines.join('\n');
+}
+
+const STATE_LINE = /\((\S+)\) Entering (MASTER|BACKUP|FAULT|INIT) STATE/;
+
+function parseKeepalivedLine(line: string, stream: 'stdout' | 'stderr', at: number): LogEvent {
+  const m = STATE_LINE.exec(line);
+  if (m) return { at, line, stream, evt: 'transition', instance: m[1], to: m[2] };
+  if (/Stopped Keepalived/.test(line)) return { at, line, stream, evt: 'stopped' };
+  if (/Startup complete/.test(line)) return { at, line, stream, evt: 'ready' };
+  return { at, line, stream };
+}
+
+/**
+ * A running keepalived: the parent (our child process, thanks to -n) and its VRRP child, whose pid
+ * it writes to the vrrp pid file.
+ */
+export class KeepalivedHandle extends Watched {
+  constructor(
+    readonly lab: Lab,
+    readonly node: LabNode,
+    readonly confPath: string,
+    readonly vrrpPidFile: string,
+    proc: import('node:child_process').ChildProcess,
+  ) {
+    super(`keepalived@${node.name}`, proc, parseKeepalivedLine);
+  }
+
+  /** The VRRP child's pid, once it has written its pid file. */
+  vrrpPid(): number | undefined {
+    if (existsSync(this.vrrpPidFile)) {
+      const pid = Number(readFileSync(this.vrrpPidFile, 'utf8').trim());
+      if (pid > 0) return pid;
+    }
+    const parent = this.proc.pid;
+    if (!parent) return undefined;
+    try {
+      const kids = readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+      return kids.length ? Number(kids[0]) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  override pids(): number[] {
+    const out = this.proc.pid ? [this.proc.pid] : [];
+    const v = this.vrrpPid();
+    if (v && v !== this.proc.pid && existsSync(`/proc/${v}`)) out.push(v);
+    return out;
+  }
+
+  /**
+   * SIGTERM goes to the parent, which stops its VRRP child cleanly (priority-0 advert, VIPs removed).
+   * SIGKILL must hit the VRRP child itself, or it would notice its parent's death and shut down
+   * cleanly: freeze the parent, kill the child, then kill the parent.
+   */
+  protected override signal(signal: NodeJS.Signals): void {
+    if (this.exit) return;
+    const parent = this.proc.pid;
+    if (signal !== 'SIGKILL' || !parent) return super.signal(signal);
+    const child = this.vrrpPid();
+    tryKill(parent, 'SIGSTOP');
+    if (child && child !== parent) tryKill(child, 'SIGKILL');
+    tryKill(parent, 'SIGKILL');
+  }
+}
+
+function tryKill(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* gone */
+  }
+}
+
+/**
+ * Starts keepalived in `nodeName`'s namespace. Wait with `waitState('VI_1', 'BACKUP')` (every instance
+ * starts as BACKUP) or 'MASTER'.
+ */
+export function startKeepalived(lab: Lab, nodeName: string, o: KeepalivedOptions): KeepalivedHandle {
+  const node = lab.node(nodeName);
+  const dir = labDir(lab);
+  const tag = `ka-${node.name}-${Date.now().toString(36)}`;
+  const conf = join(dir, `${tag}.conf`);
+  writeFileSync(conf, keepalivedConf(node.name, o));
+  const pid = join(dir, `${tag}.pid`);
+  const vrrpPid = join(dir, `${tag}.vrrp.pid`);
+  const chkPid = join(dir, `${tag}.chk.pid`);
+  const bfdPid = join(dir, `${tag}.bfd.pid`);
+  // -n no fork, -l log to console, -D detailed, -G no syslog, -P VRRP only, -R no respawn.
+  const argv = ['keepalived', '-n', '-l', '-D', '-G', '-P', '-R', '-f', conf, '-p', pid, '-r', vrrpPid, '-c', chkPid, '-b', bfdPid];
+  const proc = lab.spawn(node.name, argv);
+  const h = new KeepalivedHandle(lab, node, conf, vrrpPid, proc);
+  adoptProcess(lab, h);
+  return h;
+}

@@ -1,0 +1,362 @@
+// Gratuitous ARP frames byte-exact against keepalived 2.2.7 captures, and the GARP schedule against
+// keepalived's timing, on a fake clock. Also the small pure helpers of src/net (CIDR, ip -j parsing,
+// capability bits).
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildGratuitousArp, parseArpFrame, isGratuitousArp, macToBytes, ipv4ToBytes, ARP_FRAME_LEN } from '../../src/net/arp.js';
+import { GarpSchedule, KEEPALIVED_GARP_DEFAULTS, type GarpSettings, type LinkAnnouncer, type TimerApi } from '../../src/net/garp.js';
+import { parseCidr } from '../../src/net/address.js';
+import { parseIpAddrJson, primaryIPv4 } from '../../src/net/link.js';
+import { missingCapabilities } from '../../providers/garp/preflight.js';
+
+// ── vectors ──
+
+interface Vector {
+  name: string;
+  frame_hex: string;
+  arp?: { op: number; sha: string; spa: string; tha: string; tpa: string };
+  garp_times_rel_first_advert_ms?: number[];
+}
+
+/** shared/vectors sits beside the repository (…/main and …/shared); walk up from this file to find it. */
+function loadVectors(): Vector[] {
+  const candidates: string[] = [];
+  if (process.env.HA_AGENT_VECTORS) candidates.push(process.env.HA_AGENT_VECTORS);
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 8; i++) {
+    candidates.push(join(dir, 'shared', 'vectors', 'keepalived-2.2.7.json'));
+    dir = dirname(dir);
+  }
+  const path = candidates.find((p) => existsSync(p));
+  assert.ok(path, `keepalived vectors not found; looked in:\n${candidates.join('\n')}`);
+  return JSON.parse(readFileSync(path, 'utf8')) as Vector[];
+}
+
+const vectors = loadVectors();
+const garpVectors = vectors.filter((v) => /garp-(new|startup)-master$/.test(v.name));
+
+describe('gratuitous ARP frame (keepalived 2.2.7 vectors)', () => {
+  test('there are GARP vectors to compare with', () => {
+    assert.equal(garpVectors.length, 8);
+  });
+
+  for (const v of garpVectors) {
+    test(`${v.name}: buildGratuitousArp is byte-identical`, () => {
+      assert.ok(v.arp);
+      const frame = buildGratuitousArp(v.arp.sha, v.arp.spa);
+      assert.equal(frame.length, ARP_FRAME_LEN);
+      assert.equal(frame.toString('hex'), v.frame_hex);
+    });
+
+    test(`${v.name}: parseArpFrame decodes what tshark decoded`, () => {
+      const f = parseArpFrame(Buffer.from(v.frame_hex, 'hex'));
+      assert.ok(f && v.arp);
+      assert.deepEqual(
+        { op: f.op, sha: f.sha, spa: f.spa, tha: f.tha, tpa: f.tpa },
+        { op: v.arp.op, sha: v.arp.sha, spa: v.arp.spa, tha: v.arp.tha, tpa: v.arp.tpa },
+      );
+      assert.equal(f.dst, 'ff:ff:ff:ff:ff:ff');
+      assert.equal(f.src, v.arp.sha);
+      assert.ok(isGratuitousArp(f));
+    });
+  }
+
+  test('the lab MAC and VIP give the same layout with their own bytes', () => {
+    const f = buildGratuitousArp('02:00:C6:33:64:01', '198.51.100.100');
+    assert.equal(
+      f.toString('hex'),
+      'ffffffffffff' + '0200c6336401' + '0806' + '0001' + '0800' + '06' + '04' + '0001' + '0200c6336401' + 'c6336464' + 'ffffffffffff' + 'c6336464',
+    );
+  });
+
+  test('parseArpFrame accepts a frame padded to 60 bytes and rejects non-ARP', () => {
+    const padded = Buffer.concat([buildGratuitousArp('02:00:c6:33:64:01', '198.51.100.100'), Buffer.alloc(18)]);
+    assert.equal(parseArpFrame(padded)?.tpa, '198.51.100.100');
+    const advert = vectors.find((v) => v.name.endsWith('.advert'));
+    assert.ok(advert);
+    assert.equal(parseArpFrame(Buffer.from(advert.frame_hex, 'hex')), null);
+    assert.equal(parseArpFrame(Buffer.alloc(20)), null);
+  });
+
+  test('bad MAC or IPv4 text is refused', () => {
+    assert.throws(() => macToBytes('02:00:c6:33:64'), RangeError);
+    assert.throws(() => macToBytes('zz:00:c6:33:64:01'), RangeError);
+    assert.throws(() => ipv4ToBytes('198.51.100.256'), RangeError);
+    assert.throws(() => ipv4ToBytes('198.51.100'), RangeError);
+    assert.throws(() => buildGratuitousArp('02:00:c6:33:64:01', '2001:db8::1'), RangeError);
+  });
+});
+
+// ── schedule on a fake clock ──
+
+class FakeClock implements TimerApi {
+  now = 0;
+  private seq = 0;
+  private readonly queue = new Map<number, { at: number; fn: () => void }>();
+
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = ++this.seq;
+    this.queue.set(id, { at: this.now + ms, fn });
+    return id;
+  }
+  clearTimeout(handle: unknown): void {
+    this.queue.delete(handle as number);
+  }
+  get pending(): number {
+    return this.queue.size;
+  }
+  /** Runs every timer due within `ms`, in time order, moving `now` along. */
+  advance(ms: number): void {
+    const end = this.now + ms;
+    for (;;) {
+      let next: [number, { at: number; fn: () => void }] | undefined;
+      for (const e of this.queue) if (e[1].at <= end && (!next || e[1].at < next[1].at)) next = e;
+      if (!next) break;
+      this.queue.delete(next[0]);
+      this.now = next[1].at;
+      next[1].fn();
+    }
+    this.now = end;
+  }
+}
+
+interface Sent {
+  t: number;
+  ifname: string;
+  mac: string;
+  vip: string;
+  count: number;
+}
+
+function recorder(clock: FakeClock, fail?: Error): LinkAnnouncer & { sent: Sent[] } {
+  const sent: Sent[] = [];
+  return {
+    kind: 'test',
+    sent,
+    sendGarp(ifname, mac, vip, count) {
+      sent.push({ t: clock.now, ifname, mac, vip, count });
+      return fail ? Promise.reject(fail) : Promise.resolve();
+    },
+    close() {},
+  };
+}
+
+function schedule(settings: Partial<GarpSettings>, vips = ['198.51.100.100']) {
+  const clock = new FakeClock();
+  const announcer = recorder(clock);
+  const s = new GarpSchedule({ announcer, ifname: 'eth0', mac: '02:00:c6:33:64:01', vips, settings: { ...KEEPALIVED_GARP_DEFAULTS, ...settings }, timers: clock });
+  return { clock, announcer, s };
+}
+
+/** Frames per distinct time: [[t, frames], …]. */
+function bursts(sent: Sent[]): [number, number][] {
+  const m = new Map<number, number>();
+  for (const x of sent) m.set(x.t, (m.get(x.t) ?? 0) + x.count);
+  return [...m];
+}
+
+describe('GARP schedule', () => {
+  test('defaults are keepalived 2.2 defaults', () => {
+    assert.deepEqual({ ...KEEPALIVED_GARP_DEFAULTS }, { repeat: 5, delay: 5, refresh: 0, refreshRepeat: 1, lowerPrioRepeat: 5 });
+  });
+
+  test('default schedule: 5 at 0 ms, 5 at 5000 ms, then nothing', () => {
+    const { clock, announcer, s } = schedule({});
+    s.start();
+    clock.advance(60_000);
+    assert.deepEqual(bursts(announcer.sent), [
+      [0, 5],
+      [5000, 5],
+    ]);
+    assert.ok(announcer.sent.every((x) => x.ifname === 'eth0' && x.mac === '02:00:c6:33:64:01' && x.vip === '198.51.100.100'));
+    assert.equal(clock.pending, 0);
+  });
+
+  test('matches the burst structure keepalived showed on the wire', () => {
+    for (const v of garpVectors.filter((x) => x.garp_times_rel_first_advert_ms)) {
+      const times = v.garp_times_rel_first_advert_ms!;
+      // Group the capture into bursts (frames less than 100 ms apart), then round each start to 100 ms.
+      const wire: [number, number][] = [];
+      for (const t of times) {
+        const last = wire[wire.length - 1];
+        if (last && t - last[0] < 100) last[1]++;
+        else wire.push([t, 1]);
+      }
+      const first = wire[0]![0];
+      const rounded = wire.map(([t, n]) => [Math.round((t - first) / 100) * 100, n] as [number, number]);
+      const { clock, announcer, s } = schedule({});
+      s.start();
+      clock.advance(30_000);
+      assert.deepEqual(bursts(announcer.sent), rounded, v.name);
+    }
+  });
+
+  test('several VIPs are interleaved within a burst, as keepalived does', () => {
+    const { clock, announcer, s } = schedule({ repeat: 3, delay: 0 }, ['198.51.100.100', '198.51.100.101']);
+    s.start();
+    clock.advance(10_000);
+    assert.deepEqual(
+      announcer.sent.map((x) => x.vip.split('.')[3]),
+      ['100', '101', '100', '101', '100', '101'],
+    );
+  });
+
+  test('delay 0 means no second burst', () => {
+    const { clock, announcer, s } = schedule({ delay: 0 });
+    s.start();
+    clock.advance(60_000);
+    assert.deepEqual(bursts(announcer.sent), [[0, 5]]);
+  });
+
+  test('refresh: refreshRepeat GARPs every refresh seconds until stop()', () => {
+    const { clock, announcer, s } = schedule({ delay: 2, refresh: 10, refreshRepeat: 2 });
+    s.start();
+    clock.advance(35_000);
+    assert.deepEqual(bursts(announcer.sent), [
+      [0, 5],
+      [2000, 5],
+      [10_000, 2],
+      [20_000, 2],
+      [30_000, 2],
+    ]);
+    s.stop();
+    clock.advance(60_000);
+    assert.equal(announcer.sent.length, 16);
+    assert.equal(clock.pending, 0);
+  });
+
+  test('stop() cancels the pending second burst', () => {
+    const { clock, announcer, s } = schedule({});
+    s.start();
+    clock.advance(4_999);
+    s.stop();
+    clock.advance(10_000);
+    assert.deepEqual(bursts(announcer.sent), [[0, 5]]);
+    assert.equal(s.running, false);
+    assert.equal(clock.pending, 0);
+  });
+
+  test('start() while running does not start a second schedule', () => {
+    const { clock, announcer, s } = schedule({});
+    s.start();
+    clock.advance(1_000);
+    s.start();
+    clock.advance(20_000);
+    assert.deepEqual(bursts(announcer.sent), [
+      [0, 5],
+      [5000, 5],
+    ]);
+  });
+
+  test('lower-priority burst: lowerPrioRepeat at once, again after the delay', () => {
+    const { clock, announcer, s } = schedule({ delay: 5, lowerPrioRepeat: 3 });
+    s.start();
+    clock.advance(10_000);
+    void s.burst('lower-priority');
+    clock.advance(10_000);
+    assert.deepEqual(bursts(announcer.sent), [
+      [0, 5],
+      [5000, 5],
+      [10_000, 3],
+      [15_000, 3],
+    ]);
+  });
+
+  test('lowerPrioRepeat 0 sends nothing; lowerPrioDelay overrides the delay', () => {
+    const a = schedule({ lowerPrioRepeat: 0, delay: 0 });
+    a.s.start();
+    void a.s.burst('lower-priority');
+    a.clock.advance(20_000);
+    assert.deepEqual(bursts(a.announcer.sent), [[0, 5]]);
+
+    const b = schedule({ lowerPrioRepeat: 2, delay: 0, lowerPrioDelay: 1 });
+    b.s.start();
+    b.clock.advance(3_000);
+    void b.s.burst('lower-priority');
+    b.clock.advance(5_000);
+    assert.deepEqual(bursts(b.announcer.sent), [
+      [0, 5],
+      [3000, 2],
+      [4000, 2],
+    ]);
+  });
+
+  test('refresh reason uses refreshRepeat; bursts after stop() send nothing', async () => {
+    const { clock, announcer, s } = schedule({ delay: 0, refreshRepeat: 1 });
+    s.start();
+    clock.advance(1_000);
+    await s.burst('refresh');
+    assert.deepEqual(bursts(announcer.sent), [
+      [0, 5],
+      [1000, 1],
+    ]);
+    s.stop();
+    await s.burst('lower-priority');
+    await s.burst('refresh');
+    assert.equal(announcer.sent.length, 6);
+  });
+
+  test('a failing sender is reported through onError, never thrown', async () => {
+    const clock = new FakeClock();
+    const announcer = recorder(clock, new Error('cannot send: Operation not permitted'));
+    const errors: string[] = [];
+    const s = new GarpSchedule({
+      announcer,
+      ifname: 'eth0',
+      mac: '02:00:c6:33:64:01',
+      vips: ['198.51.100.100'],
+      settings: { ...KEEPALIVED_GARP_DEFAULTS, delay: 0 },
+      timers: clock,
+      onError: (e, reason) => errors.push(`${reason}: ${e.message}`),
+    });
+    s.start();
+    await s.burst('reacquire');
+    assert.deepEqual(errors, ['start: cannot send: Operation not permitted', 'reacquire: cannot send: Operation not permitted']);
+  });
+});
+
+// ── helpers ──
+
+describe('net helpers', () => {
+  test('parseCidr: default prefix /32 (IPv4) and /128 (IPv6); rejects junk', () => {
+    assert.deepEqual(parseCidr('198.51.100.100'), { address: '198.51.100.100', prefixLen: 32, family: 4, cidr: '198.51.100.100/32' });
+    assert.equal(parseCidr('198.51.100.100/24').cidr, '198.51.100.100/24');
+    assert.equal(parseCidr('2001:DB8::64').cidr, '2001:db8::64/128');
+    for (const bad of ['198.51.100.300', '198.51.100.1/33', '198.51.100.1/', '198.51.100.1/24/1', 'eth0', '', '198.51.100.1/2x'])
+      assert.throws(() => parseCidr(bad), RangeError, bad);
+  });
+
+  test('parseIpAddrJson and primaryIPv4 (a /32 VIP is not the primary address)', () => {
+    const link = parseIpAddrJson({
+      ifindex: 3,
+      ifname: 'eth0',
+      flags: ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'],
+      mtu: 1500,
+      address: '02:00:C6:33:64:01',
+      addr_info: [
+        { family: 'inet', local: '198.51.100.101', prefixlen: 32 },
+        { family: 'inet', local: '198.51.100.1', prefixlen: 24 },
+        { family: 'inet', local: '198.51.100.100', prefixlen: 24, secondary: true },
+        { family: 'inet6', local: 'fe80::1', prefixlen: 64 },
+      ],
+    });
+    assert.equal(link.up, true);
+    assert.equal(link.mac, '02:00:c6:33:64:01');
+    assert.equal(link.addresses.length, 4);
+    assert.deepEqual(link.addresses[2], { address: '198.51.100.100', prefixLen: 24, secondary: true, family: 4 });
+    assert.equal(primaryIPv4(link), '198.51.100.101');
+    assert.equal(primaryIPv4(link, ['198.51.100.101/32', '198.51.100.100/24']), '198.51.100.1');
+    assert.equal(parseIpAddrJson({ ifindex: 4, ifname: 'eth1', flags: ['NO-CARRIER', 'UP'] }).up, false);
+  });
+
+  test('missingCapabilities reads CAP_NET_ADMIN (bit 12) and CAP_NET_RAW (bit 13) from CapEff', () => {
+    assert.deepEqual(missingCapabilities('Name:\tnode\nCapEff:\t000001ffffffffff\n'), []);
+    assert.deepEqual(missingCapabilities('CapEff:\t0000000000000000\n'), ['CAP_NET_ADMIN', 'CAP_NET_RAW']);
+    assert.deepEqual(missingCapabilities('CapEff:\t0000000000002000\n'), ['CAP_NET_ADMIN']);
+    assert.deepEqual(missingCapabilities('CapEff:\t0000000000001000\n'), ['CAP_NET_RAW']);
+    assert.equal(missingCapabilities('Name:\tnode\n'), null);
+  });
+});

@@ -1,0 +1,121 @@
+// config.example.yaml must stay valid, warning-free, documented and complete: every key the schema
+// knows (found by walking the zod shape) must appear in it, each with a comment.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { ConfigSchema } from '../../src/config/schema.js';
+import { parseConfig } from '../../src/config/load.js';
+
+/** The repo root holds config.example.yaml; walk up (works from test/ and from dist/test/). */
+function exampleFile(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, 'config.example.yaml');
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error('config.example.yaml not found above the test file');
+}
+
+const text = readFileSync(exampleFile(), 'utf8');
+
+interface Def {
+  type: string;
+  [k: string]: unknown;
+}
+const defOf = (s: unknown) => (s as { def: Def }).def;
+
+/** Every key path in the schema: records as "*", discriminated-union options merged. */
+function schemaPaths(schema: unknown, prefix: string[] = []): string[][] {
+  const def = defOf(schema);
+  switch (def.type) {
+    case 'default':
+    case 'prefault':
+    case 'optional':
+    case 'nullable':
+      return schemaPaths(def['innerType'], prefix);
+    case 'pipe':
+      return schemaPaths(def['in'], prefix);
+    case 'record':
+      return schemaPaths(def['valueType'], [...prefix, '*']);
+    case 'union':
+      return (def['options'] as unknown[]).flatMap((o) => schemaPaths(o, prefix));
+    case 'object':
+      return Object.entries(def['shape'] as Record<string, unknown>).flatMap(([key, child]) => [
+        [...prefix, key],
+        ...schemaPaths(child, [...prefix, key]),
+      ]);
+    default: // leaves (number, string, boolean, enum, literal, array of leaves)
+      return [];
+  }
+}
+
+/** Does some concrete path of the YAML data match the pattern ("*" = any key)? */
+function present(data: unknown, pattern: string[]): boolean {
+  if (pattern.length === 0) return true;
+  if (data === null || typeof data !== 'object') return false;
+  const [head, ...rest] = pattern as [string, ...string[]];
+  const obj = data as Record<string, unknown>;
+  if (head === '*') return Object.values(obj).some((v) => present(v, rest));
+  return Object.prototype.hasOwnProperty.call(obj, head) && present(obj[head], rest);
+}
+
+test('config.example.yaml parses with no errors and no warnings', () => {
+  const r = parseConfig(text);
+  assert.equal(r.ok, true, r.ok ? '' : JSON.stringify(r.errors, null, 2));
+  assert.deepEqual(r.warnings, []);
+});
+
+test('config.example.yaml shows every key of the schema', () => {
+  const paths = schemaPaths(ConfigSchema);
+  assert.ok(paths.length >= 25, `schema walk found only ${paths.length} keys`);
+  const data: unknown = parseYaml(text);
+  const missing = paths.filter((p) => !present(data, p)).map((p) => p.join('.'));
+  assert.deepEqual(missing, [], `keys missing from config.example.yaml: ${missing.join(', ')}`);
+});
+
+test('the schema walk really sees nested keys (guards the test above)', () => {
+  const joined = schemaPaths(ConfigSchema).map((p) => p.join('.'));
+  for (const k of ['log.level', 'status.listen', 'instances.*.unicast.checkSource', 'instances.*.garp.lowerPrioRepeat', 'instances.*.provider.type', 'instances.*.auth.password']) {
+    assert.ok(joined.includes(k), k);
+  }
+});
+
+test('every key line in config.example.yaml carries a comment', () => {
+  const keyLines = text.split('\n').filter((l) => /^\s*[A-Za-z][A-Za-z0-9_]*:/.test(l));
+  assert.ok(keyLines.length > 30);
+  const bare = keyLines.filter((l) => !l.includes('#'));
+  assert.deepEqual(bare, []);
+});
+
+test('every comment on a leaf key states its default or that it is required', () => {
+  const leafLines = text.split('\n').filter((l) => /^\s*[A-Za-z][A-Za-z0-9_]*:\s*[^\s#]/.test(l));
+  const firstOfEach = new Map<string, string>();
+  for (const l of leafLines) {
+    const key = l.trim().split(':')[0]!;
+    if (!firstOfEach.has(key)) firstOfEach.set(key, l);
+  }
+  const undocumented = [...firstOfEach.values()].filter((l) => !/default|required/i.test(l.split('#').slice(1).join('#')));
+  assert.deepEqual(undocumented, []);
+});
+
+test('the example is the promised two instances: multicast v3, and unicast v2 with auth', () => {
+  const r = parseConfig(text);
+  assert.ok(r.ok);
+  const insts = Object.values(r.config.instances);
+  assert.equal(insts.length, 2);
+  const multicast = insts.find((i) => i.unicast === undefined);
+  const unicast = insts.find((i) => i.unicast !== undefined);
+  assert.equal(multicast?.version, 3);
+  assert.equal(unicast?.version, 2);
+  assert.equal(unicast?.auth?.type, 'pass');
+});
+
+test('the example only uses documentation addresses (198.51.100.0/24) for nodes and VIPs', () => {
+  const addresses = text.match(/\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b/g) ?? [];
+  const others = addresses.filter((a) => !a.startsWith('198.51.100.') && a !== '127.0.0.1' && a !== '224.0.0.18');
+  assert.deepEqual(others, []);
+});
