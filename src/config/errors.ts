@@ -75,8 +75,11 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
   }
   const limit = Math.max(1, Math.floor(w.length / 3));
   if (best !== undefined && bestDistance <= limit) return best;
-  if (w.length >= 4) return candidates.find((c) => squash(c).startsWith(w)); // "advert" → advertInterval
-  return undefined;
+  // A prefix either way: "advert" → advertInterval, "warning" → warn.
+  return candidates.find((c) => {
+    const sc = squash(c);
+    return (w.length >= 4 && sc.startsWith(w)) || (sc.length >= 4 && w.startsWith(sc));
+  });
 }
 
 /**
@@ -215,7 +218,9 @@ function isSecret(path: readonly PathSegment[]): boolean {
 
 /** How a received value is shown in a message (passwords never are). */
 export function describe(value: unknown, path: readonly PathSegment[] = []): string {
-  if (isSecret(path) && typeof value === 'string') return `[redacted, ${Buffer.byteLength(value)} bytes]`;
+  if (isSecret(path) && value !== undefined) {
+    return typeof value === 'string' ? `[redacted, ${Buffer.byteLength(value)} bytes]` : `[redacted ${Array.isArray(value) ? 'list' : typeof value}]`;
+  }
   if (value === undefined) return 'nothing';
   if (value === null) return 'an empty value';
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);

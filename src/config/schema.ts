@@ -312,7 +312,7 @@ const listen = z.string().superRefine((s, ctx) => {
 });
 
 /** Instances whose VRID, interface and unicast settings parsed, for the cross-instance rule. */
-const vridFields = z.object({ interface: z.string(), vrid: z.number(), unicast: z.object({ peers: z.array(z.string()) }).optional() });
+const vridFields = z.object({ interface: z.string(), vrid: instanceShape.vrid, unicast: z.object({ peers: z.array(z.string()) }).optional() });
 
 /** Two instances may share interface+VRID only if both are unicast with disjoint peer sets. */
 const vridRule = (instances: Record<string, unknown>, ctx: z.RefinementCtx) => {

@@ -279,7 +279,7 @@ export class GarpSchedule {
       this.pending.delete(slot);
       if (this.active) fn();
     }, seconds * 1000);
-    (handle as { unref?: () => void } | null)?.unref?.();
+    // (handle as { unref?: () => void } | null)?.unref?.();
     this.pending.set(slot, handle);
   }
 

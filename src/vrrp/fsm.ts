@@ -101,7 +101,7 @@ export function step(cfg: FsmConfig, s: FsmSnapshot, ev: FsmEvent, now: number):
 function inInit(cfg: FsmConfig, s: FsmSnapshot, ev: FsmEvent, now: number): StepResult {
   // RFC 5798 §6.4.1: only Startup leaves Initialize; everything else is ignored.
   if (ev.type === 'startup') return startUp(cfg, s, now, 'startup');
-  return unchanged(s);
+  return noActions(s);
 }
 
 function inBackup(cfg: FsmConfig, s: FsmSnapshot, ev: FsmEvent, now: number): StepResult {
@@ -109,7 +109,7 @@ function inBackup(cfg: FsmConfig, s: FsmSnapshot, ev: FsmEvent, now: number): St
     case 'tick':
       // RFC 5798 §6.4.2: Master_Down_Timer fires → send an advert, take the VIPs, become Master.
       if (s.masterDownAt !== null && now >= s.masterDownAt) return becomeMaster(cfg, s, now, 'master-down-timer');
-      return unchanged(s);
+      return noActions(s);
     case 'advert':
       return backupReceives(cfg, s, ev, now);
     case 'shutdown':
@@ -119,19 +119,19 @@ function inBackup(cfg: FsmConfig, s: FsmSnapshot, ev: FsmEvent, now: number): St
       // keepalived down_instance → vrrp_state_leave_fault: BACKUP goes to FAULT, nothing sent.
       return goTo(s, 'FAULT', now, `fault: ${ev.reason}`, [], { faultReason: ev.reason });
     default:
-      return unchanged(s); // startup, recover: already running
+      return noActions(s); // startup, recover: already running
   }
 }
 
 function backupReceives(cfg: FsmConfig, s: FsmSnapshot, rx: AdvertEvent, now: number): StepResult {
   // RFC 5798 §6.4.2 / keepalived vrrp_state_backup: priority 0 → Master_Down_Timer := Skew_Time.
   if (rx.priority === STOP_PRIORITY) {
-    return unchanged({ ...s, masterDownAt: now + skew(cfg, s.effectivePriority, s.masterAdverIntervalCs) });
+    return noActions({ ...s, masterDownAt: now + skew(cfg, s.effectivePriority, s.masterAdverIntervalCs) });
   }
   if (backupAcceptsMaster(cfg, s, rx, now)) {
     // RFC 5798 §6.4.2: (v3) Master_Adver_Interval := rx interval; reset Master_Down_Timer.
     const interval = cfg.version === 3 ? rx.advertIntervalCs : s.masterAdverIntervalCs;
-    return unchanged({
+    return noActions({
       ...s,
       masterAdverIntervalCs: interval,
       masterDownAt: now + downInterval(cfg, s.effectivePriority, interval),
@@ -142,10 +142,11 @@ function backupReceives(cfg: FsmConfig, s: FsmSnapshot, rx: AdvertEvent, now: nu
   }
   // RFC 5798 §6.4.2: preempting and rx lower → discard; the timer keeps running, so we take over.
   // keepalived vrrp_state_backup still records the sender as the current master.
-  return unchanged({ ...s, masterAddress: rx.src, masterPriority: rx.priority });
+  return noActions({ ...s, masterAddress: rx.src, masterPriority: rx.priority });
 }
 
-/** keepalived vrrp_state_backup: nopreempt || rx ≥ ours || (preempt_delay && (!preempt_time || preempt_time > now)). */
+/** keepalived vrrp_state_backup accepts when:
+ *  nopreempt || rx ≥ ours || (preempt_delay && (!preempt_time || preempt_time > now)). */
 function backupAcceptsMaster(cfg: FsmConfig, s: FsmSnapshot, rx: AdvertEvent, now: number): boolean {
   if (!preempts(cfg) || rx.priority >= s.effectivePriority) return true;
   return cfg.preemptDelayMs > 0 && (s.preemptAt === null || s.preemptAt > now);
@@ -175,12 +176,12 @@ function inMaster(cfg: FsmConfig, s: FsmSnapshot, ev: FsmEvent, now: number): St
         faultReason: ev.reason,
       });
     default:
-      return unchanged(s); // startup, recover: already running
+      return noActions(s); // startup, recover: already running
   }
 }
 
 function masterTick(cfg: FsmConfig, s: FsmSnapshot, now: number): StepResult {
-  if (s.adverAt === null || now < s.adverAt) return unchanged(s);
+  if (s.adverAt === null || now < s.adverAt) return noActions(s);
   // RFC 5798 §6.4.3: Adver_Timer fires → send an advert, restart the timer. Keep the cadence, but
   // a driver late by a whole interval or more gets one advert and a fresh schedule, not a burst.
   const interval = csToMs(cfg.advertIntervalCs);
@@ -209,7 +210,7 @@ function masterReceives(cfg: FsmConfig, s: FsmSnapshot, rx: AdvertEvent, now: nu
     return masterAdvertsNow(cfg, mine, now, [announce]);
   }
   // Same priority from our own address (a looped-back packet): keepalived only logs a warning.
-  return unchanged(mine);
+  return noActions(mine);
 }
 
 /** RFC 5798 §6.4.3: higher priority, or equal priority from a higher address → become Backup. */
@@ -245,10 +246,10 @@ function inFault(cfg: FsmConfig, s: FsmSnapshot, ev: FsmEvent, now: number): Ste
       return goTo(s, 'INIT', now, 'shutdown', [], { faultReason: null });
     case 'fault':
       // Still faulty, maybe for another reason: remember the latest, nothing to do.
-      return unchanged({ ...s, faultReason: ev.reason });
+      return noActions({ ...s, faultReason: ev.reason });
     default:
       // keepalived vrrp_dispatcher_read: adverts received in FAULT are ignored; no timers run.
-      return unchanged(s);
+      return noActions(s);
   }
 }
 
@@ -310,15 +311,15 @@ function goTo(
 /** keepalived vrrp_set_effective_priority: owners never move; others stay within 1..254. In BACKUP
  *  the running Master_Down_Timer moves by the change in Skew_Time; in MASTER the next adverts carry it. */
 function setPriority(cfg: FsmConfig, s: FsmSnapshot, requested: number): StepResult {
-  if (cfg.priority === OWNER_PRIORITY) return unchanged(s);
+  if (cfg.priority === OWNER_PRIORITY) return noActions(s);
   const priority = Math.min(OWNER_PRIORITY - 1, Math.max(1, Math.round(requested)));
-  if (priority === s.effectivePriority) return unchanged(s);
+  if (priority === s.effectivePriority) return noActions(s);
   let masterDownAt = s.masterDownAt;
   if (s.state === 'BACKUP' && masterDownAt !== null) {
     const oldSkew = skew(cfg, s.effectivePriority, s.masterAdverIntervalCs);
     masterDownAt += skew(cfg, priority, s.masterAdverIntervalCs) - oldSkew;
   }
-  return unchanged({ ...s, effectivePriority: priority, masterDownAt });
+  return noActions({ ...s, effectivePriority: priority, masterDownAt });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -341,7 +342,8 @@ function sendAdvert(priority: number): FsmAction {
   return { type: 'send-advert', priority };
 }
 
-function unchanged(s: FsmSnapshot): StepResult {
+/** A step that only changes data (or nothing): no actions for the driver. */
+function noActions(s: FsmSnapshot): StepResult {
   return { state: s, actions: [] };
 }
 

@@ -56,6 +56,18 @@ function parseKeepalivedLine(line: string, stream: 'stdout' | 'stderr', at: numb
 }
 
 /**
+ * keepalived 2.2.7's log lines for a received advert it rejected (vrrp.c vrrp_check_packet): bad
+ * length, TTL, version, auth, interval, type, address count or set, IP length, checksum, mode, peer.
+ */
+export const KEEPALIVED_REJECTS =
+  /vrrp packet too (short|long)|invalid TTL|wrong version|received a -?\d+ auth|invalid passwd|advertisement interval mismatch|Invalid packet type|unexpected ip number count|ip_tot_len mismatch|checksum to old version|icast packet but received|expected \d+ VIPs but received|Invalid VRRPv[23] checksum|not a unicast peer/i;
+
+/** The lines in which keepalived rejected a received advert (empty when it accepted everything). */
+export function keepalivedRejects(h: Watched): string[] {
+  return h.events.filter((e) => KEEPALIVED_REJECTS.test(e.line)).map((e) => e.line);
+}
+
+/**
  * A running keepalived: the parent (our child process, thanks to -n) and its VRRP child, whose pid
  * it writes to the vrrp pid file.
  */

@@ -5,7 +5,6 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { FsmConfig } from '../../src/vrrp/fsm.js';
-import { compareAddresses } from '../../src/vrrp/fsm.js';
 import { masterDownIntervalMs } from '../../src/vrrp/timers.js';
 import { SimNetwork } from '../support/sim-network.js';
 
@@ -248,15 +247,25 @@ describe('preemption', () => {
     assert.deepEqual(net.masters(), ['x']);
     assert.equal(net.snapshot('y')?.effectivePriority, 254);
     assert.equal(net.snapshot('x')?.effectivePriority, 255);
-    assert.deepEqual(net.transitionsOf('y').at(-1), { at: 5501, node: 'y', from: 'MASTER', to: 'BACKUP', reason: 'higher-priority-advert' });
+    assert.deepEqual(net.transitionsOf('y').at(-1), {
+      at: 5501,
+      node: 'y',
+      from: 'MASTER',
+      to: 'BACKUP',
+      reason: 'higher-priority-advert',
+    });
   });
 });
 
 describe('property: random clusters converge', () => {
-  type Op = { at: number; node: number; kind: 'kill' | 'restart' | 'stop' | 'fault' | 'recover' | 'prio'; priority: number };
+  type OpKind = 'kill' | 'restart' | 'stop' | 'fault' | 'recover' | 'prio';
+  type Op = { at: number; node: number; kind: OpKind; priority: number };
 
   const nodeArb = fc.record({
-    priority: fc.oneof({ weight: 12, arbitrary: fc.integer({ min: 1, max: 254 }) }, { weight: 1, arbitrary: fc.constant(255) }),
+    priority: fc.oneof(
+      { weight: 12, arbitrary: fc.integer({ min: 1, max: 254 }) },
+      { weight: 1, arbitrary: fc.constant(255) }, // an address owner now and then
+    ),
     preempt: fc.boolean(),
     preemptDelayMs: fc.constantFrom(0, 0, 0, 1500, 4000),
     v3IntervalCs: fc.constantFrom(10, 25, 50, 100),
@@ -348,8 +357,6 @@ describe('property: random clusters converge', () => {
             if (name !== winner) assert.equal(net.snapshot(name)!.masterAddress, net.config(winner).localAddress);
           }
         }
-        // Addresses are unique, so the tie-break is total.
-        assert.ok(running.every((x) => running.every((y) => x === y || compareAddresses(net.config(x).localAddress, net.config(y).localAddress) !== 0)));
       }),
       { numRuns: 200 },
     );
