@@ -75,9 +75,9 @@ class GarpProvider implements VipProvider {
   }
 
   async release(signal: AbortSignal): Promise<void> {
-    signal.throwIfAborted();
     this.intent = 'release';
-    this.stopAnnouncing();
+    this.stopAnnouncing(); // first, and even when aborted: never announce what we are giving up
+    signal.throwIfAborted();
     for (const c of this.cidrs) {
       const how = await removeAddress(this.ctx.interface, c.cidr, { ...this.opts, signal });
       if (how === 'removed') this.ctx.log.info({ vip: c.cidr, interface: this.ctx.interface }, 'VIP removed');
@@ -151,5 +151,5 @@ class GarpProvider implements VipProvider {
 }
 
 function onLink(link: LinkInfo, c: Cidr): boolean {
-  return link.addresses.some((a) => a.address.toLowerCase() === c.address);
+  return link.addresses.some((a) => a.address === c.address);
 }

@@ -94,7 +94,7 @@ export async function demoCommand(opts: { fast?: boolean }, out: Out): Promise<n
     const t0 = performance.now();
     for (const h of HOSTS) agents.set(h.name, LabAgent.start(lab, h.name, agentConfig(h)));
     const first = await agents.get('ha1')!.waitState(INSTANCE, 'MASTER', 15_000);
-    say(`  ha1 became MASTER ${((Number(first.receivedAt) - t0) / 1000).toFixed(2)} s after start (the others waited out Master_Down_Interval)`);
+    say(`  ha1 became MASTER ${((Number(first.receivedAt) - t0) / 1000).toFixed(2)} s after start ${dim('(all start as BACKUP; the highest priority has the shortest Master_Down_Interval)')}`);
     await pause(1500);
     await show();
 
@@ -106,6 +106,7 @@ export async function demoCommand(opts: { fast?: boolean }, out: Out): Promise<n
     say(`  ${yellow('ha2 took over in ' + (ms / 1000).toFixed(2) + ' s')} ${dim('(3 × 0.5 s + skew; keepalived would need the same)')}`);
     await pause(1000);
     await show();
+    say(dim('  (ha1 died holding its copy of the VIP, as a kill -9 of keepalived does too; nobody asks a dead host, and ha1 clears it when it starts again)'));
 
     step('ha1 comes back (priority 150, preempt on): it takes the VIP back');
     agents.set('ha1', LabAgent.start(lab, 'ha1', agentConfig(HOSTS[0]!)));

@@ -212,8 +212,13 @@ export class Lab {
       [...this.children].map((c) => new Promise<void>((res) => (c.exitCode !== null || c.signalCode !== null ? res() : c.once('exit', () => res())))),
     );
     this.destroyed = true;
-    for (const ns of this.namespaces.reverse()) await execFile(['ip', 'netns', 'del', ns]);
+    const failed: string[] = [];
+    for (const ns of [...this.namespaces].reverse()) {
+      const r = await execFile(['ip', 'netns', 'del', ns]);
+      if (r.code !== 0) failed.push(`${ns}: ${r.stderr.trim()}`);
+    }
     live.delete(this);
+    if (failed.length) throw new Error(`lab: could not delete namespaces: ${failed.join('; ')}`);
   }
 
   /** Synchronous teardown for exit hooks. */

@@ -1,6 +1,7 @@
 // Adds and removes VIPs on an interface with `ip addr add/del … dev IF`, idempotently: adding an
 // address that is there, or removing one that is gone, is success. Like keepalived, a VIP is added
 // with its configured prefix length (default /32, or /128 for IPv6, where DAD is skipped: `nodad`).
+import { isIPv6 } from 'node:net';
 import { getLink, interfaceNotFound, ipCommand, ipSaid, NetError, type LinkOptions } from './link.js';
 
 export interface Cidr {
@@ -13,16 +14,22 @@ export interface Cidr {
 
 const V4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
+/** The RFC 5952 text of an IPv6 address (what `ip` prints), so "2001:DB8:0::1" matches "2001:db8::1". */
+function canonicalIPv6(address: string): string {
+  return new URL(`http://[${address}]`).hostname.slice(1, -1);
+}
+
 /** "198.51.100.100" → 198.51.100.100/32; "198.51.100.100/24" kept. Throws a RangeError on bad input. */
 export function parseCidr(text: string): Cidr {
-  const [address = '', len, extra] = text.trim().split('/');
-  const v4 = V4.exec(address);
-  const family: 4 | 6 | null = v4 && v4.slice(1).every((o) => Number(o) <= 255) ? 4 : /^[0-9a-f:.]+$/i.test(address) && address.includes(':') ? 6 : null;
+  const [raw = '', len, extra] = text.trim().split('/');
+  const v4 = V4.exec(raw);
+  const family: 4 | 6 | null = v4 && v4.slice(1).every((o) => Number(o) <= 255) ? 4 : isIPv6(raw) ? 6 : null;
   const max = family === 6 ? 128 : 32;
   const prefixLen = len === undefined ? max : Number(len);
   if (family === null || extra !== undefined || !Number.isInteger(prefixLen) || prefixLen < 0 || prefixLen > max || (len !== undefined && !/^\d+$/.test(len)))
     throw new RangeError(`not an address or address/prefix: ${JSON.stringify(text)}`);
-  return { address: address.toLowerCase(), prefixLen, family, cidr: `${address.toLowerCase()}/${prefixLen}` };
+  const address = family === 6 ? canonicalIPv6(raw) : raw;
+  return { address, prefixLen, family, cidr: `${address}/${prefixLen}` };
 }
 
 const PERMISSION = /Operation not permitted|Permission denied/i;
@@ -61,5 +68,5 @@ export async function removeAddress(ifname: string, cidr: string, opts: LinkOpti
 export async function hasAddress(ifname: string, ip: string, opts: LinkOptions = {}): Promise<boolean> {
   const want = parseCidr(ip).address;
   const link = await getLink(ifname, opts);
-  return link.addresses.some((a) => a.address.toLowerCase() === want);
+  return link.addresses.some((a) => a.address === want);
 }

@@ -254,7 +254,14 @@ export class GarpSchedule {
   private send(reason: GarpReason, count: number): Promise<void> {
     const { announcer, ifname, mac, vips } = this.opts;
     const sends: Promise<void>[] = [];
-    for (let round = 0; round < count; round++) for (const vip of vips) sends.push(announcer.sendGarp(ifname, mac, vip, 1));
+    for (let round = 0; round < count; round++)
+      for (const vip of vips) {
+        try {
+          sends.push(announcer.sendGarp(ifname, mac, vip, 1));
+        } catch (e) {
+          sends.push(Promise.reject(e)); // a sender that throws instead of rejecting
+        }
+      }
     this.opts.log?.debug({ reason, count, vips, sender: announcer.kind }, 'sending gratuitous ARPs');
     return Promise.allSettled(sends).then((results) => {
       const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -279,7 +286,7 @@ export class GarpSchedule {
       this.pending.delete(slot);
       if (this.active) fn();
     }, seconds * 1000);
-    // (handle as { unref?: () => void } | null)?.unref?.();
+    (handle as { unref?: () => void } | null)?.unref?.();
     this.pending.set(slot, handle);
   }
 

@@ -55,8 +55,9 @@ class ProviderChild {
     });
   }
 
-  static start(lab: Lab, node: string, cfg: object, env: NodeJS.ProcessEnv = {}): ProviderChild {
-    const proc = lab.spawn(node, [process.execPath, ...childArgs, childScript, JSON.stringify(cfg)], {
+  /** `wrapper` runs first (e.g. setpriv to drop capabilities) and execs node. */
+  static start(lab: Lab, node: string, cfg: object, env: NodeJS.ProcessEnv = {}, wrapper: string[] = []): ProviderChild {
+    const proc = lab.spawn(node, [...wrapper, process.execPath, ...childArgs, childScript, JSON.stringify(cfg)], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, ...env },
     });
@@ -116,7 +117,7 @@ function readPcap(path: string): Captured[] {
 }
 
 async function startCapture(lab: Lab, file: string): Promise<ChildProcess> {
-  const p = lab.spawn(lab.bridgeNs, ['tcpdump', '-i', 'br0', '-U', '-Z', 'root', '-w', file, 'arp']);
+  const p = lab.spawn(lab.bridgeNs, ['tcpdump', '-i', 'br0', '--immediate-mode', '-U', '-Z', 'root', '-w', file, 'arp']);
   await new Promise<void>((res, rej) => {
     let err = '';
     const t = setTimeout(() => rej(new Error(`tcpdump did not start: ${err}`)), 5_000);
@@ -310,6 +311,23 @@ test('garp provider in a namespace lab: addresses, GARP bursts on the wire, idem
     await fallback.ok('release');
     assert.deepEqual(await vipsOn(lab, 'ha1'), ['198.51.100.1/24']);
     await fallback.exit();
+
+    // Without CAP_NET_ADMIN/CAP_NET_RAW: preflight says so, and acquire fails with a message that says what to do.
+    const unprivileged = ProviderChild.start(lab, 'ha1', { instanceName: 'VI_3', interface: 'eth0', vips: [`${VIP}/24`], settings }, {}, [
+      'setpriv', '--inh-caps=-all', '--bounding-set=-net_admin,-net_raw', '--',
+    ]);
+    await unprivileged.ready;
+    const weak = (await unprivileged.ok('preflight')) as PreflightCheck[];
+    const priv = weak.find((c) => c.check === 'privileges');
+    assert.ok(priv && !priv.ok, JSON.stringify(weak));
+    assert.equal(priv.detail, 'missing CAP_NET_ADMIN and CAP_NET_RAW (needed to add addresses and send ARP)');
+    assert.match(priv.fix ?? '', /run as root or grant CAP_NET_RAW,CAP_NET_ADMIN \(systemd: AmbientCapabilities=/);
+    assert.equal(weak.find((c) => c.check === 'GARP sender')?.ok, false, 'opening the AF_PACKET socket is refused');
+    const denied = await unprivileged.call('acquire');
+    assert.equal(denied.ok, false);
+    assert.equal(denied.error, `cannot add ${VIP}/24 to eth0: Operation not permitted — fix: run as root or grant CAP_NET_ADMIN`);
+    assert.deepEqual(await vipsOn(lab, 'ha1'), ['198.51.100.1/24']);
+    await unprivileged.exit();
 
     capture.kill('SIGINT');
   } finally {

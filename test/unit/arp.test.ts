@@ -325,7 +325,8 @@ describe('net helpers', () => {
     assert.deepEqual(parseCidr('198.51.100.100'), { address: '198.51.100.100', prefixLen: 32, family: 4, cidr: '198.51.100.100/32' });
     assert.equal(parseCidr('198.51.100.100/24').cidr, '198.51.100.100/24');
     assert.equal(parseCidr('2001:DB8::64').cidr, '2001:db8::64/128');
-    for (const bad of ['198.51.100.300', '198.51.100.1/33', '198.51.100.1/', '198.51.100.1/24/1', 'eth0', '', '198.51.100.1/2x'])
+    assert.equal(parseCidr('2001:db8:0:0::0:64/64').cidr, '2001:db8::64/64');
+    for (const bad of ['198.51.100.300', '198.51.100.1/33', '198.51.100.1/', '198.51.100.1/24/1', 'eth0', '', '198.51.100.1/2x', '2001:db8::1::2', '2001:db8::1/129'])
       assert.throws(() => parseCidr(bad), RangeError, bad);
   });
 
