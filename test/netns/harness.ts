@@ -31,6 +31,8 @@ export interface LogEvent {
 export interface ExitInfo {
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** Date.now() when the process was seen gone (its output closed). */
+  exitedAt: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -95,7 +97,8 @@ export async function withLab<T>(specs: LabNodeSpec[], fn: (lab: Lab) => Promise
   } catch (e) {
     failed = true;
     const dump = ctx.procs.map((p) => `----- ${p.label} (last lines) -----\n${p.logs(60)}`).join('\n');
-    console.error(`\nwithLab: failure; artifacts kept in ${ctx.dir}\n${dump}\n`);
+    ctx.procs.forEach((p, i) => writeFileSync(join(ctx.dir, `${i}-${p.label.replace(/\W+/g, '-')}.log`), p.logs(Infinity) + '\n'));
+    console.error(`\nwithLab: failure; artifacts (configs, pcaps, full logs) kept in ${ctx.dir}\n${dump}\n`);
     if (e instanceof Error) e.message += `\n(artifacts kept in ${ctx.dir})`;
     throw e;
   } finally {
@@ -131,7 +134,7 @@ export class Watched {
     this.closed = new Promise((resolve) => {
       proc.on('error', (e) => this.push({ at: Date.now(), line: `spawn error: ${e.message}`, stream: 'stderr' }));
       proc.on('close', (code, signal) => {
-        this.exit = { code, signal };
+        this.exit = { code, signal, exitedAt: Date.now() };
         this.wake();
         resolve(this.exit);
       });
@@ -435,6 +438,17 @@ export async function vipHolder(lab: Lab, vip: string): Promise<string[]> {
   return holders;
 }
 
+/** Waits until exactly `nodes` (in any order) hold `vip`; throws with the last holders otherwise. */
+export async function waitVipHolders(lab: Lab, vip: string, nodes: string[], timeoutMs = 10_000): Promise<string[]> {
+  const want = [...nodes].sort().join(',');
+  return eventually(() => vipHolder(lab, vip), (h) => [...h].sort().join(',') === want, timeoutMs, `VIP ${vip} held by exactly [${want}]`);
+}
+
+/** Waits until `node` is among the holders of `vip` (others may still have a stale copy). */
+export async function waitVipOn(lab: Lab, vip: string, node: string, timeoutMs = 10_000): Promise<string[]> {
+  return eventually(() => vipHolder(lab, vip), (h) => h.includes(node), timeoutMs, `VIP ${vip} on ${node}`);
+}
+
 /** Which node a client reaches for `vip`: forget the neighbour entry, resolve by ARP, map MAC → node. */
 export async function clientSees(lab: Lab, client: string, vip: string): Promise<string | null> {
   const ip = addrOf(vip);
@@ -464,6 +478,26 @@ export async function eventually<T>(check: () => Promise<T>, ok: (v: T) => boole
     if (ok(last)) return last;
     if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
     await sleep(everyMs);
+  }
+}
+
+/**
+ * Waits until every process is in its expected state and none has changed state for quietMs: an
+ * election has settled. Start-up races (a lower priority whose timer fires first, then yields) are
+ * legitimate VRRP and are tolerated; flapping is not, and times out with the transitions seen.
+ */
+export async function settle(expect: [Watched, VrrpState][], quietMs: number, timeoutMs = 20_000, instance = 'VI_1'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const inPlace = expect.every(([p, s]) => p.state(instance) === s);
+    const lastChange = Math.max(0, ...expect.map(([p]) => p.transitions(instance).at(-1)?.at ?? 0));
+    if (inPlace && Date.now() - lastChange >= quietMs) return;
+    for (const [p] of expect) if (p.exit) throw new Error(`${p.label}: exited (${fmtExit(p.exit)}) while the election settled\n${p.logs(40)}`);
+    if (Date.now() > deadline) {
+      const seen = expect.map(([p, s]) => `${p.label} (want ${s}): ${p.transitions(instance).map((e) => e.to).join(' → ') || 'no transition'}`);
+      throw new Error(`election did not settle within ${timeoutMs} ms:\n  ${seen.join('\n  ')}`);
+    }
+    await sleep(50);
   }
 }
 

@@ -15,11 +15,12 @@ import {
   clientNeighbour,
   clientSees,
   eventually,
-  expectSteady,
   requireRoot,
+  settle,
   startAgent,
   unicastBetween,
-  vipHolder,
+  waitVipHolders,
+  waitVipOn,
   withLab,
   type AgentHandle,
   type InstanceStatus,
@@ -87,6 +88,9 @@ function assertOurAdverts(rows: VrrpRow[], lab: Lab, mode: Mode, self: string, p
     assert.deepEqual(r.addrs, [addrOf(VIP)], `${at}: VIP list`);
     assert.equal(r.vrrpLength, mode.version === 2 ? 20 : 12, `${at}: exact VRRP length`);
     assert.equal(r.dst, mode.unicast ? lab.node(peer).ip : '224.0.0.18', `${at}: destination`);
+    // Like keepalived without use_vmac: the interface's own MAC, to the group MAC or the peer's.
+    assert.equal(r.ethSrc, lab.node(self).mac, `${at}: source MAC`);
+    assert.equal(r.ethDst, mode.unicast ? lab.node(peer).mac : '01:00:5e:00:00:12', `${at}: destination MAC`);
     if (mode.version === 2) {
       assert.equal(r.authType, mode.auth ? 1 : 0, `${at}: auth type`);
       if (mode.auth) assert.equal(r.authString, mode.auth.password, `${at}: auth string`);
@@ -107,7 +111,7 @@ function assertKeepalivedAccepted(h: Watched): void {
 }
 
 async function onlyHolder(lab: Lab, node: string): Promise<void> {
-  await eventually(() => vipHolder(lab, VIP), (h) => h.length === 1 && h[0] === node, 10_000, `VIP only on ${node}`);
+  await waitVipHolders(lab, VIP, [node]);
 }
 
 for (const mode of MODES) {
@@ -121,9 +125,7 @@ for (const mode of MODES) {
       const ours = startAgent(lab, 'ha2', agentConfig(params(lab, mode, 'ha2', 'ha1', LOW)));
 
       // Election.
-      await ka.waitState('VI_1', 'MASTER', WAIT);
-      await ours.waitState('VI_1', 'BACKUP', WAIT);
-      await expectSteady([ka, ours], steadyMs(mode));
+      await settle([[ka, 'MASTER'], [ours, 'BACKUP']], steadyMs(mode), 30_000);
       const s = await ours.instanceStatus();
       assert.equal(s.state, 'BACKUP');
       assert.equal(s.master, lab.node('ha1').ip, 'our backup knows keepalived is the master');
@@ -155,7 +157,7 @@ for (const mode of MODES) {
       await lab.setLink('ha1', false);
       await ours.waitState('VI_1', 'MASTER', WAIT);
       await eventually(() => clientNeighbour(lab, 'client', VIP), (n) => n === 'ha2', 10_000, 'client neighbour entry → ha2');
-      assert.ok((await vipHolder(lab, VIP)).includes('ha2'));
+      await waitVipOn(lab, VIP, 'ha2');
       assertNoInteropDrops(await ours.instanceStatus(), 'our agent');
 
       // The wire.
@@ -176,9 +178,7 @@ for (const mode of MODES) {
       const ka = startKeepalived(lab, 'ha2', params(lab, mode, 'ha2', 'ha1', LOW));
 
       // Election.
-      await ours.waitState('VI_1', 'MASTER', WAIT);
-      await ka.waitState('VI_1', 'BACKUP', WAIT);
-      await expectSteady([ka, ours], steadyMs(mode));
+      await settle([[ours, 'MASTER'], [ka, 'BACKUP']], steadyMs(mode), 30_000);
       const s = await ours.instanceStatus();
       assert.equal(s.state, 'MASTER');
       assert.equal(s.master, lab.node('ha1').ip);
@@ -201,7 +201,7 @@ for (const mode of MODES) {
       const mark = ka.mark();
       ours = startAgent(lab, 'ha1', agentConfig(params(lab, mode, 'ha1', 'ha2', HIGH)));
       await ours.waitState('VI_1', 'MASTER', WAIT);
-      await ka.waitFor((e) => e.evt === 'transition' && e.to === 'BACKUP', WAIT, mark, 'keepalived → BACKUP');
+      await ka.waitFor((e) => e.evt === 'transition' && e.from === 'MASTER' && e.to === 'BACKUP', WAIT, mark, 'keepalived MASTER → BACKUP');
       await onlyHolder(lab, 'ha1');
       assert.equal(await clientSees(lab, 'client', VIP), 'ha1');
 
@@ -210,7 +210,7 @@ for (const mode of MODES) {
       await lab.setLink('ha1', false);
       await ka.waitState('VI_1', 'MASTER', WAIT);
       await eventually(() => clientNeighbour(lab, 'client', VIP), (n) => n === 'ha2', 10_000, 'client neighbour entry → ha2');
-      assert.ok((await vipHolder(lab, VIP)).includes('ha2'));
+      await waitVipOn(lab, VIP, 'ha2');
       assertKeepalivedAccepted(ka);
 
       // The wire.

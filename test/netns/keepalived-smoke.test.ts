@@ -2,7 +2,7 @@
 // (lab, keepalived runner, capture, VIP and ARP helpers) independently of our agent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clientNeighbour, clientSees, eventually, requireRoot, vipHolder, withLab } from './harness.js';
+import { clientNeighbour, clientSees, eventually, requireRoot, settle, vipHolder, waitVipHolders, waitVipOn, withLab } from './harness.js';
 import { startKeepalived } from './keepalived.js';
 import { decodeArp, decodeVrrp, firstAdvert, firstGarp, startCapture } from './capture.js';
 
@@ -21,9 +21,8 @@ test('keepalived pair: one MASTER holding the VIP; kill -9 of it hands the VIP t
     const ha1 = startKeepalived(lab, 'ha1', { ...params, priority: 150 });
     const ha2 = startKeepalived(lab, 'ha2', { ...params, priority: 100 });
 
-    await ha1.waitState('VI_1', 'MASTER', 15_000);
-    await ha2.waitState('VI_1', 'BACKUP', 15_000);
-    assert.deepEqual(await vipHolder(lab, VIP), ['ha1']);
+    await settle([[ha1, 'MASTER'], [ha2, 'BACKUP']], 1_200);
+    await waitVipHolders(lab, VIP, ['ha1']);
     assert.equal(await clientSees(lab, 'client', VIP), 'ha1');
 
     const killed = await ha1.kill9();
@@ -32,7 +31,8 @@ test('keepalived pair: one MASTER holding the VIP; kill -9 of it hands the VIP t
     await ha2.waitState('VI_1', 'MASTER', 15_000);
     // The new master's gratuitous ARP rewrites the client's existing entry, without the client asking.
     assert.equal(await eventually(() => clientNeighbour(lab, 'client', VIP), (n) => n === 'ha2', 5_000, 'client entry → ha2'), 'ha2');
-    assert.ok((await vipHolder(lab, VIP)).includes('ha2'));
+    await waitVipOn(lab, VIP, 'ha2');
+    assert.deepEqual(await vipHolder(lab, VIP), ['ha1', 'ha2'], 'kill -9 left the VIP on ha1');
     assert.equal(await clientSees(lab, 'client', VIP), 'ha2');
 
     const pcap = await cap.stop();
@@ -60,13 +60,12 @@ test('keepalived pair: SIGTERM of the MASTER sends priority 0 and the BACKUP tak
     const params = { version: 2 as const, vrid: 52, advertInterval: 1, vips: [VIP] };
     const ha1 = startKeepalived(lab, 'ha1', { ...params, priority: 150 });
     const ha2 = startKeepalived(lab, 'ha2', { ...params, priority: 100 });
-    await ha1.waitState('VI_1', 'MASTER', 15_000);
-    await ha2.waitState('VI_1', 'BACKUP', 15_000);
+    await settle([[ha1, 'MASTER'], [ha2, 'BACKUP']], 1_200);
 
     const stopped = await ha1.stop('SIGTERM');
     assert.equal(stopped.code, 0);
     await ha2.waitState('VI_1', 'MASTER', 15_000);
-    assert.deepEqual(await vipHolder(lab, VIP), ['ha2'], 'a clean stop removes the VIP');
+    await waitVipHolders(lab, VIP, ['ha2']); // a clean stop removes the VIP
     assert.equal(await clientSees(lab, 'client', VIP), 'ha2');
 
     const adverts = await decodeVrrp(await cap.stop());

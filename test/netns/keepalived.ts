@@ -45,6 +45,8 @@ export function keepalivedConf(routerId: string, o: KeepalivedOptions): string {
   return lines.join('\n');
 }
 
+let kaSeq = 0;
+
 const STATE_LINE = /\((\S+)\) Entering (MASTER|BACKUP|FAULT|INIT) STATE/;
 
 function parseKeepalivedLine(line: string, stream: 'stdout' | 'stderr', at: number): LogEvent {
@@ -80,6 +82,12 @@ export class KeepalivedHandle extends Watched {
     proc: import('node:child_process').ChildProcess,
   ) {
     super(`keepalived@${node.name}`, proc, parseKeepalivedLine);
+  }
+
+  /** keepalived's lines do not say which state it leaves: fill in `from` as our agent logs it. */
+  protected override push(e: LogEvent): void {
+    if (e.evt === 'transition' && typeof e.instance === 'string') e.from = this.state(e.instance) ?? 'INIT';
+    super.push(e);
   }
 
   /** The VRRP child's pid, once it has written its pid file. */
@@ -136,7 +144,7 @@ function tryKill(pid: number, sig: NodeJS.Signals): void {
 export function startKeepalived(lab: Lab, nodeName: string, o: KeepalivedOptions): KeepalivedHandle {
   const node = lab.node(nodeName);
   const dir = labDir(lab);
-  const tag = `ka-${node.name}-${Date.now().toString(36)}`;
+  const tag = `ka-${node.name}-${(kaSeq++).toString()}`;
   const conf = join(dir, `${tag}.conf`);
   writeFileSync(conf, keepalivedConf(node.name, o));
   const pid = join(dir, `${tag}.pid`);
