@@ -77,7 +77,9 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
       let instance: Instance | undefined;
       const runner = new ProviderRunner(provider, { log: ilog, onChange: () => instance?.onProviderChange() });
       runners.push(runner);
-      await provider.release(AbortSignal.timeout(STARTUP_CLEANUP_MS)).catch((e: Error) => ilog.warn({ err: e.message }, 'could not clear stale VIPs at start-up'));
+      runner.want(false);
+      if (!(await runner.whenReached(STARTUP_CLEANUP_MS)))
+        ilog.warn({ err: runner.status().lastError }, 'could not clear stale VIPs at start-up; the runner keeps trying');
       instance = new Instance(name, cfg, {
         socket: sockets.get(cfg.interface)!,
         runner,

@@ -3,7 +3,10 @@
 // kills it, shows the takeover and how long it took, brings it back, stops it gracefully, and tears
 // everything down — also on Ctrl-C.
 import { Lab, sweepStaleLabs } from '../lab/lab.js';
-import { LabAgent } from '../lab/agent-process.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnAgent, type AgentHandle } from '../lab/agent-process.js';
 import type { Out } from './out.js';
 
 const VIP = '198.51.100.100';
@@ -60,13 +63,19 @@ export async function demoCommand(opts: { fast?: boolean }, out: Out): Promise<n
   say(dim('Nothing here touches this machine\'s own interfaces: every host below is a namespace on a private bridge.'));
 
   let lab: Lab | null = null;
-  const agents = new Map<string, LabAgent>();
+  const agents = new Map<string, AgentHandle>();
+  const dir = mkdtempSync(join(tmpdir(), 'ha-agent-demo-'));
+  let started = 0;
+  const start = (h: Host) => agents.set(h.name, spawnAgent(lab!, h.name, agentConfig(h), join(dir, `${h.name}-${started++}.yaml`)));
+  /** Waits for `node` to enter `state` after event index `since`; resolves with the time it happened. */
+  const entered = async (node: string, state: string, since = 0) =>
+    (await agents.get(node)!.waitFor((e) => e.evt === 'transition' && e.to === state, 15_000, since, `${node} → ${state}`)).at;
   try {
     step('Building the lab: a bridge in its own namespace, three agents and a client on 198.51.100.0/24');
     lab = await Lab.create([...HOSTS.map((h) => ({ name: h.name, octet: h.octet })), { name: 'client', octet: 10 }]);
     for (const n of lab.nodes.values()) say(`  ${n.name.padEnd(7)} ${n.ip.padEnd(15)} ${dim(n.mac)}`);
 
-    const masterNow = () => [...agents.values()].find((a) => a.running && a.state(INSTANCE) === 'MASTER')?.node ?? null;
+    const masterNow = () => [...agents.values()].find((a) => !a.exit && a.state(INSTANCE) === 'MASTER')?.node.name ?? null;
     const clientSees = async () => {
       await lab!.flushNeighbour('client', VIP);
       return lab!.nodeByMac(await lab!.resolveMac('client', VIP));
@@ -82,7 +91,7 @@ export async function demoCommand(opts: { fast?: boolean }, out: Out): Promise<n
     const show = async () => {
       for (const h of HOSTS) {
         const a = agents.get(h.name);
-        const st = a?.running ? a.state(INSTANCE) : 'stopped';
+        const st = a && !a.exit ? (a.state(INSTANCE) ?? 'INIT') : 'stopped';
         const mark = st === 'MASTER' ? green(st) : st === 'stopped' ? dim(st) : st;
         say(`  ${h.name}  priority ${String(h.priority).padStart(3)}  ${mark}`);
       }
@@ -91,50 +100,50 @@ export async function demoCommand(opts: { fast?: boolean }, out: Out): Promise<n
     };
 
     step(`Starting three agents: VRRPv3, advert every ${ADVERT_INTERVAL} s, VIP ${VIP}, provider garp`);
-    const t0 = performance.now();
-    for (const h of HOSTS) agents.set(h.name, LabAgent.start(lab, h.name, agentConfig(h)));
-    const first = await agents.get('ha1')!.waitState(INSTANCE, 'MASTER', 15_000);
-    say(`  ha1 became MASTER ${((Number(first.receivedAt) - t0) / 1000).toFixed(2)} s after start ${dim('(all start as BACKUP; the highest priority has the shortest Master_Down_Interval)')}`);
+    const t0 = Date.now();
+    for (const h of HOSTS) start(h);
+    const first = await entered('ha1', 'MASTER');
+    say(`  ha1 became MASTER ${((first - t0) / 1000).toFixed(2)} s after start ${dim('(all start as BACKUP; the highest priority has the shortest Master_Down_Interval)')}`);
     await pause(1500);
     await show();
 
-    step('kill -9 ha1 (a crash: no goodbye on the wire)');
-    const killAt = performance.now();
-    agents.get('ha1')!.signal('SIGKILL');
-    const take = await agents.get('ha2')!.waitState(INSTANCE, 'MASTER', 15_000);
-    const ms = Number(take.receivedAt) - killAt;
+    step('ha1 crashes: kill -9 and its cable pulled (no goodbye on the wire)');
+    const since = agents.get('ha2')!.mark();
+    const { sentAt: killAt } = await agents.get('ha1')!.kill9();
+    await lab.setLink('ha1', false); // a dead host answers no ARP; a killed process in a live namespace would
+    const ms = (await entered('ha2', 'MASTER', since)) - killAt;
     say(`  ${yellow('ha2 took over in ' + (ms / 1000).toFixed(2) + ' s')} ${dim('(3 × 0.5 s + skew; keepalived would need the same)')}`);
     await pause(1000);
     await show();
-    say(dim('  (ha1 died holding its copy of the VIP, as a kill -9 of keepalived does too; nobody asks a dead host, and ha1 clears it when it starts again)'));
+    say(dim('  (ha1 still has its copy of the VIP, as after a kill -9 of keepalived; it clears it when it starts again)'));
 
     step('ha1 comes back (priority 150, preempt on): it takes the VIP back');
-    agents.set('ha1', LabAgent.start(lab, 'ha1', agentConfig(HOSTS[0]!)));
-    await agents.get('ha1')!.waitState(INSTANCE, 'MASTER', 15_000);
-    await agents.get('ha2')!.waitState(INSTANCE, 'BACKUP', 5_000, agents.get('ha2')!.events.length - 1);
+    const back = agents.get('ha2')!.mark();
+    await lab.setLink('ha1', true);
+    start(HOSTS[0]!);
+    await entered('ha1', 'MASTER');
+    await entered('ha2', 'BACKUP', back);
     await pause(1000);
     await show();
 
     step('systemctl stop on ha1 (SIGTERM): it sends priority 0, so ha2 takes over after only Skew_Time');
-    const before = agents.get('ha2')!.events.length;
-    const termAt = performance.now();
-    agents.get('ha1')!.signal('SIGTERM');
-    const t2 = await agents.get('ha2')!.waitState(INSTANCE, 'MASTER', 15_000, before);
-    const exit = await agents.get('ha1')!.exited;
-    say(`  ${yellow('ha2 took over in ' + ((Number(t2.receivedAt) - termAt) / 1000).toFixed(2) + ' s')}; ha1 exited with code ${exit.code}`);
+    const before = agents.get('ha2')!.mark();
+    const exit = await agents.get('ha1')!.stop('SIGTERM');
+    const t2 = await entered('ha2', 'MASTER', before);
+    say(`  ${yellow('ha2 took over in ' + ((t2 - exit.sentAt) / 1000).toFixed(2) + ' s')}; ha1 exited with code ${exit.code} after ${exit.exitedAt - exit.sentAt} ms`);
     await pause(1000);
     await show();
     say(`\n${green('✓')} current master: ${masterNow() ?? 'none'}. That is VRRP, wire-compatible with keepalived.`);
     return 0;
   } catch (e) {
     out.stderr.write(`demo failed: ${(e as Error).message}\n`);
-    for (const a of agents.values()) if (a.stderr.length) out.stderr.write(`  ${a.node}: ${a.stderr.slice(-3).join(' | ')}\n`);
+    for (const a of agents.values()) out.stderr.write(`  ${a.label}: ${a.logs(3).replace(/\n/g, '\n    ')}\n`);
     return 1;
   } finally {
     step('Cleaning up: stopping agents, deleting namespaces');
-    for (const a of agents.values()) a.signal('SIGTERM');
-    await Promise.race([Promise.all([...agents.values()].map((a) => a.exited)), new Promise((r) => setTimeout(r, 2000))]);
+    await Promise.all([...agents.values()].map((a) => a.stop('SIGTERM', 2000)));
     await lab?.destroy();
+    rmSync(dir, { recursive: true, force: true });
     say(dim('  done; no namespace left behind.'));
   }
 }

@@ -1,113 +1,99 @@
-// An ha-agent process running inside a lab namespace, watched through its JSON log lines.
-// Used by the demo (and the netns tests): start it, wait for transitions, signal it.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// ha-agent itself running inside a lab namespace: started with a config object (written as YAML),
+// watched through its JSON log lines (see watched.ts), asked for its status through its own CLI.
+// Used by `ha-agent demo` and by the netns test harness.
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
 import type { ChildProcess } from 'node:child_process';
 import { stringify } from 'yaml';
-import type { Lab } from './lab.js';
+import type { Lab, LabNode } from './lab.js';
+import { Watched, type LogEvent, type VrrpState } from './watched.js';
 
-export type LogEvent = Record<string, unknown> & { evt?: string; time?: string };
+export interface AgentConfig {
+  log?: { level: string };
+  status?: { listen: string };
+  instances: Record<string, Record<string, unknown>>;
+  [key: string]: unknown;
+}
 
-/** dist/src/cli.js (or src/cli.ts under tsx) next to this file's folder. */
+export interface InstanceStatus {
+  state: VrrpState;
+  priority: number;
+  effectivePriority: number;
+  master: string | null;
+  vips: string[];
+  provider: { type: string; ownership: string; lastError: string | null };
+  counters?: Record<string, number>;
+  [key: string]: unknown;
+}
+
+/** The CLI that sits next to this module: dist/src/cli.js (or src/cli.ts when run through tsx). */
 export function agentCliPath(): string {
   const here = fileURLToPath(import.meta.url);
   return join(here, '..', '..', here.endsWith('.ts') ? 'cli.ts' : 'cli.js');
 }
 
-export class LabAgent {
-  readonly events: LogEvent[] = [];
-  readonly stderr: string[] = [];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private readonly waiters = new Set<() => void>();
-  private readonly dir: string;
+/** argv that runs the CLI with this node binary (adding the tsx loader when running from sources). */
+function cliArgv(cli: string): string[] {
+  return cli.endsWith('.ts') ? [process.execPath, '--import', 'tsx', cli] : [process.execPath, cli];
+}
 
-  private constructor(
-    readonly node: string,
-    readonly proc: ChildProcess,
-    dir: string,
+export class AgentHandle extends Watched {
+  constructor(
+    readonly lab: Lab,
+    readonly node: LabNode,
+    readonly configPath: string,
+    readonly config: AgentConfig,
+    proc: ChildProcess,
+    readonly cli: string = agentCliPath(),
   ) {
-    this.dir = dir;
-    this.exited = new Promise((resolve) => {
-      proc.once('exit', (code, signal) => {
-        rmSync(dir, { recursive: true, force: true });
-        resolve({ code, signal });
-        this.wake();
-      });
-    });
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      try {
-        const ev = JSON.parse(line) as LogEvent;
-        ev.receivedAt = performance.now();
-        this.events.push(ev);
-      } catch {
-        this.stderr.push(line);
-      }
-      this.wake();
-    });
-    createInterface({ input: proc.stderr! }).on('line', (line) => this.stderr.push(line));
+    super(`ha-agent@${node.name}`, proc, parseJsonLine);
   }
 
-  /** Starts `ha-agent run` with `config` (an object, written as YAML) inside `node`'s namespace. */
-  static start(lab: Lab, node: string, config: object, extraArgs: string[] = []): LabAgent {
-    const dir = mkdtempSync(join(tmpdir(), `ha-agent-${node}-`));
-    const file = join(dir, 'config.yaml');
-    writeFileSync(file, stringify(config));
-    const cli = agentCliPath();
-    const nodeArgs = cli.endsWith('.ts') ? ['--import', 'tsx', cli] : [cli];
-    const proc = lab.spawn(node, [process.execPath, ...nodeArgs, 'run', '--config', file, ...extraArgs]);
-    return new LabAgent(node, proc, dir);
+  /** Resolves after the agent logged {"evt":"ready"}. */
+  ready(timeoutMs = 10_000): Promise<LogEvent> {
+    return this.waitFor((e) => e.evt === 'ready', timeoutMs, 0, '"ready" event');
   }
 
-  private wake(): void {
-    for (const w of [...this.waiters]) w();
+  /** `ha-agent status --json`, run inside the agent's namespace. */
+  async status(): Promise<{ instances: Record<string, InstanceStatus> }> {
+    const listen = this.config.status?.listen ?? '127.0.0.1:9721';
+    const argv = [...cliArgv(this.cli), 'status', '--json'];
+    if (listen !== '127.0.0.1:9721') argv.push('--url', `http://${listen}`);
+    const r = await this.lab.exec(this.node.name, argv, { timeoutMs: 10_000 });
+    if (r.code !== 0) throw new Error(`${this.label}: status exited ${r.code}: ${r.stderr || r.stdout}`);
+    return JSON.parse(r.stdout) as { instances: Record<string, InstanceStatus> };
   }
 
-  get running(): boolean {
-    return this.proc.exitCode === null && this.proc.signalCode === null;
+  /** Status of one instance. */
+  async instanceStatus(instance = 'VI_1'): Promise<InstanceStatus> {
+    const s = await this.status();
+    const i = s.instances[instance];
+    if (!i) throw new Error(`${this.label}: status has no instance ${instance}: ${JSON.stringify(s)}`);
+    return i;
   }
+}
 
-  /** Resolves with the first event (already seen or future) that matches; rejects after timeoutMs. */
-  waitFor(pred: (e: LogEvent) => boolean, timeoutMs: number, what = 'event'): Promise<LogEvent> {
-    return new Promise((resolve, reject) => {
-      let seen = 0;
-      const check = () => {
-        for (; seen < this.events.length; seen++) {
-          const e = this.events[seen]!;
-          if (pred(e)) return done(null, e);
-        }
-        if (!this.running) return done(new Error(`${this.node}: agent exited while waiting for ${what}; stderr: ${this.stderr.slice(-5).join(' | ')}`));
-      };
-      const timer = setTimeout(() => done(new Error(`${this.node}: no ${what} within ${timeoutMs} ms`)), timeoutMs);
-      const done = (err: Error | null, e?: LogEvent) => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        if (err) reject(err);
-        else resolve(e!);
-      };
-      this.waiters.add(check);
-      check();
-    });
-  }
-
-  /** Waits for a transition of `instance` into `state` that happens after event index `after`. */
-  waitState(instance: string, state: string, timeoutMs: number, after = 0): Promise<LogEvent> {
-    let i = 0;
-    return this.waitFor((e) => i++ >= after && e.evt === 'transition' && e.instance === instance && e.to === state, timeoutMs, `${instance} → ${state}`);
-  }
-
-  /** The state of `instance` as its last transition says (INIT before any). */
-  state(instance: string): string {
-    for (let i = this.events.length - 1; i >= 0; i--) {
-      const e = this.events[i]!;
-      if (e.evt === 'transition' && e.instance === instance) return String(e.to);
+export function parseJsonLine(line: string, stream: 'stdout' | 'stderr', at: number): LogEvent {
+  if (line.startsWith('{')) {
+    try {
+      const obj = JSON.parse(line) as Record<string, unknown>;
+      return { ...obj, at, line, stream };
+    } catch {
+      /* not JSON after all */
     }
-    return 'INIT';
   }
+  return { at, line, stream };
+}
 
-  signal(sig: NodeJS.Signals): void {
-    if (this.running) this.proc.kill(sig);
-  }
+/**
+ * Writes `config` as YAML to `file` and starts `ha-agent run --config FILE` inside the node's
+ * namespace (optionally behind `wrapper`, e.g. setpriv). Does not wait for readiness.
+ */
+export function spawnAgent(lab: Lab, nodeName: string, config: AgentConfig, file: string, opts: { cli?: string; wrapper?: string[] } = {}): AgentHandle {
+  const node = lab.node(nodeName);
+  const cli = opts.cli ?? agentCliPath();
+  writeFileSync(file, stringify(config), { mode: 0o600 });
+  const proc = lab.spawn(node.name, [...(opts.wrapper ?? []), ...cliArgv(cli), 'run', '--config', file]);
+  return new AgentHandle(lab, node, file, config, proc, cli);
 }

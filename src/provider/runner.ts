@@ -115,6 +115,8 @@ export class ProviderRunner {
   private releasing: Promise<boolean> | null = null;
   private finalRelease: Promise<boolean> | null = null;
   private closing: Promise<void> | null = null;
+  /** whenReached() callers, re-checked on every change. */
+  private readonly reachWaiters = new Set<() => void>();
 
   constructor(
     private readonly provider: VipProvider,
@@ -168,6 +170,28 @@ export class ProviderRunner {
       lastChange: this.lastChange,
       counters: { ...this.counters },
     };
+  }
+
+  /**
+   * Resolves true once the current goal has been reached (e.g. the start-up release of stale VIPs),
+   * false when `timeoutMs` passes first, the goal changes, or the runner stops. Never rejects.
+   */
+  whenReached(timeoutMs: number): Promise<boolean> {
+    if (this.reached && !this.stopped) return Promise.resolve(true);
+    const gen = this.gen;
+    return new Promise<boolean>((resolve) => {
+      const finish = (ok: boolean) => {
+        clearTimeout(timer);
+        this.reachWaiters.delete(check);
+        resolve(ok);
+      };
+      const check = () => {
+        if (this.stopped || gen !== this.gen) finish(false);
+        else if (this.reached) finish(true);
+      };
+      const timer = setTimeout(() => finish(false), Math.max(0, timeoutMs));
+      this.reachWaiters.add(check);
+    });
   }
 
   /**
@@ -228,6 +252,7 @@ export class ProviderRunner {
         if (ok) {
           this.reached = true;
           this.failures = 0;
+          this.notifyReachWaiters();
         } else {
           this.failures++;
           const delay = backoffDelayMs(this.failures, this.baseMs, this.maxMs, this.random);
@@ -383,7 +408,12 @@ export class ProviderRunner {
     this.lastChange = new Date().toISOString();
   }
 
+  private notifyReachWaiters(): void {
+    for (const w of [...this.reachWaiters]) w();
+  }
+
   private emit(): void {
+    this.notifyReachWaiters();
     if (!this.onChange) return;
     try {
       this.onChange(this.status());

@@ -9,20 +9,14 @@ import { fileURLToPath } from 'node:url';
 import { encodeAdvert, type VrrpAdvert } from '../../src/vrrp/packet.js';
 import { buildIpv4Header } from '../../src/vrrp/ipv4.js';
 import {
-  AgentHandle,
-  adoptProcess,
-  agentCli,
   agentConfig,
   eventually,
-  labDir,
   requireRoot,
   settle,
   startAgent,
   waitVipHolders,
   withLab,
 } from './harness.js';
-import { writeFileSync } from 'node:fs';
-import { stringify } from 'yaml';
 import type { Lab } from '../../src/lab/lab.js';
 
 const VIP = '198.51.100.100/24';
@@ -109,13 +103,8 @@ test('a VIP that cannot be added: the master steps down (FAULT, priority 0) and 
   if (!requireRoot(t)) return;
   await withLab([{ name: 'ha1', octet: 1 }, { name: 'ha2', octet: 2 }], async (lab) => {
     // ha1 has the higher priority but no CAP_NET_ADMIN: it can speak VRRP, not add addresses.
-    const config = agentConfig({ version: 3, vrid: 51, priority: 150, advertInterval: 0.1, vips: [VIP] });
-    const file = join(labDir(lab), 'ha1-nocap.yaml');
-    writeFileSync(file, stringify(config));
     const drop = ['setpriv', '--inh-caps=-net_admin', '--bounding-set=-net_admin', '--'];
-    const proc = lab.spawn('ha1', [...drop, process.execPath, agentCli(), 'run', '--config', file]);
-    const ha1 = new AgentHandle(lab, lab.node('ha1'), file, config, proc);
-    adoptProcess(lab, ha1);
+    const ha1 = startAgent(lab, 'ha1', agentConfig({ version: 3, vrid: 51, priority: 150, advertInterval: 0.1, vips: [VIP] }), drop);
     const ha2 = startAgent(lab, 'ha2', agentConfig({ version: 3, vrid: 51, priority: 100, advertInterval: 0.1, vips: [VIP] }));
 
     const fault = await ha1.waitFor((e) => e.evt === 'transition' && e.to === 'FAULT', 15_000, 0, 'FAULT after failed acquire');

@@ -315,3 +315,23 @@ test('close stops timers and work; want() is a no-op afterwards', async () => {
   await runner.close(); // idempotent
   assert.equal(provider.closed, 1);
 });
+
+test('whenReached: true once the goal is reached (after retries), false on timeout or goal change', async () => {
+  const { provider, runner } = setup();
+  provider.releaseImpl = async (_s, n) => {
+    if (n < 3) throw new Error('busy');
+  };
+  runner.want(false);
+  assert.equal(await runner.whenReached(2000), true);
+  assert.equal(provider.counts.release, 3);
+  assert.equal(runner.status().ownership, 'not-held', 'a start-up release tells the status the VIP is not held');
+  assert.equal(await runner.whenReached(10), true, 'already reached resolves at once');
+
+  provider.acquireImpl = (signal) => hang(signal);
+  runner.want(true);
+  assert.equal(await runner.whenReached(30), false, 'hanging acquire: timeout');
+  const pending = runner.whenReached(2000);
+  runner.want(false);
+  assert.equal(await pending, false, 'goal changed while waiting');
+  await runner.close();
+});
