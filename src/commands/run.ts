@@ -1,11 +1,12 @@
 // `ha-agent run --config FILE`: the agent in the foreground (systemd, containers), JSON logs on stdout.
-import { loadConfigFile, formatIssue } from '../config/load.js';
+import { formatIssue } from '../config/issue.js';
+import { loadConfigIsolated } from '../config/load-isolated.js';
 import { createLogger } from '../log.js';
 import { startAgent, StartupError } from '../agent.js';
 import type { Out } from './out.js';
 
 export async function runCommand(opts: { config: string; logLevel?: string }, out: Out): Promise<number> {
-  const parsed = await loadConfigFile(opts.config);
+  const parsed = await loadConfigIsolated(opts.config);
   if (!parsed.ok) {
     for (const e of parsed.errors) out.stderr.write(formatIssue(e) + '\n');
     out.stderr.write(`${opts.config}: ${parsed.errors.length} error(s); nothing started\n`);
@@ -19,7 +20,22 @@ export async function runCommand(opts: { config: string; logLevel?: string }, ou
   process.on('uncaughtException', (err) => log.error({ err, evt: 'bug' }, 'uncaught exception (agent keeps running)'));
   process.on('unhandledRejection', (err) => log.error({ err, evt: 'bug' }, 'unhandled rejection (agent keeps running)'));
 
-  let agent;
+  // Signals are caught from the start: one that arrives while we start up stops us right after.
+  let stopSignal: NodeJS.Signals | null = null;
+  let onStop: (sig: NodeJS.Signals) => void = (sig) => void (stopSignal = sig);
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (++signals > 1) {
+      log.warn({ signal: sig }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    onStop(sig);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGHUP', () => log.warn('SIGHUP: configuration reload is not supported yet; restart the agent to apply changes'));
+
+  let agent: Awaited<ReturnType<typeof startAgent>>;
   try {
     agent = await startAgent(config, log);
   } catch (e) {
@@ -30,13 +46,7 @@ export async function runCommand(opts: { config: string; logLevel?: string }, ou
   }
 
   return new Promise<number>((resolve) => {
-    let signals = 0;
-    const onSignal = (sig: NodeJS.Signals) => {
-      if (++signals > 1) {
-        log.warn({ signal: sig }, 'second signal: exiting now');
-        resolve(1);
-        return;
-      }
+    onStop = (sig) => {
       log.info({ signal: sig }, 'stopping');
       agent.stop().then(
         () => resolve(0),
@@ -46,8 +56,6 @@ export async function runCommand(opts: { config: string; logLevel?: string }, ou
         },
       );
     };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-    process.on('SIGHUP', () => log.warn('SIGHUP: configuration reload is not supported yet; restart the agent to apply changes'));
+    if (stopSignal) onStop(stopSignal);
   });
 }

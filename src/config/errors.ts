@@ -4,14 +4,9 @@
 import type { z } from 'zod';
 import { ConfigSchema, INSTANCE_NAME_RE, PLANNED_PROVIDER_TYPES } from './schema.js';
 
-export interface ConfigIssue {
-  /** Where, like "instances.VI_1.vrid" or "instances.VI_1.vips[2]"; "(file)", "(yaml)" or "(root)" otherwise. */
-  path: string;
-  /** What is wrong, including what was received. */
-  message: string;
-  /** What to do about it. */
-  fix: string;
-}
+import type { ConfigIssue } from './issue.js';
+
+export { formatIssue, type ConfigIssue } from './issue.js';
 
 export type PathSegment = string | number;
 
@@ -19,10 +14,6 @@ export type PathSegment = string | number;
 export interface LocatedIssue {
   issue: ConfigIssue;
   at: PathSegment[];
-}
-
-export function formatIssue(i: ConfigIssue): string {
-  return `${i.path}: ${i.message} — fix: ${i.fix}`;
 }
 
 /** ["instances", "VI_1", "vips", 2] → "instances.VI_1.vips[2]"; odd keys are quoted: instances["a b"]. */

@@ -21,6 +21,9 @@ export const VRRP_PROTOCOL = 112;
 export const VRRP_MCAST_V4 = '224.0.0.18';
 
 interface RawSocket {
+  /** raw-socket's native handle (1.8.1, pinned): a synchronous sendto. */
+  wrap?: { send(buf: Buffer, offset: number, length: number, address: string, done: (bytes: number) => void): void };
+  requests?: unknown[];
   on(ev: 'message', cb: (buf: Buffer, src: string) => void): void;
   on(ev: 'error', cb: (err: Error) => void): void;
   setOption(level: number, option: number, value: number | Buffer, length?: number): void;
@@ -107,9 +110,24 @@ export class VrrpSocket {
     this.handler = handler;
   }
 
-  /** Sends one complete IPv4 datagram (header included). Never throws; failures are counted. */
+  /**
+   * Sends one complete IPv4 datagram (header included). Never throws; failures are counted.
+   * raw-socket queues every send until libuv reports the socket writable on the next loop turn, so
+   * anything synchronous in the same turn (a provider spawning `ip`) would hold the advert back by
+   * milliseconds. When nothing is queued, send at once through its native handle.
+   */
   send(datagram: Buffer, dst: string): void {
     if (this.closed) return;
+    const direct = this.sock.wrap;
+    if (direct && this.sock.requests?.length === 0) {
+      try {
+        direct.send(datagram, 0, datagram.length, dst, () => {});
+        this.stats.sent++;
+        return;
+      } catch {
+        // fall through to the queued path, which reports the error
+      }
+    }
     try {
       this.sock.send(datagram, 0, datagram.length, dst, null, (err) => {
         if (err) {
