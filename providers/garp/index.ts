@@ -7,7 +7,7 @@
 // acquire (so it re-acquires and adds the missing ones), 'held' otherwise (so a leftover copy on a
 // node that should not hold the VIPs gets released).
 import type { Ownership, PreflightCheck, ProviderContext, VipProvider } from '../../src/provider/types.js';
-import { getLink, NetError, type LinkInfo } from '../../src/net/link.js';
+import { getLink, NetError, readLinkLayer, type LinkInfo } from '../../src/net/link.js';
 import { addAddress, parseCidr, removeAddress, type Cidr } from '../../src/net/address.js';
 import { createLinkAnnouncer, GarpSchedule, KEEPALIVED_GARP_DEFAULTS, type GarpSettings, type LinkAnnouncer, type TimerApi } from '../../src/net/garp.js';
 import { garpPreflight } from './preflight.js';
@@ -66,12 +66,18 @@ class GarpProvider implements VipProvider {
       const how = await addAddress(ifname, c.cidr, { ...this.opts, signal });
       if (how === 'added') this.ctx.log.info({ vip: c.cidr, interface: ifname }, 'VIP added');
     }
+    signal.throwIfAborted();
+    // Announce at once (MAC from sysfs, no spawn), then confirm with a full read of the interface.
+    const fast = readLinkLayer(ifname);
+    if (fast) this.startAnnouncing(ifname, fast.mac, fast.noarp);
     const link = await getLink(ifname, { ...this.opts, signal });
     const missing = this.cidrs.filter((c) => !onLink(link, c));
-    if (missing.length)
+    if (missing.length) {
+      this.stopAnnouncing();
       throw new NetError(`${missing.map((c) => c.cidr).join(', ')} not on ${ifname} after ip addr add`, `check ip addr show dev ${ifname}; something removes addresses (NetworkManager? dhcp client?)`);
+    }
     signal.throwIfAborted();
-    this.startAnnouncing(link);
+    if (!fast || fast.mac !== link.mac) this.startAnnouncing(link.name, link.mac, link.flags.includes('NOARP'));
   }
 
   async release(signal: AbortSignal): Promise<void> {
@@ -118,24 +124,24 @@ class GarpProvider implements VipProvider {
   }
 
   /** Starts the GARP schedule, or (already running for this MAC) sends one more burst. */
-  private startAnnouncing(link: LinkInfo): void {
+  private startAnnouncing(ifname: string, mac: string, noarp: boolean): void {
     const vips = this.cidrs.filter((c) => c.family === 4).map((c) => c.address);
     if (vips.length === 0) return; // IPv6 VIPs: unsolicited NA is not sent (yet)
-    if (link.flags.includes('NOARP')) {
-      this.ctx.log.info({ interface: link.name }, 'interface has NOARP: no gratuitous ARP sent (as keepalived)');
+    if (noarp) {
+      this.ctx.log.info({ interface: ifname }, 'interface has NOARP: no gratuitous ARP sent (as keepalived)');
       return;
     }
-    if (this.schedule?.running && this.scheduleMac === link.mac) {
+    if (this.schedule?.running && this.scheduleMac === mac) {
       void this.schedule.burst('reacquire');
       return;
     }
     this.stopAnnouncing();
     this.announcer ??= this.deps.announcer ?? createLinkAnnouncer(this.ctx.log);
-    this.scheduleMac = link.mac;
+    this.scheduleMac = mac;
     this.schedule = new GarpSchedule({
       announcer: this.announcer,
-      ifname: link.name,
-      mac: link.mac,
+      ifname,
+      mac,
       vips,
       settings: this.settings,
       log: this.ctx.log,

@@ -1,5 +1,6 @@
 // What the host says about one network interface: index, MAC, up/down, MTU and addresses, read with
 // `ip -j addr show dev IF` (iproute2, spawned with argv). Errors say what to do about them.
+import { readFileSync } from 'node:fs';
 import { execFile, ExecError, type ExecResult } from '../exec.js';
 
 export interface LinkAddress {
@@ -127,4 +128,21 @@ export async function getLink(ifname: string, opts: LinkOptions = {}): Promise<L
 export function primaryIPv4(link: LinkInfo, exclude: readonly string[] = []): string | null {
   const skip = new Set(exclude.map((x) => x.split('/')[0]));
   return link.addresses.find((a) => a.family === 4 && !a.secondary && !skip.has(a.address))?.address ?? null;
+}
+
+/** IFF_NOARP in /sys/class/net/IF/flags. */
+const IFF_NOARP = 0x80;
+
+/**
+ * The interface's MAC and NOARP flag straight from sysfs: synchronous and spawn-free, for the hot
+ * path of taking over (the GARP must follow the advert at once). null when the interface is gone.
+ */
+export function readLinkLayer(ifname: string): { mac: string; noarp: boolean } | null {
+  try {
+    const mac = readFileSync(`/sys/class/net/${ifname}/address`, 'utf8').trim();
+    const flags = parseInt(readFileSync(`/sys/class/net/${ifname}/flags`, 'utf8').trim(), 16);
+    return { mac, noarp: (flags & IFF_NOARP) !== 0 };
+  } catch {
+    return null;
+  }
 }
