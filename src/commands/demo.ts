@@ -59,6 +59,8 @@ export async function demoCommand(opts: { fast?: boolean }, out: Out): Promise<n
     return 1;
   }
   sweepStaleLabs();
+  // Ctrl-C: say so; the lab's own signal hook then kills the agents and deletes every namespace.
+  process.once('SIGINT', () => out.stdout.write('\n\ninterrupted: stopping agents and deleting the lab namespaces\n'));
   say(bold('ha-agent demo') + dim(' — VRRP election and failover in a lab of network namespaces'));
   say(dim('Nothing here touches this machine\'s own interfaces: every host below is a namespace on a private bridge.'));
 
