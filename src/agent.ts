@@ -28,24 +28,24 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
-function operstate(ifname: string): string {
+function sysfs(ifname: string, key: string): string | null {
   try {
-    return readFileSync(`/sys/class/net/${ifname}/operstate`, 'utf8').trim();
+    return readFileSync(`/sys/class/net/${ifname}/${key}`, 'utf8').trim();
   } catch {
-    return 'missing';
+    return null;
   }
 }
 
 /** Why an instance's interface cannot carry VRRP right now, or null when it can. */
 function linkProblem(inst: Instance): string | null {
   const ifname = inst.cfg.interface;
-  const state = operstate(ifname);
-  if (state === 'missing') return `interface ${ifname} disappeared`;
+  const state = sysfs(ifname, 'operstate');
+  if (state === null) return `interface ${ifname} disappeared`;
   if (state !== 'up' && state !== 'unknown') return `interface ${ifname} is ${state}`;
   const src = inst.cfg.unicast?.source;
   if (src && !(networkInterfaces()[ifname] ?? []).some((a) => a.address === src))
     return `unicast source ${src} is not on ${ifname}`;
-  return null;
+  return inst.sendTrouble();
 }
 
 export async function startAgent(config: Config, log: Logger): Promise<RunningAgent> {
@@ -66,7 +66,6 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
   };
   try {
     for (const [ifname, link] of links) sockets.set(ifname, VrrpSocket.open(ifname, link.index));
-    // Clear stale copies of our VIPs (a kill -9 leaves them behind) before the instances speak VRRP.
     for (const [name, cfg] of Object.entries(config.instances)) {
       const link = links.get(cfg.interface)!;
       const source = cfg.unicast?.source ?? primaryIPv4(link, cfg.vips);
@@ -77,9 +76,6 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
       let instance: Instance | undefined;
       const runner = new ProviderRunner(provider, { log: ilog, onChange: () => instance?.onProviderChange() });
       runners.push(runner);
-      runner.want(false);
-      if (!(await runner.whenReached(STARTUP_CLEANUP_MS)))
-        ilog.warn({ err: runner.status().lastError }, 'could not clear stale VIPs at start-up; the runner keeps trying');
       instance = new Instance(name, cfg, {
         socket: sockets.get(cfg.interface)!,
         runner,
@@ -89,16 +85,47 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
       });
       instances.push(instance);
     }
+    // Clear stale copies of our VIPs (a kill -9 leaves them behind) before the instances speak VRRP.
+    await Promise.all(
+      runners.map(async (runner, n) => {
+        runner.want(false);
+        if (!(await runner.whenReached(STARTUP_CLEANUP_MS)))
+          log.warn({ instance: instances[n]!.name, err: runner.status().lastError }, 'could not clear stale VIPs at start-up; the runner keeps trying');
+      }),
+    );
   } catch (e) {
     await abandon();
     throw e instanceof StartupError ? e : new StartupError((e as Error).message);
   }
-  for (const [ifname, sock] of sockets) {
-    const mine = instances.filter((i) => i.cfg.interface === ifname);
+  const onInterface = (ifname: string) => instances.filter((i) => i.cfg.interface === ifname);
+  const deliver = (sock: VrrpSocket, mine: Instance[]) =>
     sock.onDatagram((d) => {
       for (const i of mine) i.receive(d);
     });
-  }
+  for (const [ifname, sock] of sockets) deliver(sock, onInterface(ifname));
+
+  /**
+   * A socket is tied to the interface index it was opened on: if the interface was deleted and
+   * created again (VLAN, bond, veth), or sends keep failing, open a new one before anyone recovers.
+   */
+  const refreshSocket = (ifname: string) => {
+    const old = sockets.get(ifname)!;
+    const mine = onInterface(ifname);
+    const index = Number(sysfs(ifname, 'ifindex') ?? NaN);
+    const stale = Number.isInteger(index) && index !== old.ifindex;
+    if (!stale && !mine.some((i) => i.sendTrouble())) return;
+    if (!Number.isInteger(index)) return; // gone: the instances are in FAULT until it is back
+    try {
+      const sock = VrrpSocket.open(ifname, index);
+      old.close();
+      sockets.set(ifname, sock);
+      deliver(sock, mine);
+      for (const i of mine) i.setSocket(sock);
+      log.warn({ interface: ifname, from: old.ifindex, to: index }, `reopened the VRRP socket on ${ifname}`);
+    } catch (e) {
+      log.error({ interface: ifname, err: (e as Error).message }, `cannot reopen the VRRP socket on ${ifname}`);
+    }
+  };
 
   const status = (): StatusJson => ({
     version: AGENT_VERSION,
@@ -118,15 +145,20 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     }
   }
 
-  for (const i of instances) {
-    const problem = linkProblem(i);
-    i.start();
-    if (problem) i.setLinkFault(problem);
-  }
+  for (const i of instances) i.start(linkProblem(i));
   const poll = setInterval(() => {
-    for (const i of instances) i.setLinkFault(linkProblem(i));
+    for (const ifname of sockets.keys()) refreshSocket(ifname);
+    for (const i of instances) i.setLinkFault(linkProblem(i) ?? staleSocket(i));
   }, LINK_POLL_MS);
   log.info({ evt: 'ready', instances: instances.map((i) => i.name), version: AGENT_VERSION }, 'ha-agent running');
+
+  /** The instance's interface exists under a new index we could not open a socket on yet. */
+  function staleSocket(i: Instance): string | null {
+    const index = Number(sysfs(i.cfg.interface, 'ifindex') ?? NaN);
+    return Number.isInteger(index) && index !== sockets.get(i.cfg.interface)!.ifindex
+      ? `interface ${i.cfg.interface} was re-created and its VRRP socket cannot be reopened yet`
+      : null;
+  }
 
   let stopping: Promise<void> | null = null;
   const stop = () =>

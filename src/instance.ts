@@ -26,8 +26,22 @@ export interface InstanceDeps {
 
 /** Consecutive failed acquisitions after which the instance gives up mastership (FAULT). */
 const ACQUIRE_FAILURES_TO_FAULT = 2;
-/** How long a FAULT caused by the provider lasts before the instance tries again. */
+/** How long a FAULT caused by the provider lasts before the instance tries again: doubles on every
+ *  provider fault in a row (so a broken provider cannot make the VIP flap every few seconds). */
 const PROVIDER_FAULT_RETRY_MS = 30_000;
+const PROVIDER_FAULT_RETRY_MAX_MS = 600_000;
+/** Consecutive failed sends after which the socket is considered broken (FAULT until reopened). */
+const SEND_FAILURES_TO_FAULT = 3;
+/** Drop reasons that mean a peer is configured differently (keepalived logs these too): warn, not debug. */
+const MISMATCH_REASONS = new Set([
+  'auth-type-mismatch',
+  'auth-failed',
+  'interval-mismatch',
+  'address-mismatch',
+  'bad-version',
+  'dst-mode-mismatch',
+  'unknown-unicast-source',
+]);
 
 export class Instance {
   private snap: FsmSnapshot;
@@ -43,11 +57,15 @@ export class Instance {
   private faultCause: 'link' | 'provider' | null = null;
   private acquireOkSeen = 0;
   private acquireFailBase = 0;
+  private providerFaults = 0;
+  private sendFailures = 0;
+  private lastSendError: string | null = null;
+  private socket: VrrpSocket;
   private readonly now: () => number;
   private readonly dropLog: RateLimitedLog;
   private readonly startedWall = Date.now();
   private readonly startedMono: number;
-  readonly counters = { advertsSent: 0, advertsReceived: 0, transitions: 0, becameMaster: 0, dropped: {} as Record<string, number> };
+  readonly counters = { advertsSent: 0, advertSendErrors: 0, advertsReceived: 0, transitions: 0, becameMaster: 0, dropped: {} as Record<string, number> };
 
   constructor(
     readonly name: string,
@@ -55,6 +73,7 @@ export class Instance {
     private readonly deps: InstanceDeps,
   ) {
     this.now = deps.now ?? (() => performance.now());
+    this.socket = deps.socket;
     this.startedMono = this.now();
     const advertIntervalCs = Math.round(cfg.advertInterval * 100);
     this.source = cfg.unicast?.source ?? deps.primaryAddress;
@@ -91,8 +110,22 @@ export class Instance {
     return this.snap.state;
   }
 
-  start(): void {
-    this.apply({ type: 'startup' });
+  /** Starts the instance, straight in FAULT when its link cannot carry VRRP right now. */
+  start(linkProblem: string | null = null): void {
+    if (linkProblem) this.setLinkFault(linkProblem);
+    else this.apply({ type: 'startup' });
+  }
+
+  /** The agent reopened the interface's socket (the interface was re-created). */
+  setSocket(socket: VrrpSocket): void {
+    this.socket = socket;
+    this.sendFailures = 0;
+    this.lastSendError = null;
+  }
+
+  /** Why adverts cannot be sent right now (several sends in a row failed), or null. */
+  sendTrouble(): string | null {
+    return this.sendFailures >= SEND_FAILURES_TO_FAULT ? `cannot send adverts on ${this.cfg.interface}: ${this.lastSendError ?? 'send failed'}` : null;
   }
 
   /** A datagram from the interface's VRRP socket (IP header included). Never throws. */
@@ -101,8 +134,12 @@ export class Instance {
     if (!r.ok) {
       if (r.reason === 'unknown-vrid') return; // another instance's (or another router's) VRID
       this.counters.dropped[r.reason] = (this.counters.dropped[r.reason] ?? 0) + 1;
-      if (this.dropLog.allow(r.reason))
-        this.deps.log.debug({ evt: 'drop', instance: this.name, reason: r.reason, detail: r.detail }, 'advert dropped');
+      if (this.dropLog.allow(r.reason)) {
+        // A peer configured differently (password, interval, VIP set, version, mode) means two masters:
+        // say so at warn, as keepalived does. Malformed or stray packets stay at debug.
+        const level = MISMATCH_REASONS.has(r.reason) ? 'warn' : 'debug';
+        this.deps.log[level]({ evt: 'drop', instance: this.name, reason: r.reason, detail: r.detail }, `advert dropped: ${r.reason} (${r.detail})`);
+      }
       return;
     }
     this.counters.advertsReceived++;
@@ -117,6 +154,7 @@ export class Instance {
   /** Link or address trouble found by the agent's watcher. */
   setLinkFault(reason: string | null): void {
     if (reason && this.snap.state !== 'FAULT') {
+      // From INIT too: an instance whose link is unusable at start-up starts in FAULT (as keepalived).
       this.faultCause = 'link';
       this.deps.log.error({ instance: this.name, reason }, `entering FAULT: ${reason}`);
       this.apply({ type: 'fault', reason });
@@ -126,6 +164,7 @@ export class Instance {
     }
   }
 
+
   /** Graceful stop: priority 0 if we are master, then give the VIPs back within the deadline. */
   async shutdown(deadlineMs: number): Promise<void> {
     const p = this.deps.runner.status();
@@ -133,8 +172,12 @@ export class Instance {
     clearTimeout(this.providerFaultTimer);
     this.apply({ type: 'shutdown' });
     clearTimeout(this.timer);
+    const deadline = Date.now() + deadlineMs;
     if (mayHold) await this.deps.runner.releaseNow(deadlineMs);
-    await this.deps.runner.close();
+    // close() waits for a provider call that ignores its abort; never beyond the shutdown deadline.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.deps.runner.close(), new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
+    clearTimeout(timer);
   }
 
   status(): InstanceStatusJson {
@@ -186,6 +229,7 @@ export class Instance {
         );
         break;
       case 'hold-vips':
+        this.acquireFailBase = this.deps.runner.status().counters.acquireFail; // a fresh budget for this term
         this.deps.runner.want(true);
         break;
       case 'release-vips':
@@ -203,8 +247,14 @@ export class Instance {
       const vrrp = encodeAdvert(advert, { src: this.source, dst }, this.sendForm);
       const ip = buildIpv4Header({ src: this.source, dst, ttl: 255, tos: 0xc0, id: this.ipId, protocol: VRRP_PROTOCOL, payloadLength: vrrp.length });
       this.ipId = this.ipId >= 0xffff ? 1 : this.ipId + 1;
-      this.deps.socket.send(Buffer.concat([ip, vrrp]), dst);
-      this.counters.advertsSent++;
+      if (this.socket.send(Buffer.concat([ip, vrrp]), dst)) {
+        this.counters.advertsSent++;
+        this.sendFailures = 0;
+      } else {
+        this.counters.advertSendErrors++;
+        this.sendFailures++;
+        this.lastSendError = this.socket.stats.lastError;
+      }
     }
   }
 
@@ -217,6 +267,7 @@ export class Instance {
     if (st.counters.acquireOk !== this.acquireOkSeen) {
       this.acquireOkSeen = st.counters.acquireOk;
       this.acquireFailBase = st.counters.acquireFail;
+      this.providerFaults = 0;
     }
     if (this.snap.state !== 'MASTER' || st.desired !== 'held') return;
     if (st.counters.acquireFail - this.acquireFailBase < ACQUIRE_FAILURES_TO_FAULT) return;
@@ -226,11 +277,13 @@ export class Instance {
     this.deps.log.error({ instance: this.name, reason }, `entering FAULT: ${reason}`);
     this.apply({ type: 'fault', reason });
     clearTimeout(this.providerFaultTimer);
+    const retryMs = Math.min(PROVIDER_FAULT_RETRY_MAX_MS, PROVIDER_FAULT_RETRY_MS * 2 ** this.providerFaults++);
+    this.deps.log.info({ instance: this.name, retryInMs: retryMs }, 'will try to take part again after the provider fault');
     this.providerFaultTimer = setTimeout(() => {
       if (this.snap.state === 'FAULT' && this.faultCause === 'provider') {
         this.faultCause = null;
         this.apply({ type: 'recover' });
       }
-    }, PROVIDER_FAULT_RETRY_MS);
+    }, retryMs);
   }
 }

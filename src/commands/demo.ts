@@ -59,14 +59,18 @@ export async function demoCommand(opts: { fast?: boolean }, out: Out): Promise<n
     return 1;
   }
   sweepStaleLabs();
-  // Ctrl-C: say so; the lab's own signal hook then kills the agents and deletes every namespace.
-  process.once('SIGINT', () => out.stdout.write('\n\ninterrupted: stopping agents and deleting the lab namespaces\n'));
   say(bold('ha-agent demo') + dim(' — VRRP election and failover in a lab of network namespaces'));
   say(dim('Nothing here touches this machine\'s own interfaces: every host below is a namespace on a private bridge.'));
 
   let lab: Lab | null = null;
   const agents = new Map<string, AgentHandle>();
   const dir = mkdtempSync(join(tmpdir(), 'ha-agent-demo-'));
+  // Ctrl-C: say so and drop the configs; the lab's own signal hook then kills the agents and deletes
+  // every namespace.
+  process.once('SIGINT', () => {
+    out.stdout.write('\n\ninterrupted: stopping agents and deleting the lab namespaces\n');
+    rmSync(dir, { recursive: true, force: true });
+  });
   let started = 0;
   const start = (h: Host) => agents.set(h.name, spawnAgent(lab!, h.name, agentConfig(h), join(dir, `${h.name}-${started++}.yaml`)));
   /** Waits for `node` to enter `state` after event index `since`; resolves with the time it happened. */

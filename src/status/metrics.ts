@@ -61,6 +61,12 @@ const FAMILIES: Family[] = [
     samples: (n, i) => one(n, i.counters.advertsSent),
   },
   {
+    name: 'ha_agent_advert_send_errors_total',
+    type: 'counter',
+    help: 'VRRP advertisements the socket failed to send.',
+    samples: (n, i) => one(n, i.counters.advertSendErrors),
+  },
+  {
     name: 'ha_agent_adverts_received_total',
     type: 'counter',
     help: 'VRRP advertisements received and accepted.',

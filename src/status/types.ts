@@ -12,6 +12,8 @@ export type ProviderStatusJson = ProviderRunnerStatus;
 
 export interface InstanceCounters {
   advertsSent: number;
+  /** Adverts the socket refused to send (the interface went away, …). */
+  advertSendErrors: number;
   advertsReceived: number;
   transitions: number;
   becameMaster: number;

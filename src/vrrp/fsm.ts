@@ -99,8 +99,10 @@ export function step(cfg: FsmConfig, s: FsmSnapshot, ev: FsmEvent, now: number):
 // Per-state handlers (RFC 5798 §6.4.1 Initialize, §6.4.2 Backup, §6.4.3 Master; FAULT is keepalived's)
 
 function inInit(cfg: FsmConfig, s: FsmSnapshot, ev: FsmEvent, now: number): StepResult {
-  // RFC 5798 §6.4.1: only Startup leaves Initialize; everything else is ignored.
+  // RFC 5798 §6.4.1: only Startup leaves Initialize; everything else is ignored…
   if (ev.type === 'startup') return startUp(cfg, s, now, 'startup');
+  // …but keepalived starts an instance whose interface is down (or unusable) straight in FAULT.
+  if (ev.type === 'fault') return goTo(s, 'FAULT', now, `fault: ${ev.reason}`, [], { faultReason: ev.reason });
   return noActions(s);
 }
 

@@ -51,11 +51,13 @@ export interface VrrpSocketStats {
   sent: number;
   sendErrors: number;
   received: number;
-  lastSendError: string | null;
+  /** Errors the socket reported outside a send (e.g. on receive). */
+  socketErrors: number;
+  lastError: string | null;
 }
 
 export class VrrpSocket {
-  readonly stats: VrrpSocketStats = { sent: 0, sendErrors: 0, received: 0, lastSendError: null };
+  readonly stats: VrrpSocketStats = { sent: 0, sendErrors: 0, received: 0, socketErrors: 0, lastError: null };
   private readonly sock: RawSocket;
   private handler: (datagram: Buffer) => void = () => {};
   private closed = false;
@@ -96,8 +98,8 @@ export class VrrpSocket {
       this.handler(buf);
     });
     this.sock.on('error', (err) => {
-      this.stats.sendErrors++;
-      this.stats.lastSendError = err.message;
+      this.stats.socketErrors++;
+      this.stats.lastError = err.message;
     });
   }
 
@@ -114,31 +116,37 @@ export class VrrpSocket {
    * Sends one complete IPv4 datagram (header included). Never throws; failures are counted.
    * raw-socket queues every send until libuv reports the socket writable on the next loop turn, so
    * anything synchronous in the same turn (a provider spawning `ip`) would hold the advert back by
-   * milliseconds. When nothing is queued, send at once through its native handle.
+   * milliseconds. When nothing is queued, send at once through its native handle. Returns false when
+   * the datagram certainly did not leave (a queued send that fails later is counted in stats only).
    */
-  send(datagram: Buffer, dst: string): void {
-    if (this.closed) return;
+  send(datagram: Buffer, dst: string): boolean {
+    if (this.closed) return false;
     const direct = this.sock.wrap;
     if (direct && this.sock.requests?.length === 0) {
       try {
         direct.send(datagram, 0, datagram.length, dst, () => {});
         this.stats.sent++;
-        return;
-      } catch {
-        // fall through to the queued path, which reports the error
+        return true;
+      } catch (e) {
+        this.failed(e as Error);
+        return false;
       }
     }
     try {
       this.sock.send(datagram, 0, datagram.length, dst, null, (err) => {
-        if (err) {
-          this.stats.sendErrors++;
-          this.stats.lastSendError = err.message;
-        } else this.stats.sent++;
+        if (err) this.failed(err);
+        else this.stats.sent++;
       });
+      return true;
     } catch (e) {
-      this.stats.sendErrors++;
-      this.stats.lastSendError = (e as Error).message;
+      this.failed(e as Error);
+      return false;
     }
+  }
+
+  private failed(err: Error): void {
+    this.stats.sendErrors++;
+    this.stats.lastError = err.message;
   }
 
   close(): void {

@@ -132,3 +132,27 @@ test('unicast source not on the interface: FAULT with the reason until the addre
     await waitVipHolders(lab, VIP, ['ha1']);
   });
 });
+
+test('an interface deleted and created again: FAULT, then a new socket, then BACKUP again — no split brain', { timeout: 60_000 }, async (t) => {
+  if (!requireRoot(t)) return;
+  await withLab([{ name: 'ha1', octet: 1 }, { name: 'ha2', octet: 2 }], async (lab) => {
+    const ha1 = startAgent(lab, 'ha1', agentConfig({ version: 3, vrid: 51, priority: 150, advertInterval: 0.1, vips: [VIP] }));
+    const ha2 = startAgent(lab, 'ha2', agentConfig({ version: 3, vrid: 51, priority: 100, advertInterval: 0.1, vips: [VIP] }));
+    await settle([[ha1, 'MASTER'], [ha2, 'BACKUP']], 500);
+    const n = lab.node('ha2');
+    const mark = ha2.mark();
+    await lab.run('ha2', ['ip', 'link', 'del', 'eth0']);
+    await ha2.waitFor((e) => e.evt === 'transition' && e.to === 'FAULT', 5_000, mark, 'FAULT when eth0 disappears');
+    // The same interface again: name, MAC, address — but a new index.
+    await lab.run('ha2', ['ip', 'link', 'add', 'eth0', 'address', n.mac, 'type', 'veth', 'peer', 'name', n.bridgePort, 'netns', lab.bridgeNs]);
+    await lab.run(lab.bridgeNs, ['ip', 'link', 'set', n.bridgePort, 'master', 'br0', 'up']);
+    await lab.run('ha2', ['ip', 'addr', 'add', n.cidr, 'dev', 'eth0']);
+    await lab.run('ha2', ['ip', 'link', 'set', 'eth0', 'up']);
+    await ha2.waitFor((e) => typeof e.msg === 'string' && e.msg.startsWith('reopened the VRRP socket on eth0'), 5_000, mark, 'socket reopened');
+    await settle([[ha1, 'MASTER'], [ha2, 'BACKUP']], 2_000);
+    await waitVipHolders(lab, VIP, ['ha1']);
+    assert.ok(!ha2.transitions().slice(-3).some((e) => e.to === 'MASTER' && e.at > (ha2.events[mark]?.at ?? 0)), 'ha2 never became MASTER after the interface came back');
+    const s = await ha2.instanceStatus();
+    assert.ok(Number((s.counters as Record<string, unknown>).advertsReceived) > 0);
+  });
+});

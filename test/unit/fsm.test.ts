@@ -135,13 +135,22 @@ describe('Initialize (RFC 5798 §6.4.1)', () => {
     assert.equal(nextDeadline(r.state), 1500);
   });
 
-  test('events other than startup are ignored in INIT', () => {
+  test('fault in INIT → FAULT at once, nothing sent (keepalived: interface down at start)', () => {
+    const r = step(V2, initialState(V2, 0), { type: 'fault', reason: 'interface eth0 is down' }, 5);
+    assert.deepEqual(r.actions, [{ type: 'transition', from: 'INIT', to: 'FAULT', reason: 'fault: interface eth0 is down' }]);
+    assert.equal(r.state.state, 'FAULT');
+    assert.equal(r.state.faultReason, 'interface eth0 is down');
+    assert.equal(nextDeadline(r.state), null);
+    const back = step(V2, r.state, { type: 'recover' }, 10);
+    assert.equal(back.state.state, 'BACKUP', 'recover starts as at Startup');
+  });
+
+  test('events other than startup and fault are ignored in INIT', () => {
     const s = initialState(V2, 0);
     for (const ev of [
       rx(PEER_HIGH, 200),
       { type: 'tick' },
       { type: 'shutdown' },
-      { type: 'fault', reason: 'x' },
       { type: 'recover' },
     ] as FsmEvent[]) {
       const r = step(V2, s, ev, 10_000);

@@ -34,7 +34,7 @@ function instance(over: Partial<InstanceStatusJson> = {}): InstanceStatusJson {
     masterPriority: 150,
     since: '2025-01-01T00:00:04.000Z',
     faultReason: null,
-    counters: { advertsSent: 42, advertsReceived: 7, transitions: 2, becameMaster: 1, dropped: { 'bad-checksum': 3, 'vrid-mismatch': 1 } },
+    counters: { advertsSent: 42, advertSendErrors: 0, advertsReceived: 7, transitions: 2, becameMaster: 1, dropped: { 'bad-checksum': 3, 'vrid-mismatch': 1 } },
     ...over,
   };
 }
