@@ -153,7 +153,11 @@ export class Instance {
 
   /** Link or address trouble found by the agent's watcher. */
   setLinkFault(reason: string | null): void {
-    if (reason && this.snap.state !== 'FAULT') {
+    if (reason && this.snap.state === 'FAULT' && this.faultCause === 'provider') {
+      // The provider failed because the link went away: recover with the link, not on the provider timer.
+      clearTimeout(this.providerFaultTimer);
+      this.faultCause = 'link';
+    } else if (reason && this.snap.state !== 'FAULT') {
       // From INIT too: an instance whose link is unusable at start-up starts in FAULT (as keepalived).
       this.faultCause = 'link';
       this.deps.log.error({ instance: this.name, reason }, `entering FAULT: ${reason}`);

@@ -1,6 +1,7 @@
 // The bare-metal provider: the VIPs go on the instance's interface (`ip addr add`, with their
-// configured prefix, as keepalived) and gratuitous ARPs tell the segment where they now live
-// (keepalived's schedule: a burst at once, a second one after `delay`, optional refreshes).
+// configured prefix, as keepalived; release takes off every copy, whatever its prefix) and gratuitous
+// ARPs tell the segment where they now live (keepalived's schedule: a burst at once, a second one
+// after `delay`, optional refreshes).
 //
 // verify() answers from the interface: 'held' when every VIP is on it, 'not-held' when none is.
 // When only some are, the answer is the one that makes the runner repair things: 'not-held' after an
@@ -8,7 +9,7 @@
 // node that should not hold the VIPs gets released).
 import type { Ownership, PreflightCheck, ProviderContext, VipProvider } from '../../src/provider/types.js';
 import { getLink, NetError, readLinkLayer, type LinkInfo } from '../../src/net/link.js';
-import { addAddress, parseCidr, removeAddress, type Cidr } from '../../src/net/address.js';
+import { addAddress, parseCidr, removeAddresses, type Cidr } from '../../src/net/address.js';
 import { createLinkAnnouncer, GarpSchedule, KEEPALIVED_GARP_DEFAULTS, type GarpSettings, type LinkAnnouncer, type TimerApi } from '../../src/net/garp.js';
 import { garpPreflight } from './preflight.js';
 
@@ -84,9 +85,13 @@ class GarpProvider implements VipProvider {
     this.intent = 'release';
     this.stopAnnouncing(); // first, and even when aborted: never announce what we are giving up
     signal.throwIfAborted();
-    for (const c of this.cidrs) {
-      const how = await removeAddress(this.ctx.interface, c.cidr, { ...this.opts, signal });
-      if (how === 'removed') this.ctx.log.info({ vip: c.cidr, interface: this.ctx.interface }, 'VIP removed');
+    // Every copy of each VIP address goes, whatever its prefix: a stale /32 (keepalived's default)
+    // under a /24 config must not stay behind, answering ARP on a backup.
+    const ifname = this.ctx.interface;
+    const configured = new Set(this.cidrs.map((c) => c.cidr));
+    for (const cidr of await removeAddresses(ifname, this.cidrs.map((c) => c.cidr), { ...this.opts, signal })) {
+      if (configured.has(cidr)) this.ctx.log.info({ vip: cidr, interface: ifname }, 'VIP removed');
+      else this.ctx.log.warn({ vip: cidr, interface: ifname }, 'removed a copy of a VIP whose prefix differs from the configured one');
     }
   }
 

@@ -6,6 +6,7 @@ import type { PreflightCheck, ProviderContext } from '../../src/provider/types.j
 import { execFile } from '../../src/exec.js';
 import { getLink, primaryIPv4, INSTALL_IPROUTE2, NetError, type LinkInfo } from '../../src/net/link.js';
 import { parseCidr } from '../../src/net/address.js';
+import { ARPING_MAX_CONCURRENT } from '../../src/net/garp.js';
 import { interfaceIndex, openPacketSocket, packetSocketAvailable } from '../../src/net/packet-socket.js';
 
 const CAP_NET_ADMIN = 12;
@@ -112,7 +113,7 @@ export async function* garpPreflight(ctx: ProviderContext, opts: GarpPreflightOp
       return { ok: true, detail: `native AF_PACKET addon (opened and closed a socket on ${ifname})` };
     }
     const why = forcedArping ? 'HA_AGENT_GARP_SENDER=arping' : `native addon unavailable: ${addon.error}`;
-    if (haveArping) return { ok: true, detail: `arping (iputils), one process per GARP — ${why}` };
+    if (haveArping) return { ok: true, detail: `arping (iputils), one process per GARP, at most ${ARPING_MAX_CONCURRENT} at a time (~${ARPING_MAX_CONCURRENT} GARPs/s) — ${why}` };
     return { ok: false, detail: `no way to send gratuitous ARP: ${why}, and arping is not installed`, fix: 'apt-get install iputils-arping (or rebuild the addon: npm install with a C compiler present)' };
   });
 

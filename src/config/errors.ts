@@ -175,7 +175,7 @@ const FIELD_FIXES: Readonly<Record<string, string>> = {
   'instances.*.auth': 'write auth: { type: pass, password: <1..8 characters> }, or remove it',
   'instances.*.auth.type': 'use type: pass (simple password, VRRPv2 only; AH is not supported)',
   'instances.*.auth.password': 'use 1..8 characters, the same on every node',
-  'instances.*.vips': 'list 1..20 IPv4 addresses as a.b.c.d or a.b.c.d/len, e.g. vips: [198.51.100.100/24]',
+  'instances.*.vips': 'list 1..255 IPv4 addresses as a.b.c.d or a.b.c.d/len, e.g. vips: [198.51.100.100/24]',
   'instances.*.vips[]': 'write the VIP as a.b.c.d or a.b.c.d/len (len 1..32), e.g. 198.51.100.100/24',
   'instances.*.provider': 'write provider: { type: garp }, or leave it out (garp is the default)',
   'instances.*.provider.type': 'use type: garp (aws and alibaba come in a later version)',
@@ -438,8 +438,9 @@ function translate(iss: ZodIssue, at: PathSegment[], raw: unknown): ConfigIssue 
         fix: `rename it, e.g. ${String(last).replace(/[^A-Za-z0-9_.-]+/g, '_') || 'VI_1'}`,
       };
     case 'custom': {
-      const params = (iss.params ?? {}) as { fix?: string; alsoAt?: PathSegment[] };
-      const shown = params.alsoAt ? `${formatPath([...at.slice(0, -2), ...params.alsoAt])}, ${path}` : path;
+      const params = (iss.params ?? {}) as { fix?: string; alsoAt?: PathSegment[]; depth?: number };
+      const parent = at.slice(0, at.length - (params.depth ?? 2)); // the object both paths are relative to
+      const shown = params.alsoAt ? `${formatPath([...parent, ...params.alsoAt])}, ${path}` : path;
       return { path: shown, message: iss.message, fix: params.fix ?? fix };
     }
     default:
@@ -482,7 +483,7 @@ function unionIssue(at: PathSegment[], value: unknown, raw: unknown, fix: string
   };
 }
 
-/** Whether a string is a valid instance name (exported for import-keepalived and tests). */
+/** Whether a string is a valid instance name (exported for tests and a future keepalived importer). */
 export function isValidInstanceName(name: string): boolean {
   return INSTANCE_NAME_RE.test(name);
 }

@@ -3,7 +3,7 @@
 // Warnings (legal but surprising settings) come back in both cases.
 import { readFile } from 'node:fs/promises';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type YAMLError } from 'yaml';
-import { ConfigSchema, truncatePassword, type Config } from './schema.js';
+import { ConfigSchema, MANY_VIPS, MAX_VIPS, truncatePassword, type Config } from './schema.js';
 import { formatPath, issuesFromZod, type ConfigIssue, type LocatedIssue, type PathSegment } from './errors.js';
 
 export { formatIssue, type ConfigIssue } from './errors.js';
@@ -106,7 +106,13 @@ function parseOrReport(text: string): ParseResult {
   return { ok: true, config: result.data, warnings };
 }
 
-const KEEPALIVED_CONF_FIX = 'this looks like a keepalived.conf: convert it with `ha-agent import-keepalived FILE`';
+/** There is no importer yet: say how to translate by hand (the did-you-mean knows keepalived's keywords). */
+const KEEPALIVED_CONF_FIX =
+  'this looks like a keepalived.conf; this file is YAML: translate it by hand, starting from config.example.yaml — each ' +
+  'vrrp_instance NAME { … } becomes an entry NAME: under instances:, and each keyword becomes a key ' +
+  '(virtual_router_id → vrid, advert_int → advertInterval, virtual_ipaddress → vips, unicast_peer → unicast.peers, ' +
+  'nopreempt → preempt: false); check-config names the key for any keepalived keyword left in. ' +
+  'An automatic importer is planned but not available yet';
 
 function looksLikeKeepalivedConf(text: string): boolean {
   return /^\s*(vrrp_instance|global_defs|vrrp_sync_group|virtual_server)\b[^\n]*\{/m.test(text);
@@ -175,6 +181,14 @@ function collectWarnings(raw: unknown): LocatedIssue[] {
     }
     if (inst['priority'] === 255 && inst['preempt'] === false) {
       warn(at('preempt'), 'is ignored: priority 255 marks the address owner, which always preempts', 'remove preempt: false, or use a priority below 255');
+    }
+    const vips = inst['vips'];
+    if (Array.isArray(vips) && vips.length > MANY_VIPS && vips.length <= MAX_VIPS) {
+      warn(
+        at('vips'),
+        `lists ${vips.length} VIPs; each one is a separate \`ip addr add\` when this node takes over, so the takeover (and the first gratuitous ARPs) takes longer`,
+        `fine if every node really needs them all (keepalived requires the same VIP set in every advert, so the set cannot be split across instances); otherwise list fewer (up to ${MANY_VIPS} without this warning)`,
+      );
     }
     const password = objectAt(inst, 'auth')?.['password'];
     if (typeof password === 'string') {

@@ -1,8 +1,8 @@
 // The configuration schema: the single source of truth for every key, its type, its range and its
 // default (keepalived's defaults where keepalived has one). Cross-field rules (interval vs version,
-// auth vs version, VRID uniqueness, unicast source vs peers) live here too, as zod refinements that
-// carry their own `fix` in `params.fix`. Parsing YAML, warnings and error wording live next door in
-// load.ts and errors.ts.
+// auth vs version, VRID uniqueness, unicast source vs peers, VIPs vs node addresses) live here too,
+// as zod refinements that carry their own `fix` in `params.fix`. Parsing YAML, warnings and error
+// wording live next door in load.ts and errors.ts.
 import { z } from 'zod';
 
 // ---------------------------------------------------------------------------------------------
@@ -106,7 +106,8 @@ function cutsCharacter(password: string): boolean {
 
 /**
  * Adds a custom issue with its own fix (errors.ts turns params.fix into ConfigIssue.fix).
- * `alsoAt` names a second place the problem involves (relative to the same parent), reported first.
+ * `alsoAt` names a second place the problem involves (relative to the same object as `path`),
+ * reported first; `depth` (path's length) lets errors.ts find that object in the full path.
  */
 function fail(
   ctx: z.RefinementCtx,
@@ -115,7 +116,7 @@ function fail(
   path: (string | number)[] = [],
   alsoAt?: (string | number)[],
 ): void {
-  ctx.addIssue({ code: 'custom', message, path, params: alsoAt ? { fix, alsoAt } : { fix } });
+  ctx.addIssue({ code: 'custom', message, path, params: alsoAt ? { fix, alsoAt, depth: path.length } : { fix } });
 }
 
 const intRange = (min: number, max: number) => z.number().int().min(min).max(max);
@@ -193,7 +194,13 @@ export const AuthSchema = z.strictObject({
     .transform(truncatePassword),
 });
 
-export const MAX_VIPS = 20;
+/**
+ * VIPs per instance: keepalived carries up to 255 in one advert and requires the exact VIP set in
+ * every advert, so a bigger setup cannot be split across instances. Above MANY_VIPS a warning says
+ * each VIP costs one `ip addr add` at takeover.
+ */
+export const MAX_VIPS = 255;
+export const MANY_VIPS = 100;
 
 const instanceShape = {
   interface: interfaceName,
@@ -286,6 +293,24 @@ const vipsRule = (inst: Pick<InstanceOut, 'vips'>, ctx: z.RefinementCtx) => {
   });
 };
 
+/** A VIP must be nobody's own address: start-up removes stale VIP copies, and would take that address away. */
+const vipOwnerRule = (inst: Pick<InstanceOut, 'vips' | 'unicast'>, ctx: z.RefinementCtx) => {
+  const u = inst.unicast;
+  if (!u) return;
+  const why = 'a VIP must be an address no node owns: at start-up and on every release ha-agent removes the VIPs from the interface, which would take that node\'s own address away';
+  inst.vips.forEach((v, i) => {
+    if (vipProblem(v) !== undefined) return; // already reported
+    const addr = vipAddress(v);
+    if (u.source !== undefined && hostAddressProblem(u.source) === undefined && addr === u.source) {
+      fail(ctx, `VIP ${addr} is also unicast.source, this node's own address`, `choose another VIP, or correct unicast.source (${why})`, ['vips', i], ['unicast', 'source']);
+    }
+    u.peers.forEach((p, j) => {
+      if (hostAddressProblem(p) !== undefined || addr !== p) return;
+      fail(ctx, `VIP ${addr} is also listed in unicast.peers, another node's own address`, `choose another VIP, or correct unicast.peers (${why})`, ['vips', i], ['unicast', 'peers', j]);
+    });
+  });
+};
+
 export const InstanceSchema = z
   .strictObject(instanceShape)
   .superRefine(intervalRule, whenValid(z.object({ version: instanceShape.version, advertInterval: instanceShape.advertInterval })))
@@ -294,7 +319,11 @@ export const InstanceSchema = z
     unicastRule,
     whenValid(z.object({ unicast: z.object({ source: z.string().optional(), peers: z.array(z.string()) }).optional() })),
   )
-  .superRefine(vipsRule, whenValid(z.object({ vips: z.array(z.string()) })));
+  .superRefine(vipsRule, whenValid(z.object({ vips: z.array(z.string()) })))
+  .superRefine(
+    vipOwnerRule,
+    whenValid(z.object({ vips: z.array(z.string()), unicast: z.object({ source: z.string().optional(), peers: z.array(z.string()) }).optional() })),
+  );
 
 // ---------------------------------------------------------------------------------------------
 // Root

@@ -1,8 +1,11 @@
 // Adds and removes VIPs on an interface with `ip addr add/del … dev IF`, idempotently: adding an
 // address that is there, or removing one that is gone, is success. Like keepalived, a VIP is added
 // with its configured prefix length (default /32, or /128 for IPv6, where DAD is skipped: `nodad`).
+// Removing takes off every copy of the address whatever its prefix: the kernel only deletes an exact
+// address/prefix match and answers "not found" for the same address under another prefix (a stale
+// /32 left by keepalived's default while the config says /24 would otherwise stay, unnoticed).
 import { isIPv6 } from 'node:net';
-import { getLink, interfaceNotFound, ipCommand, ipSaid, NetError, type LinkOptions } from './link.js';
+import { getLink, interfaceNotFound, ipCommand, ipSaid, NetError, type LinkInfo, type LinkOptions } from './link.js';
 
 export interface Cidr {
   address: string;
@@ -51,17 +54,45 @@ export async function addAddress(ifname: string, cidr: string, opts: LinkOptions
 }
 
 /**
- * Takes `cidr` off `ifname`. Resolves 'absent' when it was not there, or when the interface itself is
- * gone (an address cannot outlive its interface).
+ * Takes every copy of `ip` off `ifname`, whatever its prefix (the prefix written in `ip`, if any, is
+ * ignored). Resolves 'absent' when none was there, or when the interface itself is gone (an address
+ * cannot outlive its interface).
  */
-export async function removeAddress(ifname: string, cidr: string, opts: LinkOptions = {}): Promise<'removed' | 'absent'> {
-  const c = parseCidr(cidr);
-  const r = await ipCommand(['addr', 'del', c.cidr, 'dev', ifname], opts.signal);
+export async function removeAddress(ifname: string, ip: string, opts: LinkOptions = {}): Promise<'removed' | 'absent'> {
+  return (await removeAddresses(ifname, [ip], opts)).length > 0 ? 'removed' : 'absent';
+}
+
+/**
+ * Takes every copy of each address in `ips` (plain or CIDR; prefixes ignored) off `ifname`: reads the
+ * interface once, then deletes each matching entry with its own prefix. Resolves with the CIDRs
+ * actually removed, [] when none was there or the interface is gone.
+ */
+export async function removeAddresses(ifname: string, ips: readonly string[], opts: LinkOptions = {}): Promise<string[]> {
+  const wanted = new Set(ips.map((ip) => parseCidr(ip).address));
+  let link: LinkInfo;
+  try {
+    link = await getLink(ifname, opts);
+  } catch (e) {
+    if (e instanceof NetError && /^interface .* not found$/.test(e.detail)) return [];
+    throw e;
+  }
+  const removed: string[] = [];
+  for (const a of link.addresses) {
+    if (!wanted.has(a.address)) continue;
+    const cidr = `${a.address}/${a.prefixLen}`;
+    if ((await deleteExact(ifname, cidr, opts)) === 'removed') removed.push(cidr);
+  }
+  return removed;
+}
+
+/** `ip addr del CIDR dev IF`: exact address and prefix. 'absent' when that entry (or the interface) is gone. */
+async function deleteExact(ifname: string, cidr: string, opts: LinkOptions): Promise<'removed' | 'absent'> {
+  const r = await ipCommand(['addr', 'del', cidr, 'dev', ifname], opts.signal);
   if (r.code === 0) return 'removed';
-  if (ALREADY_GONE.test(r.stderr) || MISSING_DEVICE.test(r.stderr)) return 'absent';
-  const what = `cannot remove ${c.cidr} from ${ifname}`;
+  if (ALREADY_GONE.test(r.stderr) || MISSING_DEVICE.test(r.stderr)) return 'absent'; // went away since we read the interface
+  const what = `cannot remove ${cidr} from ${ifname}`;
   if (PERMISSION.test(r.stderr)) throw new NetError(`${what}: Operation not permitted`, 'run as root or grant CAP_NET_ADMIN');
-  throw new NetError(`${what}: ${ipSaid(r)}`, `remove it by hand (ip addr del ${c.cidr} dev ${ifname}) and check the interface`);
+  throw new NetError(`${what}: ${ipSaid(r)}`, `remove it by hand (ip addr del ${cidr} dev ${ifname}) and check the interface`);
 }
 
 /** Is `ip` (plain address, or CIDR: the prefix is ignored) configured on `ifname`? */

@@ -3,17 +3,20 @@
 //
 // Senders, behind one interface:
 //   - PacketSocketAnnouncer: the native AF_PACKET addon; a burst goes out back to back, as keepalived's.
-//   - ArpingAnnouncer: fallback when the addon is missing; one `arping -U -c 1 -I IF VIP` per frame,
-//     all in parallel (each process lingers ~1 s; `-i 0` would hang, so it is never used).
+//   - ArpingAnnouncer: fallback when the addon is missing; one `arping -U -c 1 -I IF VIP` per frame
+//     (each process lingers ~1 s; `-i 0` would hang, so it is never used). Spawning is synchronous
+//     (~1.6 ms each), so frames are queued: one spawn per event-loop turn (setImmediate between
+//     spawns, so VRRP adverts and timers keep running), at most ARPING_MAX_CONCURRENT processes at once.
 // Set HA_AGENT_GARP_SENDER=arping (or packet-socket) to force one.
 //
 // Schedule, as keepalived 2.2 (vrrp.c, vrrp_scheduler.c), all times in seconds:
 //   start():  `repeat` GARPs per VIP at once, interleaved across VIPs (round j sends VIP1, VIP2, …);
 //             another `repeat` after `delay` (0 = none); then `refreshRepeat` every `refresh` (0 = off).
 //   burst('lower-priority'): `lowerPrioRepeat` at once, and again after `lowerPrioDelay` (default `delay`).
-//   stop():   cancels every pending burst.
+//   stop():   cancels every pending burst, and frames still queued in the sender (never announce
+//             what we are giving up).
 import type { Logger } from 'pino';
-import { execFile } from '../exec.js';
+import { execFile, ExecError, type ExecOptions, type ExecResult } from '../exec.js';
 import { buildGratuitousArp } from './arp.js';
 import { NetError } from './link.js';
 import { interfaceIndex, openPacketSocket, packetSocketAvailable, type PacketSocket } from './packet-socket.js';
@@ -23,8 +26,11 @@ import { interfaceIndex, openPacketSocket, packetSocketAvailable, type PacketSoc
 export interface LinkAnnouncer {
   /** 'packet-socket' or 'arping'. */
   readonly kind: string;
-  /** Sends `count` gratuitous ARPs for `vip` from `ifname` (whose MAC is `mac`). */
-  sendGarp(ifname: string, mac: string, vip: string, count: number): Promise<void>;
+  /**
+   * Sends `count` gratuitous ARPs for `vip` from `ifname` (whose MAC is `mac`). Once `signal` aborts,
+   * frames not yet sent are dropped and the promise resolves.
+   */
+  sendGarp(ifname: string, mac: string, vip: string, count: number, signal?: AbortSignal): Promise<void>;
   /** Closes sockets and stops any sender process still running. */
   close(): void;
 }
@@ -98,22 +104,52 @@ function explainSendError(e: unknown, ifname: string, vip: string): Error {
 
 export const ARPING_TIMEOUT_MS = 5_000;
 
-/** Sends with iputils `arping -U -c 1 -I IF VIP`, one process per frame, all started at once. */
+/** Most arping processes running at once (each lingers ~1 s, so this is also ~frames per second). */
+export const ARPING_MAX_CONCURRENT = 8;
+
+export interface ArpingOptions {
+  /** Runs one arping (default: execFile); tests inject a fake. */
+  exec?: (argv: readonly string[], opts: ExecOptions) => Promise<ExecResult>;
+  /** Default ARPING_MAX_CONCURRENT. */
+  maxConcurrent?: number;
+}
+
+interface ArpingJob {
+  argv: string[];
+  /** The frame is dropped (or its process killed) once any of these aborts. */
+  signals: AbortSignal[];
+  resolve: (r: ExecResult) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Sends with iputils `arping -U -c 1 -I IF VIP`, one process per frame. Frames wait in a FIFO queue
+ * (so a burst keeps its interleaved order); one process is started per event-loop turn, never in the
+ * caller's turn, and at most `maxConcurrent` run at once.
+ */
 export class ArpingAnnouncer implements LinkAnnouncer {
   readonly kind = 'arping';
   private abort = new AbortController();
+  private readonly queue: ArpingJob[] = [];
+  private running = 0;
+  private pumpScheduled = false;
+  private readonly exec: NonNullable<ArpingOptions['exec']>;
+  private readonly maxConcurrent: number;
 
-  async sendGarp(ifname: string, _mac: string, vip: string, count: number): Promise<void> {
-    const signal = this.abort.signal;
-    const runs = Array.from({ length: count }, () =>
-      execFile(['arping', '-U', '-c', '1', '-I', ifname, vip], { timeoutMs: ARPING_TIMEOUT_MS, signal }),
-    );
-    const results = await Promise.allSettled(runs);
+  constructor(opts: ArpingOptions = {}) {
+    this.exec = opts.exec ?? execFile;
+    this.maxConcurrent = Math.max(1, opts.maxConcurrent ?? ARPING_MAX_CONCURRENT);
+  }
+
+  async sendGarp(ifname: string, _mac: string, vip: string, count: number, cancel?: AbortSignal): Promise<void> {
+    const signals = cancel ? [this.abort.signal, cancel] : [this.abort.signal];
+    const argv = ['arping', '-U', '-c', '1', '-I', ifname, vip];
+    const results = await Promise.allSettled(Array.from({ length: count }, () => this.enqueue(argv, signals)));
     for (const r of results) {
       if (r.status === 'rejected') {
         const msg = (r.reason as Error).message;
         if (/not found/.test(msg)) throw new NetError('cannot send gratuitous ARP: arping is not installed', 'apt-get install iputils-arping');
-        if (signal.aborted) return;
+        if (signals.some((x) => x.aborted)) return;
         throw new NetError(`cannot send gratuitous ARP for ${vip} on ${ifname}: ${msg}`, 'check that arping works: arping -U -c 1 -I IF VIP');
       }
       if (r.value.code !== 0) {
@@ -124,9 +160,62 @@ export class ArpingAnnouncer implements LinkAnnouncer {
     }
   }
 
+  /** Stops every arping still running and drops every queued frame. */
   close(): void {
     this.abort.abort();
     this.abort = new AbortController();
+    this.drain();
+  }
+
+  private enqueue(argv: string[], signals: AbortSignal[]): Promise<ExecResult> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ argv, signals, resolve, reject });
+      this.schedulePump();
+    });
+  }
+
+  /** Runs pump() on the next event-loop turn (once, however often it is asked). */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  /** Starts at most one process, then yields to the event loop before the next. */
+  private pump(): void {
+    this.drain();
+    if (this.running >= this.maxConcurrent) return; // a finishing process pumps again
+    const job = this.queue.shift();
+    if (!job) return;
+    this.running++;
+    const kill = new AbortController();
+    const onAbort = () => kill.abort();
+    for (const x of job.signals) x.addEventListener('abort', onAbort, { once: true });
+    let run: Promise<ExecResult>;
+    try {
+      run = this.exec(job.argv, { timeoutMs: ARPING_TIMEOUT_MS, signal: kill.signal });
+    } catch (e) {
+      run = Promise.reject(e); // an exec that throws instead of rejecting
+    }
+    run.then(job.resolve, job.reject).finally(() => {
+      for (const x of job.signals) x.removeEventListener('abort', onAbort);
+      this.running--;
+      this.schedulePump();
+    });
+    if (this.queue.length > 0) this.schedulePump();
+  }
+
+  /** Settles queued frames whose sender was cancelled, without starting anything. */
+  private drain(): void {
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const job = this.queue[i]!;
+      if (!job.signals.some((x) => x.aborted)) continue;
+      this.queue.splice(i, 1);
+      job.reject(new ExecError('arping: cancelled before it started', null));
+    }
   }
 }
 
@@ -210,6 +299,8 @@ export class GarpSchedule {
   private readonly timers: TimerApi;
   private readonly pending = new Map<Slot, unknown>();
   private active = false;
+  /** Aborted by stop(): frames a sender still holds for this run are dropped. */
+  private cancel = new AbortController();
 
   constructor(private readonly opts: GarpScheduleOptions) {
     this.timers = opts.timers ?? realTimers;
@@ -223,6 +314,7 @@ export class GarpSchedule {
   start(): void {
     if (this.active) return;
     this.active = true;
+    this.cancel = new AbortController();
     const s = this.opts.settings;
     void this.burst('start');
     if (s.delay > 0) this.arm('delay', s.delay, () => void this.burst('delay'));
@@ -245,19 +337,21 @@ export class GarpSchedule {
     return this.send(reason, count);
   }
 
-  /** Cancels every pending burst. start() may be called again afterwards. */
+  /** Cancels every pending burst and the frames a sender still queues. start() may be called again afterwards. */
   stop(): void {
     this.active = false;
+    this.cancel.abort();
     for (const slot of [...this.pending.keys()]) this.disarm(slot);
   }
 
   private send(reason: GarpReason, count: number): Promise<void> {
     const { announcer, ifname, mac, vips } = this.opts;
+    const signal = this.cancel.signal;
     const sends: Promise<void>[] = [];
     for (let round = 0; round < count; round++)
       for (const vip of vips) {
         try {
-          sends.push(announcer.sendGarp(ifname, mac, vip, 1));
+          sends.push(announcer.sendGarp(ifname, mac, vip, 1, signal));
         } catch (e) {
           sends.push(Promise.reject(e)); // a sender that throws instead of rejecting
         }

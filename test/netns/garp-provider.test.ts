@@ -297,7 +297,8 @@ test('garp provider in a namespace lab: addresses, GARP bursts on the wire, idem
     assert.deepEqual(await vipsOn(lab, 'ha1'), ['198.51.100.1/24'], 'preflight moved nothing');
     await child.exit();
 
-    // The arping fallback (no addon) puts the same frame on the wire, all at once.
+    // The arping fallback (no addon) puts the same frame on the wire; a small burst still goes out
+    // together (one process per event-loop turn, up to 8 at once).
     const fallback = ProviderChild.start(lab, 'ha1', { instanceName: 'VI_2', interface: 'eth0', vips: [VIP_ARPING], settings: { ...settings, repeat: 3, delay: 0 } }, { HA_AGENT_GARP_SENDER: 'arping' });
     await fallback.ready;
     const fbStart = Date.now();
@@ -333,5 +334,43 @@ test('garp provider in a namespace lab: addresses, GARP bursts on the wire, idem
   } finally {
     await lab.destroy();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('release removes every copy of a VIP whatever its prefix (a stale /32 under a /24 config), and stays idempotent', { skip: !isRoot && !mustRun, timeout: 30_000 }, async () => {
+  const lab = await Lab.create([{ name: 'ha1', octet: 1 }]);
+  try {
+    const settings = { repeat: 1, delay: 0, refresh: 0, refreshRepeat: 1, lowerPrioRepeat: 0 };
+    const child = ProviderChild.start(lab, 'ha1', { instanceName: 'VI_1', interface: 'eth0', vips: [`${VIP}/24`, `${VIP2}/32`], settings });
+    await child.ready;
+    const own = '198.51.100.1/24';
+
+    // Copies left by another setup (e.g. keepalived's default /32): same addresses, other prefixes.
+    // The kernel refuses `ip addr del VIP/24` for them ("not found"): that used to pass for "absent".
+    await lab.run('ha1', ['ip', 'addr', 'add', `${VIP}/32`, 'dev', 'eth0']);
+    await lab.run('ha1', ['ip', 'addr', 'add', `${VIP2}/24`, 'dev', 'eth0']);
+    assert.equal(await child.ok('verify'), 'held');
+    await child.ok('release'); // what start-up does to remove stale copies
+    assert.deepEqual(await vipsOn(lab, 'ha1'), [own], 'stale copies under other prefixes are gone; the host address stays');
+    assert.equal(await child.ok('verify'), 'not-held');
+    await child.ok('release');
+    assert.deepEqual(await vipsOn(lab, 'ha1'), [own]);
+
+    // The configured copy and a stale one side by side (the kernel allows both): release takes both.
+    await child.ok('acquire');
+    await lab.run('ha1', ['ip', 'addr', 'add', `${VIP}/32`, 'dev', 'eth0']);
+    assert.deepEqual((await vipsOn(lab, 'ha1')).sort(), [own, `${VIP}/24`, `${VIP}/32`, `${VIP2}/32`].sort());
+    await child.ok('release');
+    assert.deepEqual(await vipsOn(lab, 'ha1'), [own]);
+    assert.equal(await child.ok('verify'), 'not-held');
+    await child.exit();
+
+    // On a missing interface there is nothing to remove: release succeeds.
+    const gone = ProviderChild.start(lab, 'ha1', { instanceName: 'VI_2', interface: 'eth9', vips: [`${VIP}/24`], settings });
+    await gone.ready;
+    await gone.ok('release');
+    await gone.exit();
+  } finally {
+    await lab.destroy();
   }
 });

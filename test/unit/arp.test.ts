@@ -1,13 +1,16 @@
 // Gratuitous ARP frames byte-exact against keepalived 2.2.7 captures, and the GARP schedule against
-// keepalived's timing, on a fake clock. Also the small pure helpers of src/net (CIDR, ip -j parsing,
-// capability bits).
+// keepalived's timing, on a fake clock. The arping fallback's queue (spawns spread over event-loop
+// turns, a cap on processes at once) with a fake spawner. Also the small pure helpers of src/net
+// (CIDR, ip -j parsing, capability bits).
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildGratuitousArp, parseArpFrame, isGratuitousArp, macToBytes, ipv4ToBytes, ARP_FRAME_LEN } from '../../src/net/arp.js';
-import { GarpSchedule, KEEPALIVED_GARP_DEFAULTS, type GarpSettings, type LinkAnnouncer, type TimerApi } from '../../src/net/garp.js';
+import { ArpingAnnouncer, ARPING_MAX_CONCURRENT, GarpSchedule, KEEPALIVED_GARP_DEFAULTS, type GarpSettings, type LinkAnnouncer, type TimerApi } from '../../src/net/garp.js';
+import { NetError } from '../../src/net/link.js';
+import { ExecError, type ExecOptions, type ExecResult } from '../../src/exec.js';
 import { parseCidr } from '../../src/net/address.js';
 import { parseIpAddrJson, primaryIPv4 } from '../../src/net/link.js';
 import { missingCapabilities } from '../../providers/garp/preflight.js';
@@ -315,6 +318,219 @@ describe('GARP schedule', () => {
     s.start();
     await s.burst('reacquire');
     assert.deepEqual(errors, ['start: cannot send: Operation not permitted', 'reacquire: cannot send: Operation not permitted']);
+  });
+});
+
+// ── arping fallback, with a fake spawner ──
+
+/** Resolves after `n` turns of the event loop. */
+async function turns(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((res) => setImmediate(res));
+}
+
+interface FakeRun {
+  argv: readonly string[];
+  /** Event-loop turn (counted by a setImmediate ticker) in which the process was started. */
+  turn: number;
+  signal: AbortSignal | undefined;
+  finish(r?: Partial<ExecResult>): void;
+}
+
+/**
+ * A stand-in for execFile: records each "process", counts how many are alive at once; `auto` finishes
+ * each one on the next turn. `spawnCostMs` busy-waits like a real synchronous spawn (~1.6 ms).
+ */
+function fakeSpawner(opts: { auto?: boolean; spawnCostMs?: number } = {}) {
+  const runs: FakeRun[] = [];
+  const state = { live: 0, maxLive: 0, turn: 0, ticking: true };
+  const tick = () => {
+    state.turn++;
+    if (state.ticking) setImmediate(tick);
+  };
+  setImmediate(tick);
+  const exec = (argv: readonly string[], o: ExecOptions): Promise<ExecResult> => {
+    const until = performance.now() + (opts.spawnCostMs ?? 0);
+    while (performance.now() < until); // the synchronous part of spawn()
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        state.live--;
+        fn();
+      };
+      state.live++;
+      state.maxLive = Math.max(state.maxLive, state.live);
+      const run: FakeRun = {
+        argv,
+        turn: state.turn,
+        signal: o.signal,
+        finish: (r = {}) => settle(() => resolve({ code: 0, signal: null, stdout: '', stderr: '', ...r })),
+      };
+      o.signal?.addEventListener('abort', () => settle(() => reject(new ExecError('arping: aborted', null))), { once: true });
+      runs.push(run);
+      if (opts.auto) setImmediate(() => run.finish());
+    });
+  };
+  return { exec, runs, state, stop: () => (state.ticking = false) };
+}
+
+/** Waits (in event-loop turns, bounded) until `cond` holds. */
+async function until(cond: () => boolean, maxTurns = 2_000): Promise<void> {
+  for (let i = 0; i < maxTurns && !cond(); i++) await turns(1);
+  assert.ok(cond(), 'condition not reached');
+}
+
+const VIPS4 = ['198.51.100.100', '198.51.100.101', '198.51.100.102', '198.51.100.103'];
+
+function arpingSchedule(announcer: LinkAnnouncer, settings: Partial<GarpSettings>, onError?: (e: Error) => void) {
+  return new GarpSchedule({
+    announcer,
+    ifname: 'eth0',
+    mac: '02:00:c6:33:64:01',
+    vips: VIPS4,
+    settings: { ...KEEPALIVED_GARP_DEFAULTS, delay: 0, ...settings },
+    timers: new FakeClock(),
+    ...(onError ? { onError } : {}),
+  });
+}
+
+describe('arping fallback', () => {
+  test('a burst starts no process in the caller\'s turn, then one per event-loop turn, in burst order', async () => {
+    const fake = fakeSpawner({ auto: true });
+    const s = arpingSchedule(new ArpingAnnouncer({ exec: fake.exec, maxConcurrent: 100 }), { repeat: 5 });
+    try {
+      s.start(); // 4 VIPs × 5 = 20 frames
+      assert.equal(fake.runs.length, 0, 'no arping spawned synchronously inside start()');
+      await until(() => fake.runs.length === 20);
+      const startTurns = fake.runs.map((r) => r.turn);
+      assert.ok(startTurns.every((t, i) => i === 0 || t > startTurns[i - 1]!), `spawn turns ${startTurns.join(',')}: two spawns shared a turn`);
+      assert.deepEqual(fake.runs.map((r) => r.argv.at(-1)), Array.from({ length: 5 }, () => VIPS4).flat(), 'interleaved VIP1, VIP2, … as keepalived');
+      assert.deepEqual(fake.runs[0]!.argv, ['arping', '-U', '-c', '1', '-I', 'eth0', '198.51.100.100']);
+    } finally {
+      s.stop();
+      fake.stop();
+    }
+  });
+
+  test('100 spawns of 2 ms each never hold the event loop for more than a few ms at a time', async () => {
+    const fake = fakeSpawner({ auto: true, spawnCostMs: 2 });
+    const announcer = new ArpingAnnouncer({ exec: fake.exec });
+    let last = performance.now();
+    let worst = 0;
+    const probe = setInterval(() => {
+      const now = performance.now();
+      worst = Math.max(worst, now - last);
+      last = now;
+    }, 1);
+    try {
+      const sends = Array.from({ length: 25 }, (_, i) => announcer.sendGarp('eth0', '02:00:c6:33:64:01', `198.51.100.${100 + i}`, 4));
+      worst = 0; // measure from here: the calls above must not have spawned anything
+      assert.equal(fake.runs.length, 0);
+      await Promise.all(sends);
+      assert.equal(fake.runs.length, 100);
+      assert.ok(worst < 40, `the event loop was blocked for ${worst.toFixed(1)} ms (all at once: ~200 ms)`);
+    } finally {
+      clearInterval(probe);
+      fake.stop();
+    }
+  });
+
+  test(`at most ${ARPING_MAX_CONCURRENT} arping processes at once; the rest wait their turn`, async () => {
+    assert.equal(ARPING_MAX_CONCURRENT, 8);
+    const fake = fakeSpawner();
+    const announcer = new ArpingAnnouncer({ exec: fake.exec });
+    try {
+      let done = false;
+      const sent = announcer.sendGarp('eth0', '02:00:c6:33:64:01', '198.51.100.100', 20).then(() => (done = true));
+      await turns(50);
+      assert.equal(fake.runs.length, 8, 'only 8 started while none has finished');
+      assert.equal(fake.state.live, 8);
+      fake.runs[0]!.finish();
+      fake.runs[1]!.finish();
+      await until(() => fake.runs.length === 10);
+      await turns(20);
+      assert.equal(fake.runs.length, 10, 'one more per finished process, no more');
+      for (let i = 0; i < 20; i++) {
+        await until(() => fake.runs.length > i);
+        fake.runs[i]!.finish();
+      }
+      await sent;
+      assert.ok(done);
+      assert.equal(fake.runs.length, 20);
+      assert.equal(fake.state.maxLive, 8);
+    } finally {
+      fake.stop();
+    }
+  });
+
+  test('stop() drops the frames still queued and kills the running ones: nothing is announced after a release', async () => {
+    const fake = fakeSpawner();
+    const announcer = new ArpingAnnouncer({ exec: fake.exec });
+    const errors: Error[] = [];
+    const s = arpingSchedule(announcer, { repeat: 5 }, (e) => errors.push(e));
+    try {
+      s.start();
+      const burst = s.burst('reacquire'); // 40 frames queued in all
+      await until(() => fake.runs.length === 8);
+      s.stop();
+      await burst; // resolves: the cancelled frames are not failures
+      await turns(50);
+      assert.equal(fake.runs.length, 8, 'no arping started after stop()');
+      assert.ok(fake.runs.every((r) => r.signal?.aborted), 'the running ones were killed');
+      assert.equal(fake.state.live, 0);
+      assert.deepEqual(errors, []);
+
+      s.start(); // the same sender works for the next takeover
+      await until(() => fake.runs.length === 16);
+      fake.runs.slice(8).forEach((r) => r.finish());
+    } finally {
+      s.stop();
+      fake.stop();
+    }
+  });
+
+  test('close() drops everything queued; the sender stays usable', async () => {
+    const fake = fakeSpawner();
+    const announcer = new ArpingAnnouncer({ exec: fake.exec, maxConcurrent: 2 });
+    try {
+      const first = announcer.sendGarp('eth0', '02:00:c6:33:64:01', '198.51.100.100', 10);
+      await until(() => fake.runs.length === 2);
+      announcer.close();
+      await first; // resolves quietly
+      await turns(20);
+      assert.equal(fake.runs.length, 2);
+      const again = announcer.sendGarp('eth0', '02:00:c6:33:64:01', '198.51.100.100', 1);
+      await until(() => fake.runs.length === 3);
+      fake.runs[2]!.finish();
+      await again;
+    } finally {
+      fake.stop();
+    }
+  });
+
+  test('failures keep their messages and fixes; a spawner that throws does not stall the queue', async () => {
+    const fail = (result: Partial<ExecResult> | Error | 'throw') => (): Promise<ExecResult> => {
+      if (result === 'throw') throw new Error('spawn EAGAIN');
+      if (result instanceof Error) return Promise.reject(result);
+      return Promise.resolve({ code: 0, signal: null, stdout: '', stderr: '', ...result });
+    };
+    const send = (exec: () => Promise<ExecResult>) => new ArpingAnnouncer({ exec }).sendGarp('eth0', '02:00:c6:33:64:01', '198.51.100.100', 1);
+
+    await assert.rejects(send(fail({ code: 2, stderr: 'arping: socket: Operation not permitted\n' })), (e: unknown) => {
+      assert.ok(e instanceof NetError);
+      assert.equal(e.detail, 'arping -U for 198.51.100.100 on eth0 exited 2: arping: socket: Operation not permitted');
+      assert.equal(e.fix, 'run as root or grant CAP_NET_RAW');
+      return true;
+    });
+    await assert.rejects(send(fail(new ExecError('arping: not found (is it installed and on PATH?)', null))), /arping is not installed — fix: apt-get install iputils-arping/);
+    await assert.rejects(send(fail('throw')), /cannot send gratuitous ARP for 198\.51\.100\.100 on eth0: spawn EAGAIN/);
+
+    let n = 0;
+    const flaky = new ArpingAnnouncer({ exec: () => (++n === 1 ? fail('throw')() : fail({})()) , maxConcurrent: 1 });
+    await assert.rejects(flaky.sendGarp('eth0', '02:00:c6:33:64:01', '198.51.100.100', 1));
+    await flaky.sendGarp('eth0', '02:00:c6:33:64:01', '198.51.100.100', 1);
+    assert.equal(n, 2);
   });
 });
 

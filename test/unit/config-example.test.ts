@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { ConfigSchema } from '../../src/config/schema.js';
+import { ConfigSchema, MAX_VIPS } from '../../src/config/schema.js';
 import { parseConfig } from '../../src/config/load.js';
 
 /** The repo root holds config.example.yaml; walk up (works from test/ and from dist/test/). */
@@ -100,6 +100,43 @@ test('every comment on a leaf key states its default or that it is required', ()
   }
   const undocumented = [...firstOfEach.values()].filter((l) => !/default|required/i.test(l.split('#').slice(1).join('#')));
   assert.deepEqual(undocumented, []);
+});
+
+/** [key, min, max] of every whole-number key with a range, found by walking the schema. */
+function intRanges(schema: unknown, key = ''): [string, number, number][] {
+  const s = schema as { def: Def; isInt?: boolean; minValue?: number | null; maxValue?: number | null };
+  const def = s.def;
+  switch (def.type) {
+    case 'default':
+    case 'prefault':
+    case 'optional':
+    case 'nullable':
+      return intRanges(def['innerType'], key);
+    case 'pipe':
+      return intRanges(def['in'], key);
+    case 'record':
+      return intRanges(def['valueType'], key);
+    case 'union':
+      return (def['options'] as unknown[]).flatMap((o) => intRanges(o, key));
+    case 'object':
+      return Object.entries(def['shape'] as Record<string, unknown>).flatMap(([k, child]) => intRanges(child, k));
+    case 'number':
+      return s.isInt && typeof s.minValue === 'number' && typeof s.maxValue === 'number' && Number.isSafeInteger(s.maxValue) ? [[key, s.minValue, s.maxValue]] : [];
+    default:
+      return [];
+  }
+}
+
+test('the documented ranges are the schema\'s (whole-number keys, and the VIP list)', () => {
+  const lines = text.split('\n');
+  const commentOf = (key: string) => lines.find((l) => new RegExp(`^\\s*${key}:`).test(l))?.split('#').slice(1).join('#') ?? '';
+  const ranges = intRanges(ConfigSchema);
+  assert.deepEqual(ranges.map(([k]) => k).sort(), ['delay', 'lowerPrioRepeat', 'priority', 'refresh', 'refreshRepeat', 'repeat', 'vrid'], 'the walk sees the ranged keys');
+  const wrong = ranges.filter(([key, min, max]) => !commentOf(key).includes(`${min}..${max}`)).map(([k, min, max]) => `${k} (${min}..${max})`);
+  assert.deepEqual(wrong, [], `comments without the schema's range: ${wrong.join(', ')}`);
+  const vipComments = lines.filter((l) => /^\s*vips:/.test(l));
+  assert.equal(vipComments.length, 2);
+  for (const l of vipComments) assert.match(l, new RegExp(`# required: 1\\.\\.${MAX_VIPS} `));
 });
 
 test('the example is the promised two instances: multicast v3, and unicast v2 with auth', () => {

@@ -11,7 +11,8 @@ import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { parseConfig, loadConfigFile, formatIssue, issuePosition, type ConfigIssue, type ParseResult } from '../../src/config/load.js';
 import { didYouMean, editDistance, formatPath } from '../../src/config/errors.js';
-import { parseListen, truncatePassword } from '../../src/config/schema.js';
+import { MANY_VIPS, MAX_VIPS, parseListen, truncatePassword, vipAddress } from '../../src/config/schema.js';
+import { decodeAdvert, encodeAdvert, passwordToAuthData } from '../../src/vrrp/packet.js';
 import { checkConfigCommand } from '../../src/commands/check-config.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -289,11 +290,45 @@ describe('addresses', () => {
     assert.match(e.message, /lists 198\.51\.100\.1 twice/);
   });
 
-  test('1..20 VIPs', () => {
-    const vips = Array.from({ length: 21 }, (_, i) => `198.51.100.${i + 1}`);
-    ok(one({ vips: vips.slice(0, 20) }));
-    assert.equal(errorAt(one({ vips }), 'instances.VI_1.vips').message, 'must list at most 20 entries (got 21)');
+  /** `n` distinct VIPs (n ≤ 256), all in 198.51.100.0/24. */
+  const vipsN = (n: number) => Array.from({ length: n }, (_, i) => `198.51.100.${i}`);
+
+  test('1..255 VIPs, as many as keepalived carries in one advert', () => {
+    assert.equal(MAX_VIPS, 255);
+    const r = ok(one({ vips: vipsN(255) }));
+    assert.equal(r.config.instances['VI_1']!.vips.length, 255);
+    const e = errorAt(one({ vips: vipsN(256) }), 'instances.VI_1.vips');
+    assert.equal(e.message, 'must list at most 255 entries (got 256)');
+    assert.match(e.fix, /list 1\.\.255 IPv4 addresses/);
     assert.equal(errorAt(one({ vips: [] }), 'instances.VI_1.vips').message, 'must list at least 1 entry (got an empty list)');
+  });
+
+  test('255 VIPs fit the advert codec, v2 and v3, both ways, within an Ethernet MTU', () => {
+    const vips = ok(one({ vips: vipsN(255) })).config.instances['VI_1']!.vips.map(vipAddress);
+    const ip = { src: '198.51.100.1', dst: '224.0.0.18' };
+    const v2 = encodeAdvert({ version: 2, vrid: 51, priority: 100, addresses: vips, advertIntervalCs: 100, authType: 1, authData: passwordToAuthData('secret12') }, ip);
+    const v3 = encodeAdvert({ version: 3, vrid: 51, priority: 100, addresses: vips, advertIntervalCs: 100, authType: 0, authData: Buffer.alloc(0) }, ip);
+    assert.equal(v2.length, 16 + 4 * 255);
+    assert.equal(v3.length, 8 + 4 * 255);
+    assert.ok(20 + v2.length <= 1500, 'one IPv4 packet on a 1500-byte link');
+    for (const wire of [v2, v3]) {
+      assert.equal(wire[3], 255, 'count field');
+      const d = decodeAdvert(wire, ip);
+      assert.ok(d.ok, d.ok ? '' : d.detail);
+      assert.deepEqual(d.advert.addresses, vips);
+    }
+  });
+
+  test(`more than ${MANY_VIPS} VIPs: a warning (each is an ip addr add at takeover), not an error`, () => {
+    assert.equal(MANY_VIPS, 100);
+    assert.deepEqual(ok(one({ vips: vipsN(100) })).warnings, []);
+    const r = ok(one({ vips: vipsN(101) }));
+    assert.equal(r.warnings.length, 1);
+    const w = r.warnings[0]!;
+    assert.equal(w.path, 'instances.VI_1.vips');
+    assert.match(w.message, /^lists 101 VIPs; each one is a separate `ip addr add` when this node takes over/);
+    assert.match(w.fix, /cannot be split across instances/);
+    assert.deepEqual(parseConfig(one({ vips: vipsN(256) })).warnings, [], 'too many is an error, not also a warning');
   });
 
   test('a single VIP written without a list says how to write a list', () => {
@@ -454,6 +489,36 @@ describe('cross-field rules', () => {
     ok(one({ version: 2, auth: { type: 'pass', password: 'secret12' } }));
     const e = errorAt(one({ version: 3, auth: { type: 'pass', password: 'secret12' } }), 'instances.VI_1.auth');
     assert.equal(e.message, 'auth is only available with version 2 (this instance uses version 3)');
+  });
+
+  test('a VIP must not be unicast.source: error naming both places', () => {
+    const e = errorAt(
+      one({ vips: ['198.51.100.100/24', '198.51.100.1/24'], unicast: { source: '198.51.100.1', peers: ['198.51.100.2'] } }),
+      'instances.VI_1.unicast.source, instances.VI_1.vips[1]',
+    );
+    assert.equal(e.message, "VIP 198.51.100.1 is also unicast.source, this node's own address");
+    assert.match(e.fix, /^choose another VIP, or correct unicast\.source \(a VIP must be an address no node owns/);
+    assert.match(e.fix, /take that node's own address away/);
+  });
+
+  test('a VIP must not be one of unicast.peers (any prefix): error naming both places', () => {
+    const e = errorAt(one({ vips: ['198.51.100.3'], unicast: { peers: ['198.51.100.2', '198.51.100.3'] } }), 'instances.VI_1.unicast.peers[1], instances.VI_1.vips[0]');
+    assert.equal(e.message, "VIP 198.51.100.3 is also listed in unicast.peers, another node's own address");
+    assert.match(e.fix, /correct unicast\.peers/);
+    // Both at once, and the prefix does not hide it.
+    const all = errors(one({ vips: ['198.51.100.1/24', '198.51.100.2/32'], unicast: { source: '198.51.100.1', peers: ['198.51.100.2'] } }));
+    assert.deepEqual(all.map((x) => x.path), ['instances.VI_1.unicast.source, instances.VI_1.vips[0]', 'instances.VI_1.unicast.peers[0], instances.VI_1.vips[1]']);
+    // Positions point at the VIP.
+    const text = one({ vips: ['198.51.100.2'], unicast: { peers: ['198.51.100.2'] } });
+    const hit = errors(text)[0]!;
+    const line = text.split('\n')[issuePosition(hit)!.line - 1]!;
+    assert.match(line, /- 198\.51\.100\.2$/);
+    assert.ok(text.split('\n').slice(0, issuePosition(hit)!.line - 1).some((l) => /vips:/.test(l)));
+  });
+
+  test('VIPs next to, but not equal to, node addresses are fine; multicast has nothing to compare', () => {
+    ok(one({ vips: ['198.51.100.100/24'], unicast: { source: '198.51.100.1', peers: ['198.51.100.2'] } }));
+    ok(one({ vips: ['198.51.100.1/24'] }));
   });
 
   test('unicast peers must not contain the source, nor repeat', () => {
@@ -629,9 +694,22 @@ describe('YAML and files', () => {
     assert.equal(errorAt('log: {}\n', 'instances').message, 'is required');
   });
 
-  test('a pasted keepalived.conf points to import-keepalived', () => {
-    const e = errors('vrrp_instance VI_1 {\n    state MASTER\n    interface eth0\n}\n');
-    assert.match(e[0]!.fix, /import-keepalived/);
+  test('a pasted keepalived.conf: how to translate it by hand, naming no command that does not exist', () => {
+    const confs = [
+      'vrrp_instance VI_1 {\n    state MASTER\n    interface eth0\n}\n',
+      'global_defs {\n  router_id LVS_1\n}\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress {\n    198.51.100.100/24\n  }\n}\n',
+      'vrrp_instance VI_1 {\n  interface: eth0\n}\n',
+    ];
+    for (const conf of confs) {
+      const e = errors(conf);
+      assert.equal(e.length, 1, conf);
+      const fix = e[0]!.fix;
+      assert.match(fix, /^this looks like a keepalived\.conf; this file is YAML: translate it by hand, starting from config\.example\.yaml/);
+      assert.match(fix, /virtual_router_id → vrid/);
+      assert.match(fix, /virtual_ipaddress → vips/);
+      assert.match(fix, /importer is planned but not available yet/);
+      assert.doesNotMatch(fix, /import-keepalived|ha-agent import/);
+    }
   });
 
   test('loadConfigFile: missing file, directory, valid file', async () => {
@@ -803,7 +881,7 @@ describe('fuzz', () => {
         advertInterval: fc.constantFrom(0, 0.01, 0.5, 1, 1.5, 40.95, 41, 255),
         auth: fc.constantFrom(undefined, { type: 'pass', password: 'secret' }),
         unicast: fc.constantFrom(undefined, { peers: ['198.51.100.2'] }, { peers: ['198.51.100.3'] }),
-        vips: fc.constantFrom(['198.51.100.10'], ['198.51.100.11/24'], []),
+        vips: fc.constantFrom(['198.51.100.10'], ['198.51.100.11/24'], ['198.51.100.2/24'], []),
       },
       { requiredKeys: ['interface', 'vrid', 'vips'] },
     );
@@ -818,6 +896,7 @@ describe('fuzz', () => {
           if (i.version === 2) assert.ok(Number.isInteger(i.advertInterval));
           else assert.ok(i.advertInterval <= 40.95);
           if (i.auth) assert.equal(i.version, 2);
+          for (const v of i.vips) assert.ok(!i.unicast?.peers.includes(vipAddress(v)) && i.unicast?.source !== vipAddress(v), 'a VIP is never a node address');
         }
         for (let a = 0; a < list.length; a++) {
           for (let b = a + 1; b < list.length; b++) {
