@@ -10,7 +10,8 @@
 import type { Ownership, PreflightCheck, ProviderContext, VipProvider } from '../../src/provider/types.js';
 import { getLink, NetError, readLinkLayer, type LinkInfo } from '../../src/net/link.js';
 import { addAddress, parseCidr, removeAddresses, type Cidr } from '../../src/net/address.js';
-import { createLinkAnnouncer, GarpSchedule, KEEPALIVED_GARP_DEFAULTS, type GarpSettings, type LinkAnnouncer, type TimerApi } from '../../src/net/garp.js';
+import { createLinkAnnouncer, type LinkAnnouncer } from '../../src/net/announcer.js';
+import { GarpSchedule, KEEPALIVED_GARP_DEFAULTS, type GarpSettings, type TimerApi } from '../../src/net/garp.js';
 import { garpPreflight } from './preflight.js';
 
 export type { GarpSettings } from '../../src/net/garp.js';

@@ -6,7 +6,7 @@ import type { PreflightCheck, ProviderContext } from '../../src/provider/types.j
 import { execFile } from '../../src/exec.js';
 import { getLink, primaryIPv4, INSTALL_IPROUTE2, NetError, type LinkInfo } from '../../src/net/link.js';
 import { parseCidr } from '../../src/net/address.js';
-import { ARPING_MAX_CONCURRENT } from '../../src/net/garp.js';
+import { ARPING_MAX_CONCURRENT } from '../../src/net/announcer.js';
 import { interfaceIndex, openPacketSocket, packetSocketAvailable } from '../../src/net/packet-socket.js';
 
 const CAP_NET_ADMIN = 12;
