@@ -272,7 +272,7 @@ describe('addresses', () => {
       ['198.51.100.1/0', /invalid prefix length \/0/],
       ['198.51.100.256', /not an IPv4 address/],
       ['198.51.100', /not an IPv4 address/],
-      ['198.051.100.1', /not an IPv4 address/],
+      ['198.51.100.01', /not an IPv4 address/],
       ['2001:db8::1', /IPv6/],
       ['224.0.0.18', /multicast/],
       ['127.0.0.1', /loopback/],
@@ -659,7 +659,7 @@ status:
   test('positions point at the offending key', () => {
     const e = errorAt('instances:\n  VI_1:\n    interface: eth0\n    vrid: 300\n    vips: [198.51.100.1]\n', 'instances.VI_1.vrid');
     assert.deepEqual(issuePosition(e), { line: 4, column: 5 });
-    const v = errorAt('instances:\n  VI_1:\n    interface: eth0\n    vrid: 3\n    vips: [198.51.100.1, 300.1.1.1]\n', 'instances.VI_1.vips[1]');
+    const v = errorAt('instances:\n  VI_1:\n    interface: eth0\n    vrid: 3\n    vips: [198.51.100.1, 198.51.100.300]\n', 'instances.VI_1.vips[1]');
     assert.deepEqual(issuePosition(v), { line: 5, column: 26 });
   });
 });
