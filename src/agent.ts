@@ -2,7 +2,6 @@
 // the provider runners and the status server; watches links; stops gracefully on SIGTERM/SIGINT
 // (priority 0 for every instance it masters, VIPs released, exit within a second).
 import { networkInterfaces } from 'node:os';
-import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { Instance } from './instance.js';
@@ -11,7 +10,7 @@ import { ProviderRunner } from './provider/runner.js';
 import { createProvider } from './provider/registry.js';
 import { startStatusServer } from './status/server.js';
 import type { StatusJson } from './status/types.js';
-import { getLink, primaryIPv4, type LinkInfo } from './net/link.js';
+import { getLink, primaryIPv4, readSysfs, type LinkInfo } from './net/link.js';
 import { AGENT_VERSION } from './version.js';
 
 /** Graceful stop budget: priority-0 adverts go out at once, VIP removal gets the rest. */
@@ -28,18 +27,10 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
-function sysfs(ifname: string, key: string): string | null {
-  try {
-    return readFileSync(`/sys/class/net/${ifname}/${key}`, 'utf8').trim();
-  } catch {
-    return null;
-  }
-}
-
 /** Why an instance's interface cannot carry VRRP right now, or null when it can. */
 function linkProblem(inst: Instance): string | null {
   const ifname = inst.cfg.interface;
-  const state = sysfs(ifname, 'operstate');
+  const state = readSysfs(ifname, 'operstate');
   if (state === null) return `interface ${ifname} disappeared`;
   if (state !== 'up' && state !== 'unknown') return `interface ${ifname} is ${state}`;
   const src = inst.cfg.unicast?.source;
@@ -107,14 +98,14 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
   /**
    * A socket is tied to the interface index it was opened on: if the interface was deleted and
    * created again (VLAN, bond, veth), or sends keep failing, open a new one before anyone recovers.
+   * Returns false when the socket is stale and could not be reopened yet.
    */
-  const refreshSocket = (ifname: string) => {
+  const refreshSocket = (ifname: string): boolean => {
     const old = sockets.get(ifname)!;
     const mine = onInterface(ifname);
-    const index = Number(sysfs(ifname, 'ifindex') ?? NaN);
-    const stale = Number.isInteger(index) && index !== old.ifindex;
-    if (!stale && !mine.some((i) => i.sendTrouble())) return;
-    if (!Number.isInteger(index)) return; // gone: the instances are in FAULT until it is back
+    const index = Number(readSysfs(ifname, 'ifindex') ?? NaN);
+    if (!Number.isInteger(index)) return true; // gone: linkProblem() keeps the instances in FAULT
+    if (index === old.ifindex && !mine.some((i) => i.sendTrouble())) return true;
     try {
       const sock = VrrpSocket.open(ifname, index);
       old.close();
@@ -122,8 +113,10 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
       deliver(sock, mine);
       for (const i of mine) i.setSocket(sock);
       log.warn({ interface: ifname, from: old.ifindex, to: index }, `reopened the VRRP socket on ${ifname}`);
+      return true;
     } catch (e) {
       log.error({ interface: ifname, err: (e as Error).message }, `cannot reopen the VRRP socket on ${ifname}`);
+      return index === old.ifindex;
     }
   };
 
@@ -147,18 +140,13 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
 
   for (const i of instances) i.start(linkProblem(i));
   const poll = setInterval(() => {
-    for (const ifname of sockets.keys()) refreshSocket(ifname);
-    for (const i of instances) i.setLinkFault(linkProblem(i) ?? staleSocket(i));
+    const stale = new Set([...sockets.keys()].filter((ifname) => !refreshSocket(ifname)));
+    for (const i of instances) {
+      const ifname = i.cfg.interface;
+      i.setLinkFault(linkProblem(i) ?? (stale.has(ifname) ? `interface ${ifname} was re-created and its VRRP socket cannot be reopened yet` : null));
+    }
   }, LINK_POLL_MS);
   log.info({ evt: 'ready', instances: instances.map((i) => i.name), version: AGENT_VERSION }, 'ha-agent running');
-
-  /** The instance's interface exists under a new index we could not open a socket on yet. */
-  function staleSocket(i: Instance): string | null {
-    const index = Number(sysfs(i.cfg.interface, 'ifindex') ?? NaN);
-    return Number.isInteger(index) && index !== sockets.get(i.cfg.interface)!.ifindex
-      ? `interface ${i.cfg.interface} was re-created and its VRRP socket cannot be reopened yet`
-      : null;
-  }
 
   let stopping: Promise<void> | null = null;
   const stop = () =>

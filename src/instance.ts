@@ -7,7 +7,8 @@ import { initialState, nextDeadline, step, type FsmAction, type FsmConfig, type 
 import { encodeAdvert, passwordToAuthData, type ChecksumForm, type VrrpAdvert } from './vrrp/packet.js';
 import { buildIpv4Header } from './vrrp/ipv4.js';
 import { checkDatagram, type InstanceView } from './vrrp/validate.js';
-import { VRRP_MCAST_V4, VRRP_PROTOCOL, type VrrpSocket } from './vrrp/transport.js';
+import type { VrrpSocket } from './vrrp/transport.js';
+import { VRRP_MCAST_GROUP } from './net/ip.js';
 import type { ProviderRunner } from './provider/runner.js';
 import type { InstanceStatusJson } from './status/types.js';
 import { RateLimitedLog } from './rate-limited-log.js';
@@ -100,7 +101,7 @@ export class Instance {
       unicast: cfg.unicast ? { peers: cfg.unicast.peers, checkSource: cfg.unicast.checkSource } : null,
       localAddresses: [...new Set([this.source, ...deps.localAddresses])],
     };
-    this.destinations = cfg.unicast ? cfg.unicast.peers : [VRRP_MCAST_V4];
+    this.destinations = cfg.unicast ? cfg.unicast.peers : [VRRP_MCAST_GROUP];
     this.sendForm = cfg.v3ChecksumAsV2 ? 'no-pseudo' : 'rfc';
     this.snap = initialState(this.fsmCfg, this.now());
     this.dropLog = new RateLimitedLog(10_000);
@@ -249,7 +250,8 @@ export class Instance {
     const advert: VrrpAdvert = { ...this.advertTemplate, priority };
     for (const dst of this.destinations) {
       const vrrp = encodeAdvert(advert, { src: this.source, dst }, this.sendForm);
-      const ip = buildIpv4Header({ src: this.source, dst, ttl: 255, tos: 0xc0, id: this.ipId, protocol: VRRP_PROTOCOL, payloadLength: vrrp.length });
+      // keepalived's IP header: TOS 0xc0, TTL 255 (unicast too), protocol 112 — buildIpv4Header's defaults.
+      const ip = buildIpv4Header({ src: this.source, dst, id: this.ipId, payloadLength: vrrp.length });
       this.ipId = this.ipId >= 0xffff ? 1 : this.ipId + 1;
       if (this.socket.send(Buffer.concat([ip, vrrp]), dst)) {
         this.counters.advertsSent++;

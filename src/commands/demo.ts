@@ -82,18 +82,6 @@ export async function demoCommand(opts: { fast?: boolean }, out: Out): Promise<n
     for (const n of lab.nodes.values()) say(`  ${n.name.padEnd(7)} ${n.ip.padEnd(15)} ${dim(n.mac)}`);
 
     const masterNow = () => [...agents.values()].find((a) => !a.exit && a.state(INSTANCE) === 'MASTER')?.node.name ?? null;
-    const clientSees = async () => {
-      await lab!.flushNeighbour('client', VIP);
-      return lab!.nodeByMac(await lab!.resolveMac('client', VIP));
-    };
-    const vipHolders = async () => {
-      const holders: string[] = [];
-      for (const h of HOSTS) {
-        const r = await lab!.exec(h.name, ['ip', '-o', '-4', 'addr', 'show', 'dev', 'eth0']);
-        if (r.stdout.includes(` ${VIP}/`)) holders.push(h.name);
-      }
-      return holders;
-    };
     const show = async () => {
       for (const h of HOSTS) {
         const a = agents.get(h.name);
@@ -101,8 +89,8 @@ export async function demoCommand(opts: { fast?: boolean }, out: Out): Promise<n
         const mark = st === 'MASTER' ? green(st) : st === 'stopped' ? dim(st) : st;
         say(`  ${h.name}  priority ${String(h.priority).padStart(3)}  ${mark}`);
       }
-      say(`  VIP ${VIP} is on: ${(await vipHolders()).join(', ') || 'nobody'}`);
-      say(`  the client's ARP for ${VIP} answers: ${(await clientSees()) ?? 'nobody'}`);
+      say(`  VIP ${VIP} is on: ${(await lab!.holdersOf(VIP)).join(', ') || 'nobody'}`);
+      say(`  the client's ARP for ${VIP} answers: ${(await lab!.whoAnswers('client', VIP)) ?? 'nobody'}`);
     };
 
     step(`Starting three agents: VRRPv3, advert every ${ADVERT_INTERVAL} s, VIP ${VIP}, provider garp`);

@@ -4,26 +4,11 @@
 // as zod refinements that carry their own `fix` in `params.fix`. Parsing YAML, warnings and error
 // wording live next door in load.ts and errors.ts.
 import { z } from 'zod';
+import { parseIpv4Address } from '../net/ip.js';
 
 // ---------------------------------------------------------------------------------------------
 // IPv4 helpers (strict dotted quad: four decimal octets 0..255, no leading zeros)
 // ---------------------------------------------------------------------------------------------
-
-const OCTET = /^(0|[1-9][0-9]{0,2})$/;
-
-/** "a.b.c.d" → 32-bit number, or undefined when it is not a strict dotted quad. */
-export function parseIPv4(text: string): number | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  let n = 0;
-  for (const p of parts) {
-    if (!OCTET.test(p)) return undefined;
-    const v = Number(p);
-    if (v > 255) return undefined;
-    n = n * 256 + v;
-  }
-  return n;
-}
 
 /** Why this address cannot be a VRRP peer, source or VIP (undefined when it can). */
 function unusableIPv4(n: number): string | undefined {
@@ -40,8 +25,8 @@ function unusableIPv4(n: number): string | undefined {
 function hostAddressProblem(text: string): string | undefined {
   if (text.includes(':')) return `"${text}" is an IPv6 address; only IPv4 is supported in this version`;
   if (text.includes('/')) return `"${text}" has a /len; write the bare address a.b.c.d here`;
-  const n = parseIPv4(text);
-  if (n === undefined) return `"${text}" is not an IPv4 address (a.b.c.d)`;
+  const n = parseIpv4Address(text);
+  if (n === null) return `"${text}" is not an IPv4 address (a.b.c.d)`;
   const bad = unusableIPv4(n);
   return bad ? `"${text}" ${bad}` : undefined;
 }
@@ -56,8 +41,8 @@ function vipProblem(text: string): string | undefined {
       return `"${text}" has an invalid prefix length /${len} (1..32)`;
     }
   }
-  const n = parseIPv4(addr);
-  if (n === undefined) return `"${text}" is not an IPv4 address (a.b.c.d or a.b.c.d/len)`;
+  const n = parseIpv4Address(addr);
+  if (n === null) return `"${text}" is not an IPv4 address (a.b.c.d or a.b.c.d/len)`;
   const bad = unusableIPv4(n);
   return bad ? `"${text}" ${bad}` : undefined;
 }

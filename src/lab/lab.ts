@@ -199,6 +199,24 @@ export class Lab {
     await this.exec(from, ['ip', 'neigh', 'flush', 'to', ip]);
   }
 
+  /** Which node `from` reaches for `ip` right now: forget the neighbour entry, ask by ARP, map the MAC. */
+  async whoAnswers(from: string, ip: string): Promise<string | null> {
+    await this.flushNeighbour(from, ip);
+    return this.nodeByMac(await this.resolveMac(from, ip));
+  }
+
+  /** Names of the nodes that have `ip` (a bare address or "a.b.c.d/len") configured on their interface. */
+  async holdersOf(ip: string): Promise<string[]> {
+    const want = ip.split('/')[0];
+    const holders: string[] = [];
+    for (const node of this.nodes.values()) {
+      const r = await this.exec(node.name, ['ip', '-j', 'addr', 'show', 'dev', node.ifname]);
+      const links = JSON.parse(r.stdout || '[]') as { addr_info?: { local?: string }[] }[];
+      if (links.some((l) => l.addr_info?.some((a) => a.local === want))) holders.push(node.name);
+    }
+    return holders;
+  }
+
   /** The node that owns a MAC, by name. */
   nodeByMac(mac: string | null): string | null {
     for (const n of this.nodes.values()) if (n.mac === mac?.toLowerCase()) return n.name;

@@ -6,6 +6,7 @@
 //             sha <interface MAC> | spa <VIP> | tha ff:ff:ff:ff:ff:ff | tpa <VIP>
 //
 // 42 bytes; the NIC pads to 60 on the wire. Note tha is the broadcast address, not zeros.
+import { ipToUint32, uint32ToIp } from './ip.js';
 
 export const ETH_P_ARP = 0x0806;
 export const ARP_FRAME_LEN = 42;
@@ -24,16 +25,15 @@ export function bytesToMac(b: Uint8Array): string {
   return Array.from(b.subarray(0, 6), (x) => x.toString(16).padStart(2, '0')).join(':');
 }
 
-/** Dotted quad → 4 bytes (network order). A local parse, so this file stays dependency-free. */
+/** Dotted quad → 4 bytes (network order); RangeError on anything else. */
 export function ipv4ToBytes(ip: string): Buffer {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
-  const octets = m ? m.slice(1).map(Number) : [];
-  if (octets.length !== 4 || octets.some((o) => o > 255)) throw new RangeError(`not an IPv4 address: ${JSON.stringify(ip)}`);
-  return Buffer.from(octets);
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(ipToUint32(ip));
+  return b;
 }
 
 function bytesToIpv4(b: Uint8Array): string {
-  return Array.from(b.subarray(0, 4)).join('.');
+  return uint32ToIp(Buffer.from(b.subarray(0, 4)).readUInt32BE(0));
 }
 
 /** keepalived's gratuitous ARP for `ip`, sent from the interface whose MAC is `mac`. */

@@ -138,10 +138,15 @@ const IFF_NOARP = 0x80;
  * path of taking over (the GARP must follow the advert at once). null when the interface is gone.
  */
 export function readLinkLayer(ifname: string): { mac: string; noarp: boolean } | null {
+  const mac = readSysfs(ifname, 'address');
+  const flags = readSysfs(ifname, 'flags');
+  return mac === null || flags === null ? null : { mac, noarp: (parseInt(flags, 16) & IFF_NOARP) !== 0 };
+}
+
+/** One attribute of /sys/class/net/IF (operstate, ifindex, address, flags…), or null when the interface is gone. */
+export function readSysfs(ifname: string, key: string): string | null {
   try {
-    const mac = readFileSync(`/sys/class/net/${ifname}/address`, 'utf8').trim();
-    const flags = parseInt(readFileSync(`/sys/class/net/${ifname}/flags`, 'utf8').trim(), 16);
-    return { mac, noarp: (flags & IFF_NOARP) !== 0 };
+    return readFileSync(`/sys/class/net/${ifname}/${key}`, 'utf8').trim();
   } catch {
     return null;
   }

@@ -4,6 +4,7 @@
 // The driver arms ONE timer at nextDeadline(snapshot) and feeds {type:'tick'} when it fires (late
 // is fine). Every rule carries a one-line comment naming its RFC section or keepalived function.
 import { csToMs, DEFAULT_DOWN_TIMER_ADVERTS, masterDownIntervalMs, skewTimeMs } from './timers.js';
+import { parseIpv4Address } from '../net/ip.js';
 
 export type VrrpState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
 
@@ -366,14 +367,8 @@ function addressToBigInt(addr: string): bigint {
 }
 
 function ipv4ToBigInt(addr: string): bigint | null {
-  const parts = addr.split('.');
-  if (parts.length !== 4) return null;
-  let n = 0n;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return null;
-    n = (n << 8n) | BigInt(Number(p));
-  }
-  return n;
+  const n = parseIpv4Address(addr);
+  return n === null ? null : BigInt(n);
 }
 
 function ipv6ToBigInt(addr: string): bigint | null {

@@ -3,6 +3,8 @@
 // keepalived does), joins 224.0.0.18 on the interface, and hands every received datagram (IP header
 // included) to the caller. Parsing and validation live in the pure codec; nothing here interprets VRRP.
 import { createRequire } from 'node:module';
+import { ipToUint32, VRRP_MCAST_GROUP } from '../net/ip.js';
+import { IPPROTO_VRRP } from './ipv4.js';
 
 const require = createRequire(import.meta.url);
 
@@ -17,8 +19,6 @@ const IP_MULTICAST_IF = 32;
 const SO_BINDTODEVICE = 25;
 const SO_RCVBUF = 8;
 
-export const VRRP_PROTOCOL = 112;
-export const VRRP_MCAST_V4 = '224.0.0.18';
 
 interface RawSocket {
   /** raw-socket's native handle (1.8.1, pinned): a synchronous sendto. */
@@ -31,14 +31,10 @@ interface RawSocket {
   close(): void;
 }
 
-function ipBytes(ip: string): number[] {
-  return ip.split('.').map((x) => Number(x));
-}
-
 /** struct ip_mreqn { in_addr multiaddr; in_addr address; int ifindex; } */
 function mreqn(group: string, ifindex: number): Buffer {
   const b = Buffer.alloc(12);
-  Buffer.from(ipBytes(group)).copy(b, 0);
+  b.writeUInt32BE(ipToUint32(group), 0);
   b.writeInt32LE(ifindex, 8);
   return b;
 }
@@ -73,7 +69,7 @@ export class VrrpSocket {
       throw new TransportError(`the raw-socket native module did not load (${(e as Error).message}) — fix: reinstall with build tools present (npm ci, needs python3, make, g++)`);
     }
     try {
-      this.sock = raw.createSocket({ protocol: VRRP_PROTOCOL, addressFamily: raw.AddressFamily.IPv4, bufferSize: 65535 });
+      this.sock = raw.createSocket({ protocol: IPPROTO_VRRP, addressFamily: raw.AddressFamily.IPv4, bufferSize: 65535 });
     } catch (e) {
       const msg = (e as Error).message;
       if (/not permitted|EPERM|EACCES/i.test(msg))
@@ -86,7 +82,7 @@ export class VrrpSocket {
       this.sock.setOption(IPPROTO_IP, IP_MULTICAST_LOOP, 0);
       this.sock.setOption(IPPROTO_IP, IP_MULTICAST_TTL, 255);
       this.sock.setOption(IPPROTO_IP, IP_MULTICAST_IF, mreqn('0.0.0.0', ifindex), 12);
-      this.sock.setOption(IPPROTO_IP, IP_ADD_MEMBERSHIP, mreqn(VRRP_MCAST_V4, ifindex), 12);
+      this.sock.setOption(IPPROTO_IP, IP_ADD_MEMBERSHIP, mreqn(VRRP_MCAST_GROUP, ifindex), 12);
       this.sock.setOption(SOL_SOCKET, SO_RCVBUF, 1 << 20);
     } catch (e) {
       this.sock.close();

@@ -172,15 +172,8 @@ export function addrOf(vip: string): string {
 }
 
 /** Names of the nodes that have `vip` configured on eth0. */
-export async function vipHolder(lab: Lab, vip: string): Promise<string[]> {
-  const want = addrOf(vip);
-  const holders: string[] = [];
-  for (const node of lab.nodes.values()) {
-    const r = await lab.exec(node.name, ['ip', '-j', 'addr', 'show', 'dev', node.ifname]);
-    const links = JSON.parse(r.stdout || '[]') as { addr_info?: { local?: string }[] }[];
-    if (links.some((l) => l.addr_info?.some((a) => a.local === want))) holders.push(node.name);
-  }
-  return holders;
+export function vipHolder(lab: Lab, vip: string): Promise<string[]> {
+  return lab.holdersOf(vip);
 }
 
 /** Waits until exactly `nodes` (in any order) hold `vip`; throws with the last holders otherwise. */
@@ -195,10 +188,8 @@ export async function waitVipOn(lab: Lab, vip: string, node: string, timeoutMs =
 }
 
 /** Which node a client reaches for `vip`: forget the neighbour entry, resolve by ARP, map MAC → node. */
-export async function clientSees(lab: Lab, client: string, vip: string): Promise<string | null> {
-  const ip = addrOf(vip);
-  await lab.flushNeighbour(client, ip);
-  return lab.nodeByMac(await lab.resolveMac(client, ip));
+export function clientSees(lab: Lab, client: string, vip: string): Promise<string | null> {
+  return lab.whoAnswers(client, addrOf(vip));
 }
 
 /**
