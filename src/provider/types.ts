@@ -1,8 +1,16 @@
 // The contract between the agent and a VIP backend (garp, aws, alibaba).
-// The FSM decides *what* (hold or release the VIPs); the provider runner decides *when* and retries;
-// a provider only knows *how*. Every method must be idempotent and honour the AbortSignal.
+// The FSM decides *what* (hold or release the VIPs); the provider runner decides *when*, in which
+// order, how often and with what deadline; a provider only knows *how*. Every method must be
+// idempotent and honour its AbortSignal. Errors a provider throws should be ProviderErrors
+// (./errors.ts): the class (retryable / permanent) and the fix reach /status and the log.
+import type { Logger } from 'pino';
+import type { GarpSettings } from '../net/garp.js';
 
+/** Who holds one VIP, as far as this node can tell. */
 export type Ownership = 'held' | 'not-held' | 'elsewhere' | 'unknown';
+
+/** verify()'s answer: one Ownership per configured VIP, keyed exactly as ProviderContext.vips. */
+export type VipOwnership = Record<string, Ownership>;
 
 export interface PreflightCheck {
   check: string;
@@ -11,30 +19,79 @@ export interface PreflightCheck {
   fix?: string;
 }
 
+export type AnnounceReason = 'lower-priority' | 'refresh';
+
 export interface VipProvider {
   readonly type: string;
-  /** Make this node hold the VIPs; resolve once confirmed. Called again on retry and on reconcile. */
+  /** Make this node hold the VIPs; resolve once confirmed. Called again on retry and on drift. */
   acquire(signal: AbortSignal): Promise<void>;
   /** Give the VIPs up (local side; cloud side only where configured). */
   release(signal: AbortSignal): Promise<void>;
-  /** Read-only look: does this node hold the VIPs right now? */
-  verify(signal: AbortSignal): Promise<Ownership>;
+  /** Read-only look: who holds each VIP right now? */
+  verify(signal: AbortSignal): Promise<VipOwnership>;
   /** Read-only checks that tell a user whether this provider can work on this host. Never moves a VIP. */
   preflight(): AsyncIterable<PreflightCheck>;
   /**
    * Optional: re-announce the VIPs without re-acquiring them (keepalived re-sends GARPs when a
    * master hears a lower-priority advert). Fire and forget; must not throw.
    */
-  announce?(reason: 'lower-priority' | 'refresh'): void;
+  announce?(reason: AnnounceReason): void;
   /** Optional: stop background work (GARP bursts, timers) for good. */
   close?(): void;
+}
+
+/**
+ * How the runner drives one provider type: every value is a default, which an instance may override
+ * under `provider.timing` (seconds there, milliseconds here).
+ */
+export interface ProviderTiming {
+  /** Deadline of one acquire / release / verify call. */
+  operationTimeoutMs: number;
+  /** How long acquire() may wait for the backend to confirm the move (cloud APIs are eventually consistent). */
+  confirmTimeoutMs: number;
+  /** Period of verify() once the goal is reached (jittered by the runner). */
+  reconcileMs: number;
+  /** Backoff after the n-th failure in a row: random() * min(backoffMaxMs, backoffBaseMs * 2^(n-1)). */
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** MASTER that has not managed to acquire for this long → FAULT (priority 0), reason in /status. */
+  faultAfterMs: number;
+}
+
+/** The rate limit shared by every instance of one provider type (token bucket). */
+export interface ProviderRateLimit {
+  /** Calls per second, sustained; Infinity for none. */
+  perSecond: number;
+  /** Calls that may go at once after a quiet period. */
+  burst: number;
 }
 
 /** What every provider factory receives: the instance it serves, and a logger. */
 export interface ProviderContext {
   instanceName: string;
   interface: string;
-  /** VIPs as "a.b.c.d/len". */
+  /** VIPs as "a.b.c.d/len" (the keys of VipOwnership). */
   vips: string[];
-  log: import('pino').Logger;
+  /** The instance's gratuitous-ARP schedule (garp and alibaba announce; aws ignores it). */
+  garp: GarpSettings;
+  /** The instance's timing for this provider (defaults merged with the config's overrides). */
+  timing: ProviderTiming;
+  log: Logger;
+}
+
+/**
+ * What a folder under providers/ exports as its default: loaded lazily by the registry, so a `garp`
+ * user never loads a cloud SDK. `C` is the provider's own block of the config (`provider:`).
+ */
+export interface ProviderModule<C extends { type: string } = { type: string }> {
+  readonly type: C['type'];
+  readonly timing: ProviderTiming;
+  readonly rateLimit: ProviderRateLimit;
+  create(ctx: ProviderContext, config: C): VipProvider;
+  /**
+   * Optional: one read for many instances of this type (e.g. one DescribeNetworkInterfaces for 200
+   * instances). Given providers this module created, answers for each of them (missing = that
+   * provider's own verify() is used). The runner batches concurrent reconciles into one call.
+   */
+  verifyMany?(providers: readonly VipProvider[], signal: AbortSignal): Promise<Map<VipProvider, VipOwnership>>;
 }
