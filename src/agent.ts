@@ -1,161 +1,313 @@
-// The agent process: builds one Instance per configured VRRP instance, one VRRP socket per interface,
-// the provider runners and the status server; watches links; stops gracefully on SIGTERM/SIGINT
-// (priority 0 for every instance it masters, VIPs released, exit within a second).
-import { networkInterfaces } from 'node:os';
+// The agent process: instances that can be added, removed and replaced while it runs (start-up,
+// SIGHUP reload and sync groups all go through add/remove/replace), one VRRP socket and receive demux
+// per interface shared by the instances on it, one rate limiter and verify batch per provider type,
+// a netlink link watcher that turns link, address and interface changes into fault sources at once,
+// and the status server. stop(): priority 0 for every mastered instance, VIPs released, within a second.
 import type { Logger } from 'pino';
-import type { Config } from './config/schema.js';
+import type { Config, InstanceConfig } from './config/schema.js';
 import { Instance } from './instance.js';
+import { VrrpElection } from './election/vrrp.js';
 import { VrrpSocket } from './vrrp/transport.js';
-import { ProviderRunner } from './provider/runner.js';
+import { ReceiveDemux } from './vrrp/demux.js';
+import { ProviderRunner } from './provider/runner/driver.js';
+import { createTypeResources, type TypeResources } from './provider/runner/shared.js';
+import { realClock } from './provider/runner/clock.js';
 import { createProvider } from './provider/registry.js';
+import type { ProviderModule } from './provider/types.js';
 import { startStatusServer } from './status/server.js';
 import type { StatusJson } from './status/types.js';
-import { getLink, primaryIPv4, readSysfs, type LinkInfo } from './net/link.js';
+import { interfaceNotFound, primaryIPv4, type LinkInfo } from './net/link.js';
+import { netBackend } from './net/address.js';
+import { LinkWatcher } from './net/link-watch.js';
 import { AGENT_VERSION } from './version.js';
 
 /** Graceful stop budget: priority-0 adverts go out at once, VIP removal gets the rest. */
 const SHUTDOWN_DEADLINE_MS = 700;
+/** How long a new instance waits for stale copies of its VIPs to be removed before it starts anyway. */
 const STARTUP_CLEANUP_MS = 5_000;
-const LINK_POLL_MS = 1_000;
+/** Socket health (sends failing, raw socket re-created behind our back) is re-checked this often. */
+const SOCKET_CHECK_MS = 1_000;
 
 export class StartupError extends Error {
   override name = 'StartupError';
 }
 
-export interface RunningAgent {
-  status(): StatusJson;
-  stop(): Promise<void>;
+/** One interface's VRRP socket and demux, shared by the instances on it. */
+interface Port {
+  ifname: string;
+  socket: VrrpSocket;
+  demux: ReceiveDemux;
+  users: Set<Member>;
 }
 
-/** Why an instance's interface cannot carry VRRP right now, or null when it can. */
-function linkProblem(inst: Instance): string | null {
-  const ifname = inst.cfg.interface;
-  const state = readSysfs(ifname, 'operstate');
-  if (state === null) return `interface ${ifname} disappeared`;
-  if (state !== 'up' && state !== 'unknown') return `interface ${ifname} is ${state}`;
-  const src = inst.cfg.unicast?.source;
-  if (src && !(networkInterfaces()[ifname] ?? []).some((a) => a.address === src))
-    return `unicast source ${src} is not on ${ifname}`;
-  return inst.sendTrouble();
+/** An instance and the VRRP parts the agent wires to its interface. */
+interface Member {
+  instance: Instance;
+  election: VrrpElection;
 }
 
-export async function startAgent(config: Config, log: Logger): Promise<RunningAgent> {
-  const startedAt = new Date();
-  const links = new Map<string, LinkInfo>();
-  for (const [name, inst] of Object.entries(config.instances)) {
-    if (!links.has(inst.interface)) links.set(inst.interface, await getLink(inst.interface, { instanceName: name }).catch((e: Error) => {
-      throw new StartupError(e.message);
-    }));
+export class Agent {
+  private readonly members = new Map<string, Member>();
+  private readonly ports = new Map<string, Port>();
+  private readonly typeResources = new Map<ProviderModule, TypeResources>();
+  private readonly startedAt = new Date();
+  private server: { close(): Promise<void> } | null = null;
+  private readonly socketCheck: NodeJS.Timeout;
+  private stopping: Promise<void> | null = null;
+  /** Serialises add / remove / replace. */
+  private changes: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly watcher: LinkWatcher,
+    private readonly log: Logger,
+  ) {
+    watcher.onChange((ev) => this.linkChanged(ev.ifname));
+    this.socketCheck = setInterval(() => this.checkSockets(), SOCKET_CHECK_MS);
+    this.socketCheck.unref();
   }
 
-  const sockets = new Map<string, VrrpSocket>();
-  const instances: Instance[] = [];
-  const runners: ProviderRunner[] = [];
-  const abandon = async () => {
-    for (const s of sockets.values()) s.close();
-    await Promise.all(runners.map((r) => r.close()));
-  };
-  try {
-    for (const [ifname, link] of links) sockets.set(ifname, VrrpSocket.open(ifname, link.index));
-    for (const [name, cfg] of Object.entries(config.instances)) {
-      const link = links.get(cfg.interface)!;
-      const source = cfg.unicast?.source ?? primaryIPv4(link, cfg.vips);
-      if (!source)
-        throw new StartupError(`${name}: interface ${cfg.interface} has no IPv4 address to send adverts from — fix: give it an address, or set instances.${name}.unicast.source`);
-      const ilog = log.child({ instance: name });
-      const provider = createProvider({ instanceName: name, interface: cfg.interface, vips: cfg.vips, log: ilog }, cfg);
-      let instance: Instance | undefined;
-      const runner = new ProviderRunner(provider, { log: ilog, onChange: () => instance?.onProviderChange() });
-      runners.push(runner);
-      instance = new Instance(name, cfg, {
-        socket: sockets.get(cfg.interface)!,
-        runner,
-        primaryAddress: source,
-        localAddresses: link.addresses.map((a) => a.address),
-        log: ilog,
-      });
-      instances.push(instance);
+  /** Starts every configured instance and the status server; throws StartupError with a fix. */
+  static async start(config: Config, log: Logger): Promise<Agent> {
+    const backend = netBackend();
+    if (backend.kind !== 'netlink') log.warn({ reason: backend.reason }, `netlink unavailable (${backend.reason}); using the ip command for addresses and polling links`);
+    const agent = new Agent(LinkWatcher.open(), log);
+    try {
+      await Promise.all(Object.entries(config.instances).map(([name, cfg]) => agent.add(name, cfg)));
+      if (config.status.listen !== 'off') {
+        agent.server = await startStatusServer({ listen: config.status.listen, getStatus: () => agent.status(), log }).catch((e: Error) => {
+          throw new StartupError(e.message);
+        });
+      }
+    } catch (e) {
+      await agent.abandon();
+      throw e instanceof StartupError ? e : new StartupError((e as Error).message);
     }
-    // Clear stale copies of our VIPs (a kill -9 leaves them behind) before the instances speak VRRP.
-    await Promise.all(
-      runners.map(async (runner, n) => {
-        runner.want(false);
-        if (!(await runner.whenReached(STARTUP_CLEANUP_MS)))
-          log.warn({ instance: instances[n]!.name, err: runner.status().lastError }, 'could not clear stale VIPs at start-up; the runner keeps trying');
-      }),
-    );
-  } catch (e) {
-    await abandon();
-    throw e instanceof StartupError ? e : new StartupError((e as Error).message);
+    log.info({ evt: 'ready', instances: [...agent.members.keys()], version: AGENT_VERSION }, 'ha-agent running');
+    return agent;
   }
-  const onInterface = (ifname: string) => instances.filter((i) => i.cfg.interface === ifname);
-  const deliver = (sock: VrrpSocket, mine: Instance[]) =>
-    sock.onDatagram((d) => {
-      for (const i of mine) i.receive(d);
+
+  /** Adds and starts one instance (stale copies of its VIPs are removed first). */
+  add(name: string, cfg: InstanceConfig): Promise<void> {
+    return this.serialise(() => this.doAdd(name, cfg));
+  }
+
+  /** Stops one instance gracefully (priority 0 if master, VIPs released). */
+  remove(name: string): Promise<void> {
+    return this.serialise(() => this.doRemove(name));
+  }
+
+  /** Replaces an instance by a new definition of the same name. */
+  replace(name: string, cfg: InstanceConfig): Promise<void> {
+    return this.serialise(async () => {
+      await this.doRemove(name);
+      await this.doAdd(name, cfg);
     });
-  for (const [ifname, sock] of sockets) deliver(sock, onInterface(ifname));
+  }
 
-  /**
-   * A socket is tied to the interface index it was opened on: if the interface was deleted and
-   * created again (VLAN, bond, veth), or sends keep failing, open a new one before anyone recovers.
-   * Returns false when the socket is stale and could not be reopened yet.
-   */
-  const refreshSocket = (ifname: string): boolean => {
-    const old = sockets.get(ifname)!;
-    const mine = onInterface(ifname);
-    const index = Number(readSysfs(ifname, 'ifindex') ?? NaN);
-    if (!Number.isInteger(index)) return true; // gone: linkProblem() keeps the instances in FAULT
-    if (index === old.ifindex && !mine.some((i) => i.sendTrouble())) return true;
-    try {
-      const sock = VrrpSocket.open(ifname, index);
-      old.close();
-      sockets.set(ifname, sock);
-      deliver(sock, mine);
-      for (const i of mine) i.setSocket(sock);
-      log.warn({ interface: ifname, from: old.ifindex, to: index }, `reopened the VRRP socket on ${ifname}`);
-      return true;
-    } catch (e) {
-      log.error({ interface: ifname, err: (e as Error).message }, `cannot reopen the VRRP socket on ${ifname}`);
-      return index === old.ifindex;
+  names(): string[] {
+    return [...this.members.keys()];
+  }
+
+  status(): StatusJson {
+    return {
+      version: AGENT_VERSION,
+      pid: process.pid,
+      startedAt: this.startedAt.toISOString(),
+      uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
+      instances: Object.fromEntries([...this.members].map(([name, m]) => [name, m.instance.status()])),
+      interfaces: Object.fromEntries([...this.ports].map(([ifname, p]) => [ifname, { dropped: { ...p.demux.dropped }, socket: { ...p.socket.stats } }])),
+    };
+  }
+
+  stop(): Promise<void> {
+    return (this.stopping ??= (async () => {
+      clearInterval(this.socketCheck);
+      await this.changes.catch(() => {});
+      await Promise.all([...this.members.values()].map((m) => m.instance.shutdown(SHUTDOWN_DEADLINE_MS)));
+      for (const p of this.ports.values()) p.socket.close();
+      this.ports.clear();
+      this.members.clear();
+      this.watcher.close();
+      await this.server?.close();
+      this.log.info({ evt: 'stopped' }, 'ha-agent stopped');
+    })());
+  }
+
+  // --- adding and removing --------------------------------------------------------------------------
+
+  private serialise<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.changes.then(work);
+    this.changes = next.catch(() => {});
+    return next;
+  }
+
+  private async doAdd(name: string, cfg: InstanceConfig): Promise<void> {
+    if (this.stopping) throw new StartupError('the agent is stopping');
+    if (this.members.has(name)) throw new StartupError(`instance ${name} already runs`);
+    const link = this.watcher.link(cfg.interface);
+    if (!link) throw new StartupError((await interfaceNotFound(cfg.interface, name)).message);
+    const source = cfg.unicast?.source ?? primaryIPv4(link, cfg.vips);
+    if (!source)
+      throw new StartupError(`${name}: interface ${cfg.interface} has no IPv4 address to send adverts from — fix: give it an address, or set instances.${name}.unicast.source`);
+    const ilog = this.log.child({ instance: name });
+    const { module, ctx, provider } = await createProvider(name, cfg, ilog).catch((e: Error) => {
+      throw new StartupError(`${name}: ${e.message}`);
+    });
+    const shared = this.resourcesFor(module);
+    const port = this.portFor(link);
+    let instance: Instance | undefined;
+    const runner = new ProviderRunner(provider, {
+      log: ilog,
+      timing: ctx.timing,
+      vips: cfg.vips,
+      limiter: shared.limiter,
+      batch: shared.batch,
+      onChange: (st) => instance?.onProviderChange(st),
+    });
+    let election: VrrpElection | undefined;
+    instance = new Instance(name, cfg, {
+      runner,
+      log: ilog,
+      election: (hooks) =>
+        (election = new VrrpElection(name, cfg, {
+          socket: port.socket,
+          source,
+          localAddresses: addressesOf(link),
+          hooks,
+          log: ilog,
+        })),
+    });
+    const member: Member = { instance, election: election! };
+    port.users.add(member);
+    port.demux.add({ version: cfg.version, vrid: cfg.vrid, unicastPeers: cfg.unicast?.peers ?? null }, member.election);
+    this.members.set(name, member);
+    // Clear stale copies of our VIPs (a kill -9 leaves them behind) before the instance speaks VRRP.
+    runner.want(false);
+    if (!(await runner.whenReached(STARTUP_CLEANUP_MS)))
+      ilog.warn({ err: runner.status().lastError }, 'could not clear stale VIPs at start-up; the runner keeps trying');
+    if (this.stopping) return;
+    this.evaluate(member);
+    instance.start();
+  }
+
+  private async doRemove(name: string): Promise<void> {
+    const m = this.members.get(name);
+    if (!m) throw new StartupError(`no instance ${name}`);
+    this.members.delete(name);
+    await m.instance.shutdown(SHUTDOWN_DEADLINE_MS);
+    const port = this.ports.get(m.instance.cfg.interface);
+    if (!port) return;
+    port.demux.remove(m.election);
+    port.users.delete(m);
+    if (port.users.size === 0) {
+      port.socket.close();
+      this.ports.delete(port.ifname);
     }
-  };
+  }
 
-  const status = (): StatusJson => ({
-    version: AGENT_VERSION,
-    pid: process.pid,
-    startedAt: startedAt.toISOString(),
-    uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
-    instances: Object.fromEntries(instances.map((i) => [i.name, i.status()])),
-  });
+  /** Removes everything after a failed start: no priority 0 to send, VIPs were only ever released. */
+  private async abandon(): Promise<void> {
+    clearInterval(this.socketCheck);
+    for (const m of this.members.values()) m.election.close();
+    await Promise.all([...this.members.values()].map((m) => m.instance.runner.close()));
+    for (const p of this.ports.values()) p.socket.close();
+    this.watcher.close();
+    await this.server?.close();
+  }
 
-  let server: { close(): Promise<void> } | null = null;
-  if (config.status.listen !== 'off') {
+  private resourcesFor(module: ProviderModule): TypeResources {
+    let r = this.typeResources.get(module);
+    if (!r) this.typeResources.set(module, (r = createTypeResources(module, realClock)));
+    return r;
+  }
+
+  private portFor(link: LinkInfo): Port {
+    let port = this.ports.get(link.name);
+    if (port) return port;
+    let socket: VrrpSocket;
     try {
-      server = await startStatusServer({ listen: config.status.listen, getStatus: status, log });
+      socket = VrrpSocket.open(link.name, link.index);
     } catch (e) {
-      await abandon();
       throw new StartupError((e as Error).message);
     }
+    port = { ifname: link.name, socket, demux: new ReceiveDemux(), users: new Set() };
+    const demux = port.demux;
+    socket.onDatagram((d) => demux.dispatch(d));
+    this.ports.set(link.name, port);
+    return port;
   }
 
-  for (const i of instances) i.start(linkProblem(i));
-  const poll = setInterval(() => {
-    const stale = new Set([...sockets.keys()].filter((ifname) => !refreshSocket(ifname)));
-    for (const i of instances) {
-      const ifname = i.cfg.interface;
-      i.setLinkFault(linkProblem(i) ?? (stale.has(ifname) ? `interface ${ifname} was re-created and its VRRP socket cannot be reopened yet` : null));
-    }
-  }, LINK_POLL_MS);
-  log.info({ evt: 'ready', instances: instances.map((i) => i.name), version: AGENT_VERSION }, 'ha-agent running');
+  // --- watching links, addresses and sockets ------------------------------------------------------------
 
-  let stopping: Promise<void> | null = null;
-  const stop = () =>
-    (stopping ??= (async () => {
-      clearInterval(poll);
-      await Promise.all(instances.map((i) => i.shutdown(SHUTDOWN_DEADLINE_MS)));
-      for (const s of sockets.values()) s.close();
-      await server?.close();
-      log.info({ evt: 'stopped' }, 'ha-agent stopped');
-    })());
-  return { status, stop };
+  private linkChanged(ifname: string): void {
+    const port = this.ports.get(ifname);
+    if (!port || this.stopping) return;
+    this.refreshSocket(port);
+    for (const m of port.users) this.evaluate(m);
+  }
+
+  /** Sets the instance's link, unicast-source and socket fault sources from what the watcher knows now. */
+  private evaluate(m: Member): void {
+    const cfg = m.instance.cfg;
+    const ifname = cfg.interface;
+    const link = this.watcher.link(ifname);
+    const port = this.ports.get(ifname);
+    let linkFault: string | null = null;
+    if (!link) linkFault = `interface ${ifname} disappeared`;
+    else if (!link.up) linkFault = `interface ${ifname} is ${link.operstate === 'up' ? 'not running' : link.operstate}`;
+    else if (port && port.socket.ifindex !== link.index) linkFault = `interface ${ifname} was re-created and its VRRP socket cannot be reopened yet`;
+    let sourceFault: string | null = null;
+    if (link) {
+      const wanted = cfg.unicast?.source;
+      const source = wanted ?? primaryIPv4(link, cfg.vips);
+      if (wanted && !link.addresses.some((a) => a.address === wanted)) sourceFault = `unicast source ${wanted} is not on ${ifname}`;
+      else if (!source) linkFault ??= `interface ${ifname} has no IPv4 address to send adverts from`;
+      if (source) m.election.setAddresses(source, addressesOf(link));
+    }
+    m.instance.setFault('link', linkFault);
+    m.instance.setFault('unicast-source', sourceFault);
+    m.instance.setFault('socket', (port && port.socket.trouble()) ?? m.election.trouble());
+  }
+
+  /**
+   * A socket is tied to the interface index it was opened on: when the interface was deleted and
+   * created again (VLAN, bond, veth), or the socket is in trouble, open a new one before anyone recovers.
+   */
+  private refreshSocket(port: Port): void {
+    const link = this.watcher.link(port.ifname);
+    if (!link) return; // gone: evaluate() keeps the instances in FAULT
+    const troubled = port.socket.trouble() !== null || [...port.users].some((m) => m.election.trouble() !== null);
+    if (link.index === port.socket.ifindex && !troubled) return;
+    try {
+      const sock = VrrpSocket.open(port.ifname, link.index);
+      const old = port.socket;
+      port.socket = sock;
+      old.close();
+      sock.onDatagram((d) => port.demux.dispatch(d));
+      for (const m of port.users) m.election.setSocket(sock);
+      this.log.warn({ interface: port.ifname, from: old.ifindex, to: link.index }, `reopened the VRRP socket on ${port.ifname}`);
+    } catch (e) {
+      this.log.error({ interface: port.ifname, err: (e as Error).message }, `cannot reopen the VRRP socket on ${port.ifname}`);
+    }
+  }
+
+  /** Cheap, in memory: only an interface whose socket is in trouble costs a syscall. */
+  private checkSockets(): void {
+    if (this.stopping) return;
+    for (const port of this.ports.values()) {
+      const troubled = port.socket.trouble() !== null || [...port.users].some((m) => m.election.trouble() !== null || m.instance.hasFault('socket'));
+      if (!troubled) continue;
+      this.refreshSocket(port);
+      for (const m of port.users) this.evaluate(m);
+    }
+  }
+}
+
+function addressesOf(link: LinkInfo): string[] {
+  return link.addresses.map((a) => a.address);
+}
+
+/** Starts the agent (kept for callers of the old function). */
+export function startAgent(config: Config, log: Logger): Promise<Agent> {
+  return Agent.start(config, log);
 }

@@ -23,7 +23,7 @@ export async function providerTestCommand(type: string, opts: { config: string; 
   let failed = 0;
   for (const [name, inst] of chosen) {
     out.stdout.write(`${name} (${type} on ${inst.interface}, VIPs ${inst.vips.join(', ')})\n`);
-    const provider = createProvider({ instanceName: name, interface: inst.interface, vips: inst.vips, log }, inst);
+    const { provider } = await createProvider(name, inst, log);
     try {
       for await (const c of provider.preflight()) {
         out.stdout.write(`  ${c.ok ? '✓' : '✗'} ${c.check}: ${c.detail}\n`);

@@ -135,7 +135,20 @@ const interfaceName = z.string().superRefine((s, ctx) => {
 // (and removing its name from PLANNED_PROVIDER_TYPES).
 // ---------------------------------------------------------------------------------------------
 
-export const GarpProviderSchema = z.strictObject({ type: z.literal('garp') });
+/**
+ * Per-instance overrides of the provider's timing defaults (each provider module declares its own),
+ * in seconds. Left out: the provider type's default.
+ */
+export const ProviderTimingSchema = z.strictObject({
+  operationTimeout: z.number().min(0.1).max(600).optional(), // deadline of one acquire / release / verify
+  confirmTimeout: z.number().min(0).max(600).optional(), // how long acquire waits for the backend to confirm
+  reconcile: z.number().min(1).max(3600).optional(), // verify period once the goal is reached
+  backoffBase: z.number().min(0.01).max(600).optional(), // first retry delay (full jitter, doubling)
+  backoffMax: z.number().min(0.1).max(3600).optional(), // retry delay ceiling
+  faultAfter: z.number().min(0.1).max(3600).optional(), // MASTER without a successful acquire this long → FAULT
+});
+
+export const GarpProviderSchema = z.strictObject({ type: z.literal('garp'), timing: ProviderTimingSchema.optional() });
 
 export const PROVIDER_SCHEMAS = [GarpProviderSchema] as const;
 
@@ -356,6 +369,29 @@ const vridRule = (instances: Record<string, unknown>, ctx: z.RefinementCtx) => {
   }
 };
 
+/** A VIP belongs to one instance: two instances would each add and remove it (two runners fighting over it). */
+const sharedVipRule = (instances: Record<string, unknown>, ctx: z.RefinementCtx) => {
+  const owner = new Map<string, { name: string; index: number }>();
+  for (const [name, raw] of Object.entries(instances)) {
+    const parsed = z.object({ vips: z.array(z.string()) }).safeParse(raw);
+    if (!parsed.success) continue;
+    parsed.data.vips.forEach((v, index) => {
+      if (vipProblem(v) !== undefined) return; // already reported
+      const addr = vipAddress(v);
+      const first = owner.get(addr);
+      if (first === undefined) return void owner.set(addr, { name, index });
+      if (first.name === name) return; // vipsRule reports duplicates inside one instance
+      fail(
+        ctx,
+        `VIP ${addr} is in instances ${first.name} and ${name}`,
+        'give each VIP to exactly one instance (the two would add and remove it against each other)',
+        [name, 'vips', index],
+        [first.name, 'vips', first.index],
+      );
+    });
+  }
+};
+
 export const InstancesSchema = z
   .record(z.string().regex(INSTANCE_NAME_RE), InstanceSchema)
   .superRefine(
@@ -367,6 +403,9 @@ export const InstancesSchema = z
     { when: (p) => typeof p.value === 'object' && p.value !== null && !Array.isArray(p.value) },
   )
   .superRefine(vridRule as (v: Record<string, unknown>, ctx: z.RefinementCtx) => void, {
+    when: (p) => typeof p.value === 'object' && p.value !== null && !Array.isArray(p.value),
+  })
+  .superRefine(sharedVipRule as (v: Record<string, unknown>, ctx: z.RefinementCtx) => void, {
     when: (p) => typeof p.value === 'object' && p.value !== null && !Array.isArray(p.value),
   });
 
@@ -380,4 +419,5 @@ export type Config = z.infer<typeof ConfigSchema>;
 export type InstanceConfig = Config['instances'][string];
 export type ProviderConfig = InstanceConfig['provider'];
 export type GarpConfig = InstanceConfig['garp'];
+export type ProviderTimingConfig = z.infer<typeof ProviderTimingSchema>;
 export type UnicastConfig = NonNullable<InstanceConfig['unicast']>;

@@ -1,15 +1,59 @@
-// Maps `provider.type` from the config to its factory. The only place in src/ that imports a
-// concrete provider: adding a backend is one entry here and one folder under providers/.
-import type { InstanceConfig } from '../config/schema.js';
-import type { ProviderContext, VipProvider } from './types.js';
-import { createGarpProvider } from '../../providers/garp/index.js';
+// Maps `provider.type` from the config to its module, loaded lazily with import(): a `garp` user
+// never loads a cloud SDK. The only place in src/ that names a concrete provider: adding a backend
+// is one entry here, one schema in config/schema.ts and one folder under providers/.
+import type { InstanceConfig, ProviderConfig, ProviderTimingConfig } from '../config/schema.js';
+import type { Logger } from 'pino';
+import type { ProviderContext, ProviderModule, ProviderTiming, VipProvider } from './types.js';
 
-export function createProvider(ctx: ProviderContext, inst: InstanceConfig): VipProvider {
-  const type = inst.provider.type;
-  switch (type) {
-    case 'garp':
-      return createGarpProvider(ctx, inst.garp);
-    default:
-      throw new Error(`provider type ${String(type)} is not available in this version`);
+type Loader = () => Promise<{ default: ProviderModule }>;
+
+const LOADERS: Readonly<Record<string, Loader>> = {
+  garp: () => import('../../providers/garp/index.js') as Promise<{ default: ProviderModule }>,
+};
+
+const loaded = new Map<string, Promise<ProviderModule>>();
+
+/** The module of a provider type (cached). Rejects with a clear message for a type this build lacks. */
+export function loadProviderModule(type: string): Promise<ProviderModule> {
+  let p = loaded.get(type);
+  if (!p) {
+    const loader = LOADERS[type];
+    p = loader ? loader().then((m) => m.default) : Promise.reject(new Error(`provider type ${type} is not available in this version`));
+    loaded.set(type, p);
   }
+  return p;
+}
+
+/** The module's timing defaults with the instance's `provider.timing` overrides (seconds) applied. */
+export function resolveTiming(defaults: ProviderTiming, overrides: ProviderTimingConfig | undefined): ProviderTiming {
+  const o = overrides ?? {};
+  const ms = (s: number | undefined, d: number) => (s === undefined ? d : Math.round(s * 1000));
+  return {
+    operationTimeoutMs: ms(o.operationTimeout, defaults.operationTimeoutMs),
+    confirmTimeoutMs: ms(o.confirmTimeout, defaults.confirmTimeoutMs),
+    reconcileMs: ms(o.reconcile, defaults.reconcileMs),
+    backoffBaseMs: ms(o.backoffBase, defaults.backoffBaseMs),
+    backoffMaxMs: ms(o.backoffMax, defaults.backoffMaxMs),
+    faultAfterMs: ms(o.faultAfter, defaults.faultAfterMs),
+  };
+}
+
+/** Everything a provider of one instance is made from. */
+export function providerContext(module: ProviderModule, name: string, inst: InstanceConfig, log: Logger): ProviderContext {
+  const provider: ProviderConfig = inst.provider;
+  return {
+    instanceName: name,
+    interface: inst.interface,
+    vips: inst.vips,
+    garp: inst.garp,
+    timing: resolveTiming(module.timing, provider.timing),
+    log,
+  };
+}
+
+/** Loads the instance's provider type and creates its provider. */
+export async function createProvider(name: string, inst: InstanceConfig, log: Logger): Promise<{ module: ProviderModule; ctx: ProviderContext; provider: VipProvider }> {
+  const module = await loadProviderModule(inst.provider.type);
+  const ctx = providerContext(module, name, inst, log);
+  return { module, ctx, provider: module.create(ctx, inst.provider) };
 }

@@ -1,7 +1,7 @@
 // The JSON served at GET /status (and read back by `ha-agent status`).
 // The names in the ARCHITECTURE.md contract (instances, state, priority, effectivePriority, master,
 // vips, provider.type/ownership/lastError) are fixed; everything else here extends them.
-import type { ProviderRunnerStatus } from '../provider/runner.js';
+import type { ProviderRunnerStatus } from '../provider/runner/driver.js';
 
 export type VrrpState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
 
@@ -44,6 +44,8 @@ export interface InstanceStatusJson {
   since: string | null;
   /** Why the instance is in FAULT; null otherwise. */
   faultReason: string | null;
+  /** Every fault source present now (link, unicast-source, socket, provider, check:NAME) and its reason. */
+  faults: Record<string, string>;
   counters: InstanceCounters;
 }
 
@@ -55,4 +57,6 @@ export interface StatusJson {
   startedAt: string;
   uptimeSeconds: number;
   instances: Record<string, InstanceStatusJson>;
+  /** Per interface: datagrams no instance here serves (unknown VRID, malformed), and the socket's counters. */
+  interfaces?: Record<string, { dropped: Record<string, number>; socket: object }>;
 }

@@ -111,7 +111,9 @@ function inBackup(cfg: FsmConfig, s: FsmSnapshot, ev: FsmEvent, now: number): St
   switch (ev.type) {
     case 'tick':
       // RFC 5798 §6.4.2: Master_Down_Timer fires → send an advert, take the VIPs, become Master.
-      if (s.masterDownAt !== null && now >= s.masterDownAt) return becomeMaster(cfg, s, now, 'master-down-timer');
+      // The reason says whether the master said goodbye (priority 0: we waited only Skew_Time) or went silent.
+      if (s.masterDownAt !== null && now >= s.masterDownAt)
+        return becomeMaster(cfg, s, now, s.masterPriority === STOP_PRIORITY ? 'master-sent-priority-0' : 'master-down-timer');
       return noActions(s);
     case 'advert':
       return backupReceives(cfg, s, ev, now);
@@ -129,7 +131,7 @@ function inBackup(cfg: FsmConfig, s: FsmSnapshot, ev: FsmEvent, now: number): St
 function backupReceives(cfg: FsmConfig, s: FsmSnapshot, rx: AdvertEvent, now: number): StepResult {
   // RFC 5798 §6.4.2 / keepalived vrrp_state_backup: priority 0 → Master_Down_Timer := Skew_Time.
   if (rx.priority === STOP_PRIORITY) {
-    return noActions({ ...s, masterDownAt: now + skew(cfg, s.effectivePriority, s.masterAdverIntervalCs) });
+    return noActions({ ...s, masterDownAt: now + skew(cfg, s.effectivePriority, s.masterAdverIntervalCs), masterAddress: rx.src, masterPriority: STOP_PRIORITY });
   }
   if (backupAcceptsMaster(cfg, s, rx, now)) {
     // RFC 5798 §6.4.2: (v3) Master_Adver_Interval := rx interval; reset Master_Down_Timer.

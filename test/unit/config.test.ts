@@ -149,9 +149,9 @@ instances:
   A: { <<: *common, vrid: 1 }
   B: { <<: *common, vrid: 2 }
 `;
-    // "common" is not a config key: the anchor has to live somewhere allowed
+    // "common" is not a config key: the anchor has to live somewhere allowed (and the two instances share a VIP)
     const e = errors(text);
-    assert.deepEqual(e.map((x) => x.path), ['common']);
+    assert.deepEqual(e.map((x) => x.path), ['common', 'instances.A.vips[0], instances.B.vips[0]']);
     const good = `
 instances:
   A: &a { interface: eth0, vrid: 1, vips: [198.51.100.9] }
@@ -455,6 +455,15 @@ describe('provider', () => {
     assert.match(e.fix, /did you mean garp\?/);
   });
 
+  test('provider.timing overrides are seconds, each optional, ranges checked', () => {
+    const r = ok(one({ provider: { type: 'garp', timing: { faultAfter: 10, reconcile: 30 } } }));
+    assert.deepEqual(r.config.instances['VI_1']!.provider, { type: 'garp', timing: { faultAfter: 10, reconcile: 30 } });
+    assert.deepEqual(ok(one({})).config.instances['VI_1']!.provider, { type: 'garp' });
+    const e = errorAt(one({ provider: { type: 'garp', timing: { faultAfter: 0 } } }), 'instances.VI_1.provider.timing.faultAfter');
+    assert.match(e.fix, /seconds/);
+    assert.match(errorAt(one({ provider: { type: 'garp', timing: { fualtAfter: 1 } } }), 'instances.VI_1.provider.timing.fualtAfter').fix, /faultAfter/);
+  });
+
   test('provider without type, and unknown garp provider keys', () => {
     assert.equal(errorAt(one({ provider: {} }), 'instances.VI_1.provider.type').message, 'is required');
     assert.match(errorAt(one({ provider: { type: 'garp', region: 'x' } }), 'instances.VI_1.provider.region').message, /unknown key "region"/);
@@ -528,16 +537,25 @@ describe('cross-field rules', () => {
     assert.equal(d.message, 'lists 198.51.100.2 twice');
   });
 
+  test('the same VIP in two instances is an error naming both places (any prefix, any interface)', () => {
+    const e = errorAt(yamlOf({ A: base({ vrid: 5 }), B: base({ vrid: 6, interface: 'eth1', vips: ['198.51.100.7', '198.51.100.100/32'] }) }), 'instances.A.vips[0], instances.B.vips[1]');
+    assert.equal(e.message, 'VIP 198.51.100.100 is in instances A and B');
+    assert.match(e.fix, /exactly one instance/);
+  });
+
   describe('VRID unique per interface', () => {
-    const uni = (vrid: number, peers: string[], iface = 'eth0') => base({ interface: iface, vrid, unicast: { peers } });
+    let nextVip = 1;
+    /** A base instance with a VIP of its own (VIPs are unique across instances). */
+    const own = (extra: Obj = {}) => base({ vips: [`203.0.113.${nextVip++}`], ...extra });
+    const uni = (vrid: number, peers: string[], iface = 'eth0') => own({ interface: iface, vrid, unicast: { peers } });
 
     test('two multicast instances with one VRID on one interface: error naming both', () => {
-      const e = errorAt(yamlOf({ A: base({ vrid: 5 }), B: base({ vrid: 5, vips: ['198.51.100.7'] }) }), 'instances.A.vrid, instances.B.vrid');
+      const e = errorAt(yamlOf({ A: own({ vrid: 5 }), B: own({ vrid: 5, vips: ['198.51.100.7'] }) }), 'instances.A.vrid, instances.B.vrid');
       assert.match(e.message, /instances A and B both use vrid 5 on eth0/);
     });
 
     test('same VRID on different interfaces is fine', () => {
-      ok(yamlOf({ A: base({ vrid: 5 }), B: base({ vrid: 5, interface: 'eth1' }) }));
+      ok(yamlOf({ A: own({ vrid: 5 }), B: own({ vrid: 5, interface: 'eth1' }) }));
     });
 
     test('both unicast with disjoint peers is fine (keepalived allows it)', () => {
@@ -550,16 +568,16 @@ describe('cross-field rules', () => {
     });
 
     test('one unicast and one multicast is an error', () => {
-      errorAt(yamlOf({ A: uni(5, ['198.51.100.2']), B: base({ vrid: 5 }) }), 'instances.A.vrid, instances.B.vrid');
+      errorAt(yamlOf({ A: uni(5, ['198.51.100.2']), B: own({ vrid: 5 }) }), 'instances.A.vrid, instances.B.vrid');
     });
 
     test('three instances sharing a VRID give two errors, one per later instance', () => {
-      const e = errors(yamlOf({ A: base({ vrid: 5 }), B: base({ vrid: 5 }), C: base({ vrid: 6 }), D: base({ vrid: 5 }) }));
+      const e = errors(yamlOf({ A: own({ vrid: 5 }), B: own({ vrid: 5 }), C: own({ vrid: 6 }), D: own({ vrid: 5 }) }));
       assert.deepEqual(e.map((x) => x.path), ['instances.A.vrid, instances.B.vrid', 'instances.A.vrid, instances.D.vrid', 'instances.B.vrid, instances.D.vrid']);
     });
 
     test('the rule still runs when another instance has unrelated errors', () => {
-      const e = errors(yamlOf({ A: base({ vrid: 5 }), B: base({ vrid: 5 }), C: base({ vrid: 999 }) }));
+      const e = errors(yamlOf({ A: own({ vrid: 5 }), B: own({ vrid: 5 }), C: own({ vrid: 999 }) }));
       assert.deepEqual(e.map((x) => x.path).sort(), ['instances.A.vrid, instances.B.vrid', 'instances.C.vrid']);
     });
   });
@@ -742,7 +760,7 @@ describe('check-config', () => {
   test('valid file: OK line with instance names, exit 0', async () => {
     await withTmp(async (dir) => {
       const file = join(dir, 'c.yaml');
-      await writeFile(file, yamlOf({ VI_1: base(), VI_2: base({ vrid: 52 }) }));
+      await writeFile(file, yamlOf({ VI_1: base(), VI_2: base({ vrid: 52, vips: ['198.51.100.101/24'] }) }));
       const out = sink();
       const err = sink();
       assert.equal(await checkConfigCommand(file, { stdout: out.stream, stderr: err.stream }), 0);

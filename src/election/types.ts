@@ -1,0 +1,53 @@
+// The election behind an instance: who should hold the VIPs. VRRP (./vrrp.ts) is the default; a
+// second backend (a lease in etcd) implements the same interface, and the instance → runner →
+// provider pipeline stays the same. An election decides and tells its hooks, synchronously and in
+// order; it never waits on them (the hooks only set goals, which the provider runner works towards).
+import type { AnnounceReason } from '../provider/types.js';
+
+export type ElectionState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
+
+export interface ElectionHooks {
+  /** This node should hold the VIPs (entering MASTER). */
+  hold(): void;
+  /** This node should not hold them (leaving MASTER, FAULT, shutdown). */
+  release(): void;
+  /** Re-announce held VIPs (a master heard a lower-priority peer). */
+  announce(reason: AnnounceReason): void;
+  /** A state change, after its side actions. */
+  transition(from: ElectionState, to: ElectionState, reason: string): void;
+}
+
+export interface ElectionCounters {
+  advertsSent: number;
+  advertSendErrors: number;
+  advertsReceived: number;
+  /** Received packets dropped by this instance, by reason. */
+  dropped: Record<string, number>;
+}
+
+export interface ElectionStatus {
+  state: ElectionState;
+  effectivePriority: number;
+  /** The current master's address (ours when MASTER), null when unknown. */
+  master: string | null;
+  masterPriority: number | null;
+  /** Monotonic ms of the last transition. */
+  since: number;
+  faultReason: string | null;
+  counters: ElectionCounters;
+}
+
+export interface Election {
+  readonly kind: string;
+  /** Starts taking part; straight in FAULT when `fault` is set. */
+  start(fault: string | null): void;
+  /** The instance's fault sources changed: a reason enters (or stays in) FAULT, null recovers. */
+  setFault(reason: string | null): void;
+  /** Graceful stop: step down at once (VRRP: priority-0 advert), then stay silent. */
+  shutdown(): void;
+  /** Why this election cannot take part right now (e.g. adverts cannot be sent), or null. */
+  trouble(): string | null;
+  status(): ElectionStatus;
+  /** Stops timers and detaches from sockets, for good. */
+  close(): void;
+}

@@ -1,0 +1,286 @@
+// The VRRP election of one instance: feeds the pure state machine (vrrp/fsm.ts) with validated
+// adverts, ticks and faults, and carries out what it returns. Adverts leave at once through the
+// interface's raw socket (pre-encoded: only the IP id, and the checksum when the priority changes,
+// are rewritten); hold / release / announce go to the instance's hooks, which never make us wait.
+//
+// Receiving: the agent's per-interface demux (vrrp/demux.ts) has already parsed the IP header and
+// picked this instance by VRID (and unicast source); receive() runs keepalived's remaining checks.
+//
+// Timers: ONE timer, armed at the FSM's next deadline. A backup's Master_Down deadline moves later
+// with every advert; we do not re-arm for that (200 instances would churn 200 timers a second): the
+// timer fires at the old deadline, finds the deadline moved, and sleeps again for the rest.
+import type { Logger } from 'pino';
+import type { InstanceConfig } from '../config/schema.js';
+import { initialState, nextDeadline, step, type FsmAction, type FsmConfig, type FsmEvent, type FsmSnapshot } from '../vrrp/fsm.js';
+import { passwordToAuthData, type ChecksumForm } from '../vrrp/packet.js';
+import { AdvertEncoder } from '../vrrp/advert-encoder.js';
+import { checkAdvert, compileView, type CompiledView } from '../vrrp/validate.js';
+import type { DatagramHeader, DemuxTarget } from '../vrrp/demux.js';
+import type { VrrpSocket } from '../vrrp/transport.js';
+import { VRRP_MCAST_GROUP } from '../net/ip.js';
+import { RateLimitedLog } from '../rate-limited-log.js';
+import type { Election, ElectionCounters, ElectionHooks, ElectionStatus } from './types.js';
+
+/** Consecutive failed sends after which the socket is considered broken (FAULT until it works again). */
+const SEND_FAILURES_TO_FAULT = 3;
+/** Drop reasons that mean a peer is configured differently (keepalived logs these too): warn, not debug. */
+const MISMATCH_REASONS = new Set([
+  'auth-type-mismatch',
+  'auth-failed',
+  'interval-mismatch',
+  'address-mismatch',
+  'bad-version',
+  'dst-mode-mismatch',
+  'unknown-unicast-source',
+]);
+
+export interface VrrpElectionDeps {
+  socket: VrrpSocket;
+  /** The advert source: unicast.source, or the interface's primary IPv4 address. */
+  source: string;
+  /** Every address on the interface (adverts from these are our own). */
+  localAddresses: readonly string[];
+  hooks: ElectionHooks;
+  log: Logger;
+  /** Monotonic milliseconds. */
+  now?: () => number;
+}
+
+export class VrrpElection implements Election, DemuxTarget {
+  readonly kind = 'vrrp';
+  readonly counters: ElectionCounters = { advertsSent: 0, advertSendErrors: 0, advertsReceived: 0, dropped: {} };
+  private snap: FsmSnapshot;
+  private fsmCfg: FsmConfig;
+  private view: CompiledView;
+  private encoder: AdvertEncoder;
+  private source: string;
+  private localAddresses: readonly string[];
+  private sendForm: ChecksumForm;
+  private socket: VrrpSocket;
+  private timer: NodeJS.Timeout | undefined;
+  /** When the armed timer fires (monotonic ms), or null when none is armed. */
+  private timerAt: number | null = null;
+  private sendFailures = 0;
+  private lastSendError: string | null = null;
+  private closed = false;
+  private readonly now: () => number;
+  private readonly dropLog = new RateLimitedLog(10_000);
+  private readonly onTimer = () => this.fire();
+
+  constructor(
+    readonly name: string,
+    private readonly cfg: InstanceConfig,
+    private readonly deps: VrrpElectionDeps,
+  ) {
+    this.now = deps.now ?? (() => performance.now());
+    this.socket = deps.socket;
+    this.source = deps.source;
+    this.localAddresses = deps.localAddresses;
+    this.sendForm = cfg.v3ChecksumAsV2 ? 'no-pseudo' : 'rfc';
+    this.fsmCfg = this.makeFsmConfig();
+    this.view = this.makeView();
+    this.encoder = this.makeEncoder();
+    this.snap = initialState(this.fsmCfg, this.now());
+  }
+
+  start(fault: string | null): void {
+    this.apply(fault ? { type: 'fault', reason: fault } : { type: 'startup' });
+  }
+
+  setFault(reason: string | null): void {
+    if (reason !== null) this.apply({ type: 'fault', reason });
+    else if (this.snap.state === 'FAULT') this.apply({ type: 'recover' });
+  }
+
+  shutdown(): void {
+    this.apply({ type: 'shutdown' });
+    this.disarm();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.disarm();
+  }
+
+  trouble(): string | null {
+    return this.sendFailures >= SEND_FAILURES_TO_FAULT ? `cannot send adverts on ${this.cfg.interface}: ${this.lastSendError ?? 'send failed'}` : null;
+  }
+
+  /** The agent reopened the interface's socket (the interface was re-created). */
+  setSocket(socket: VrrpSocket): void {
+    this.socket = socket;
+    this.sendFailures = 0;
+    this.lastSendError = null;
+  }
+
+  /** The interface's addresses changed (renumbered; our source may be new). Takes effect with the next advert. */
+  setAddresses(source: string, localAddresses: readonly string[]): void {
+    if (source === this.source && sameList(localAddresses, this.localAddresses)) return;
+    const moved = source !== this.source;
+    this.source = source;
+    this.localAddresses = localAddresses;
+    this.view = this.makeView();
+    if (moved) {
+      this.fsmCfg = this.makeFsmConfig();
+      this.encoder = this.makeEncoder();
+      this.deps.log.warn({ instance: this.name, source }, `advert source is now ${source}`);
+    }
+  }
+
+  status(): ElectionStatus {
+    const s = this.snap;
+    return {
+      state: s.state,
+      effectivePriority: s.effectivePriority,
+      master: s.state === 'MASTER' ? this.source : s.masterAddress,
+      masterPriority: s.state === 'MASTER' ? s.effectivePriority : s.masterPriority,
+      since: s.since,
+      faultReason: s.faultReason,
+      counters: { ...this.counters, dropped: { ...this.counters.dropped } },
+    };
+  }
+
+  /** One datagram the demux routed to us (IP header included). Never throws. */
+  receive(h: DatagramHeader, datagram: Buffer): void {
+    if (this.closed) return;
+    const r = checkAdvert(this.view, h, datagram);
+    if (!r.ok) {
+      this.counters.dropped[r.reason] = (this.counters.dropped[r.reason] ?? 0) + 1;
+      if (this.dropLog.allow(r.reason)) {
+        // A peer configured differently (password, interval, VIP set, version, mode) means two masters:
+        // say so at warn, as keepalived does. Malformed or stray packets stay at debug.
+        const level = MISMATCH_REASONS.has(r.reason) ? 'warn' : 'debug';
+        this.deps.log[level]({ evt: 'drop', instance: this.name, reason: r.reason, detail: r.detail }, `advert dropped: ${r.reason} (${r.detail})`);
+      }
+      return;
+    }
+    this.counters.advertsReceived++;
+    if (this.cfg.unicast && r.checksumForm === 'mcast-pseudo' && this.sendForm === 'rfc') {
+      // keepalived's automatic compatibility with pre-1.3.6 peers: answer in the form they use.
+      this.sendForm = 'mcast-pseudo';
+      this.encoder.setForm('mcast-pseudo');
+      this.deps.log.warn({ instance: this.name, peer: r.src }, 'peer uses the old unicast VRRPv3 checksum (224.0.0.18 pseudo-header); answering in the same form');
+    }
+    this.apply({ type: 'advert', src: r.src, priority: r.advert.priority, advertIntervalCs: r.advert.advertIntervalCs });
+  }
+
+  // --- the state machine --------------------------------------------------------------------------
+
+  private apply(ev: FsmEvent): void {
+    if (this.closed) return;
+    const { state, actions } = step(this.fsmCfg, this.snap, ev, this.now());
+    this.snap = state;
+    for (const a of actions) this.perform(a);
+    this.arm();
+  }
+
+  private perform(a: FsmAction): void {
+    switch (a.type) {
+      case 'send-advert':
+        this.sendAdvert(a.priority);
+        break;
+      case 'transition':
+        this.deps.hooks.transition(a.from, a.to, a.reason);
+        break;
+      case 'hold-vips':
+        this.deps.hooks.hold();
+        break;
+      case 'release-vips':
+        this.deps.hooks.release();
+        break;
+      case 'announce':
+        this.deps.hooks.announce(a.reason);
+        break;
+    }
+  }
+
+  /** Keeps one timer at or before the FSM's deadline (see the header). */
+  private arm(): void {
+    const at = nextDeadline(this.snap);
+    if (at === null) return this.disarm();
+    if (this.timerAt !== null && this.timerAt <= at) return; // fires early enough; fire() sleeps on
+    this.disarm();
+    this.timerAt = at;
+    this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(at - this.now())));
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.timerAt = null;
+    const at = nextDeadline(this.snap);
+    if (at !== null && at > this.now()) return this.arm(); // the deadline moved later since we armed
+    this.apply({ type: 'tick' });
+  }
+
+  private disarm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = null;
+  }
+
+  private sendAdvert(priority: number): void {
+    for (const { dst, datagram } of this.encoder.next(priority)) {
+      if (this.socket.send(datagram, dst)) {
+        this.counters.advertsSent++;
+        this.sendFailures = 0;
+      } else {
+        this.counters.advertSendErrors++;
+        this.sendFailures++;
+        this.lastSendError = this.socket.stats.lastError;
+      }
+    }
+  }
+
+  // --- derived configuration ----------------------------------------------------------------------
+
+  private makeFsmConfig(): FsmConfig {
+    const c = this.cfg;
+    return {
+      version: c.version,
+      priority: c.priority,
+      advertIntervalCs: Math.round(c.advertInterval * 100),
+      preempt: c.preempt,
+      preemptDelayMs: c.preemptDelay * 1000,
+      localAddress: this.source,
+      lowerPrioNoAdvert: c.lowerPrioNoAdvert,
+    };
+  }
+
+  private authData(): Buffer {
+    const c = this.cfg;
+    return c.version === 2 ? (c.auth ? passwordToAuthData(c.auth.password) : Buffer.alloc(8)) : Buffer.alloc(0);
+  }
+
+  private makeView(): CompiledView {
+    const c = this.cfg;
+    return compileView({
+      version: c.version,
+      vrid: c.vrid,
+      advertIntervalCs: Math.round(c.advertInterval * 100),
+      authType: c.version === 2 && c.auth ? 1 : 0,
+      authData: this.authData(),
+      vips: c.vips,
+      unicast: c.unicast ? { peers: c.unicast.peers, checkSource: c.unicast.checkSource } : null,
+      localAddresses: [...new Set([this.source, ...this.localAddresses])],
+    });
+  }
+
+  private makeEncoder(): AdvertEncoder {
+    const c = this.cfg;
+    return new AdvertEncoder({
+      version: c.version,
+      vrid: c.vrid,
+      addresses: c.vips.map((v) => v.split('/')[0]!),
+      advertIntervalCs: Math.round(c.advertInterval * 100),
+      authType: c.version === 2 && c.auth ? 1 : 0,
+      authData: this.authData(),
+      src: this.source,
+      destinations: c.unicast ? c.unicast.peers : [VRRP_MCAST_GROUP],
+      form: this.sendForm,
+    });
+  }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
