@@ -4,9 +4,6 @@
 // (CIDR, ip -j parsing, capability bits).
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { buildGratuitousArp, parseArpFrame, isGratuitousArp, macToBytes, ipv4ToBytes, ARP_FRAME_LEN } from '../../src/net/arp.js';
 import { ArpingAnnouncer, ARPING_MAX_CONCURRENT, type LinkAnnouncer } from '../../src/net/announcer.js';
 import { GarpSchedule, KEEPALIVED_GARP_DEFAULTS, type GarpSettings, type TimerApi } from '../../src/net/garp.js';
@@ -15,31 +12,11 @@ import { ExecError, type ExecOptions, type ExecResult } from '../../src/exec.js'
 import { parseCidr } from '../../src/net/address.js';
 import { parseIpAddrJson, primaryIPv4 } from '../../src/net/link.js';
 import { missingCapabilities } from '../../providers/garp/preflight.js';
+import { loadKeepalivedVectors } from '../support/fixtures.js';
 
 // ── vectors ──
 
-interface Vector {
-  name: string;
-  frame_hex: string;
-  arp?: { op: number; sha: string; spa: string; tha: string; tpa: string };
-  garp_times_rel_first_advert_ms?: number[];
-}
-
-/** shared/vectors sits beside the repository (…/main and …/shared); walk up from this file to find it. */
-function loadVectors(): Vector[] {
-  const candidates: string[] = [];
-  if (process.env.HA_AGENT_VECTORS) candidates.push(process.env.HA_AGENT_VECTORS);
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 8; i++) {
-    candidates.push(join(dir, 'shared', 'vectors', 'keepalived-2.2.7.json'));
-    dir = dirname(dir);
-  }
-  const path = candidates.find((p) => existsSync(p));
-  assert.ok(path, `keepalived vectors not found; looked in:\n${candidates.join('\n')}`);
-  return JSON.parse(readFileSync(path, 'utf8')) as Vector[];
-}
-
-const vectors = loadVectors();
+const vectors = loadKeepalivedVectors();
 const garpVectors = vectors.filter((v) => /garp-(new|startup)-master$/.test(v.name));
 
 describe('gratuitous ARP frame (keepalived 2.2.7 vectors)', () => {
