@@ -179,7 +179,7 @@ async function main(): Promise<void> {
     return;
   }
 
-  const cols = [10, 9, 9, 18, 18, 18, 18, 18, 18];
+  const cols = [10, 9, 11, 18, 18, 16, 13, 17, 16];
   const row = (...cells: string[]) => console.log(cells.map((c, i) => pad(c, cols[i] ?? 12)).join(' '));
   console.log(`\nFailover, ms from the signal to … (median (min–max) over ${runs} run(s))\n`);
   row('mode', 'event', 'impl', 'priority-0 advert', 'new master advert', 'new master GARP', 'client entry', 'advert after bye', 'old master exit');

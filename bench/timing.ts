@@ -163,7 +163,7 @@ async function main(): Promise<void> {
     return;
   }
   if (garp.size > 0) {
-    const cols = [15, 20, 20, 20, 14];
+    const cols = [19, 20, 20, 20, 14];
     const row = (...cells: string[]) => console.log(cells.map((c, i) => pad(c, cols[i] ?? 12)).join(' '));
     const pick = (impl: Impl, k: 'lagMs' | 'spreadMs' | 'gapMs') => stats((garp.get(impl) ?? []).map((s) => s[k]));
     console.log(`\nGARP schedule (repeat ${GARP.repeat}, delay ${GARP.delay} s), ms, median (min–max) over ${runs} run(s)\n`);
