@@ -107,7 +107,7 @@ export async function withLab<T>(specs: LabNodeSpec[], fn: (lab: Lab) => Promise
  * priority-0 advert (the master left; Master_Down_Timer cut to Skew_Time), and after the
  * Master_Down_Timer ran out with no advert at all (the master died).
  */
-export const TAKEOVER_REASON = { priorityZero: 'priority-0-advert', masterDown: 'master-down-timer' } as const;
+export const TAKEOVER_REASON = { priorityZero: 'master-sent-priority-0', masterDown: 'master-down-timer' } as const;
 
 /** The reason our agent gave for its latest transition into `state` (undefined if none). */
 export function reasonOf(h: Watched, state: VrrpState, instance = 'VI_1'): unknown {

@@ -206,11 +206,11 @@ describe('Backup (RFC 5798 §6.4.2)', () => {
     assert.equal(r.state.state, 'BACKUP');
   });
 
-  test('priority 0 advert, then Skew_Time runs out → MASTER with reason priority-0-advert', () => {
+  test('priority 0 advert, then Skew_Time runs out → MASTER with reason master-sent-priority-0', () => {
     const b = step(V2, backupAt(V2, 0), rx(PEER_HIGH, 0), 2000).state;
     assert.equal(b.masterPriority, 0, 'the master said it is leaving');
     const r = step(V2, b, { type: 'tick' }, 2609.375);
-    assert.deepEqual(r.actions[0], { type: 'transition', from: 'BACKUP', to: 'MASTER', reason: 'priority-0-advert' });
+    assert.deepEqual(r.actions[0], { type: 'transition', from: 'BACKUP', to: 'MASTER', reason: 'master-sent-priority-0' });
   });
 
   test('a priority 0 advert followed by a normal one: the reason is the timer again', () => {
