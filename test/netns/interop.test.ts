@@ -6,9 +6,9 @@
 // back and taking over, and the takeover after a kill -9 of the master. The backup must honour the
 // master's priority-0 advert, and say so: ours in the reason of its transition, keepalived (-D) in its
 // "Backup received priority 0 advertisement" line; after a kill -9 both report the timer instead.
-// No durations are asserted here (bench/failover.ts and bench/timing.ts measure them). Our adverts on the wire must
-// pass tshark's VRRP dissector (checksum Good, TTL 255, version, VRID, priority, interval, VIPs),
-// and keepalived must not have rejected any of them.
+// Our adverts on the wire must pass tshark's VRRP dissector (checksum Good, TTL 255, version, VRID,
+// priority, interval, VIPs), and keepalived must not have rejected any of them. No durations are
+// asserted here: bench/failover.ts measures them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Lab } from '../../src/lab/lab.js';
