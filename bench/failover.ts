@@ -7,7 +7,10 @@
 //   - advert: the first advert of the new master on the wire (tcpdump timestamps on the bridge);
 //   - garp:   the new master's first gratuitous ARP for the VIP on the wire;
 //   - client: the client's existing neighbour entry for the VIP pointing at the new master (polled,
-//             so it includes up to one poll period and a process spawn).
+//             so it includes up to one poll period and a process spawn);
+//   - exit:   (SIGTERM) the old master's process exit (the contract says within 1 s);
+// and, for SIGTERM, the new master's first advert after the priority-0 one (Skew_Time, ≈0.61 s at
+// v2/priority 100 and ≈61 ms at v3 0.1 s, against Master_Down_Interval 3.61 s / 0.36 s).
 // A kill -9 also pulls the dead master's cable, as a dead machine would. Then it prints each median
 // (min–max over the runs) with the ours/keepalived ratio, and the idle RSS (VmRSS after 5 s idle) of
 // one agent against one keepalived (parent + VRRP child).
@@ -27,6 +30,7 @@ import {
 } from '../test/netns/harness.js';
 import { startKeepalived } from '../test/netns/keepalived.js';
 import { decodeArp, decodeVrrp, firstAdvert, firstGarp, startCapture } from '../test/netns/capture.js';
+import { fmt, pad, ratio, stats } from './stats.js';
 
 type Impl = 'ours' | 'keepalived';
 type Kind = 'kill -9' | 'SIGTERM';
@@ -43,6 +47,10 @@ interface Sample {
   advertMs: number | null;
   garpMs: number | null;
   clientMs: number | null;
+  /** SIGTERM only: signal → the old master's process exit. */
+  exitMs: number | null;
+  /** SIGTERM only: the priority-0 advert → the new master's first advert (≈ Skew_Time). */
+  afterByeMs: number | null;
 }
 
 const VIP = '198.51.100.100/24';
@@ -111,17 +119,17 @@ async function failoverOnce(impl: Impl, mode: Mode, kind: Kind, rss: Map<Impl, n
     // stop() takes its timestamp and sends the signal synchronously; a SIGTERM is not awaited before
     // polling the client, since a graceful exit may take longer than the hand-over itself.
     const sentAt = Date.now();
-    let gone: Promise<unknown>;
+    let gone: Promise<{ exitedAt?: number } | null>;
     if (kind === 'kill -9') {
       await master.kill9();
       await lab.setLink('ha1', false);
-      gone = Promise.resolve();
+      gone = Promise.resolve(null);
     } else {
       gone = master.stop('SIGTERM');
     }
     const clientMs = await clientFollows(lab, 'ha2', sentAt, 15_000);
     await backup.waitState('VI_1', 'MASTER', wait);
-    await gone;
+    const exited = await gone;
     const pcap = await cap.stop(300);
     const adverts = await decodeVrrp(pcap);
     const arps = await decodeArp(pcap);
@@ -133,29 +141,10 @@ async function failoverOnce(impl: Impl, mode: Mode, kind: Kind, rss: Map<Impl, n
       advertMs: advert ? advert.time - sentAt : null,
       garpMs: garp ? garp.time - sentAt : null,
       clientMs,
+      exitMs: exited?.exitedAt !== undefined ? exited.exitedAt - sentAt : null,
+      afterByeMs: bye && advert ? advert.time - bye.time : null,
     };
   });
-}
-
-function stats(xs: (number | null)[]): { median: number; min: number; max: number; n: number } | null {
-  const v = xs.filter((x): x is number => x !== null).sort((a, b) => a - b);
-  if (v.length === 0) return null;
-  const mid = Math.floor(v.length / 2);
-  const median = v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
-  return { median, min: v[0]!, max: v[v.length - 1]!, n: v.length };
-}
-
-function fmt(s: ReturnType<typeof stats>): string {
-  if (!s) return 'n/a';
-  return `${Math.round(s.median)} (${Math.round(s.min)}–${Math.round(s.max)})`;
-}
-
-function ratio(a: ReturnType<typeof stats>, b: ReturnType<typeof stats>): string {
-  return a && b && b.median > 0 ? (a.median / b.median).toFixed(2) : 'n/a';
-}
-
-function pad(s: string, n: number): string {
-  return s.length >= n ? s : s + ' '.repeat(n - s.length);
 }
 
 async function main(): Promise<void> {
@@ -190,17 +179,17 @@ async function main(): Promise<void> {
     return;
   }
 
-  const cols = [10, 9, 12, 18, 22, 22, 22];
+  const cols = [10, 9, 11, 18, 18, 16, 13, 17, 16];
   const row = (...cells: string[]) => console.log(cells.map((c, i) => pad(c, cols[i] ?? 12)).join(' '));
   console.log(`\nFailover, ms from the signal to … (median (min–max) over ${runs} run(s))\n`);
-  row('mode', 'event', 'impl', 'priority-0 advert', 'new master advert', 'new master GARP', 'client entry moved');
+  row('mode', 'event', 'impl', 'priority-0 advert', 'new master advert', 'new master GARP', 'client entry', 'advert after bye', 'old master exit');
   for (const mode of MODES) {
     for (const kind of KINDS) {
       const get = (impl: Impl) => results.find((r) => r.mode === mode.name && r.kind === kind && r.impl === impl)?.samples ?? [];
       const pick = (impl: Impl, k: keyof Sample) => stats(get(impl).map((s) => s[k]));
       for (const impl of IMPLS) {
-        const bye = kind === 'SIGTERM' ? fmt(pick(impl, 'byeMs')) : '—';
-        row(mode.name, kind, impl, bye, fmt(pick(impl, 'advertMs')), fmt(pick(impl, 'garpMs')), fmt(pick(impl, 'clientMs')));
+        const term = (k: keyof Sample) => (kind === 'SIGTERM' ? fmt(pick(impl, k)) : '—');
+        row(mode.name, kind, impl, term('byeMs'), fmt(pick(impl, 'advertMs')), fmt(pick(impl, 'garpMs')), fmt(pick(impl, 'clientMs')), term('afterByeMs'), term('exitMs'));
       }
       row(
         '',
@@ -210,6 +199,8 @@ async function main(): Promise<void> {
         ratio(pick('ours', 'advertMs'), pick('keepalived', 'advertMs')),
         ratio(pick('ours', 'garpMs'), pick('keepalived', 'garpMs')),
         ratio(pick('ours', 'clientMs'), pick('keepalived', 'clientMs')),
+        kind === 'SIGTERM' ? ratio(pick('ours', 'afterByeMs'), pick('keepalived', 'afterByeMs')) : '',
+        kind === 'SIGTERM' ? ratio(pick('ours', 'exitMs'), pick('keepalived', 'exitMs')) : '',
       );
     }
   }

@@ -1,8 +1,8 @@
 // Our agents among themselves on a real L2 segment (network namespaces on a bridge): election,
 // takeover after kill -9, graceful hand-over on SIGTERM (priority 0), preemption and nopreempt, and
 // the start-up clean-up of a VIP a kill -9 left behind. VRRPv3 at 0.1 s unless said otherwise.
-// Assertions are on states, order and who holds what; durations only to tell Skew_Time from
-// Master_Down_Interval, with wide margins.
+// Assertions are on states, order, reasons and who holds what, never on durations (bench/failover.ts
+// measures the exit and the takeover after a priority-0 advert).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Lab } from '../../src/lab/lab.js';
@@ -12,9 +12,11 @@ import {
   clientSees,
   eventually,
   expectSteady,
+  reasonOf,
   requireRoot,
   settle,
   startAgent,
+  TAKEOVER_REASON,
   vipHolder,
   waitVipHolders,
   waitVipOn,
@@ -94,6 +96,7 @@ test('kill -9 of the master: the backup takes over and the client follows the gr
     // The machine is gone: its kernel must not keep answering ARP for the VIP the kill left behind.
     await lab.setLink('ha1', false);
     await ha2.waitState('VI_1', 'MASTER', WAIT);
+    assert.equal(reasonOf(ha2, 'MASTER'), TAKEOVER_REASON.masterDown, 'no priority-0 advert: the Master_Down_Timer ran out');
 
     // The client's existing entry is rewritten by ha2's gratuitous ARP, without the client asking.
     await eventually(() => clientNeighbour(lab, 'client', VIP), (n) => n === 'ha2', 5_000, 'client neighbour entry → ha2');
@@ -103,7 +106,7 @@ test('kill -9 of the master: the backup takes over and the client follows the gr
   });
 });
 
-test('SIGTERM of the master (v2, 1 s): priority 0 on the wire, takeover after ≈Skew_Time', OPTS, async (t) => {
+test('SIGTERM of the master (v2, 1 s): priority 0 on the wire, the backup takes over because of it', OPTS, async (t) => {
   if (!requireRoot(t)) return;
   await withLab(nodes('ha1', 'ha2'), async (lab) => {
     const cap = await startCapture(lab);
@@ -117,9 +120,9 @@ test('SIGTERM of the master (v2, 1 s): priority 0 on the wire, takeover after �
     const stopped = await ha1.stop('SIGTERM');
     assert.deepEqual([stopped.code, stopped.signal], [0, null], 'clean exit on SIGTERM, before the harness had to SIGKILL it');
     assert.ok(ha1.events.some((e) => e.evt === 'stopped'), '"stopped" logged');
-    const exitMs = stopped.exitedAt - stopped.sentAt;
-    assert.ok(exitMs < 3_000, `exited ${exitMs} ms after SIGTERM (the contract says within 1 s; 3 s allowed here)`);
     await ha2.waitState('VI_1', 'MASTER', WAIT);
+    // RFC 5798 §6.4.2: the priority-0 advert cut ha2's Master_Down_Timer to Skew_Time.
+    assert.equal(reasonOf(ha2, 'MASTER'), TAKEOVER_REASON.priorityZero, 'ha2 took over on the priority-0 advert');
     await waitVipHolders(lab, VIP, ['ha2']); // the stopped master removed its VIP
     assert.equal(await clientSees(lab, 'client', VIP), 'ha2');
 
@@ -131,13 +134,11 @@ test('SIGTERM of the master (v2, 1 s): priority 0 on the wire, takeover after �
     assert.equal(goodbye.ttl, 255);
     assert.equal(goodbye.checksumStatus, 1, 'tshark: checksum good');
     assert.ok(goodbye.time >= stopped.sentAt, 'the goodbye follows the signal');
-    const takeover = firstAdvert(adverts, { src: lab.node('ha2').ip, after: goodbye.time });
-    assert.ok(takeover, 'ha2 advertises after the goodbye');
+    assert.equal(adverts.filter((a) => a.src === lab.node('ha1').ip && a.priority === 0).length, 1, 'exactly one priority-0 advert');
+    const takeover = firstAdvert(adverts, { src: lab.node('ha2').ip, after: stopped.sentAt });
+    assert.ok(takeover, 'ha2 advertises after the signal');
+    assert.ok(takeover.time > goodbye.time, "ha2's first advert as master follows the goodbye");
     assert.equal(takeover.priority, 100);
-    // Skew_Time = (256-100)/256 ≈ 0.61 s; Master_Down_Interval = 3 + 0.61 ≈ 3.61 s. Only the order of
-    // magnitude is asserted: well under Master_Down_Interval.
-    const ms = takeover.time - goodbye.time;
-    assert.ok(ms < 2_200, `takeover ${Math.round(ms)} ms after the priority-0 advert (Master_Down_Interval is 3610 ms)`);
   });
 });
 

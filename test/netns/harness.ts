@@ -102,6 +102,18 @@ export async function withLab<T>(specs: LabNodeSpec[], fn: (lab: Lab) => Promise
 // ---------------------------------------------------------------------------------------------
 // Our agent
 
+/**
+ * The `reason` of our agent's BACKUP → MASTER transition log line (src/vrrp/fsm.ts): after a
+ * priority-0 advert (the master left; Master_Down_Timer cut to Skew_Time), and after the
+ * Master_Down_Timer ran out with no advert at all (the master died).
+ */
+export const TAKEOVER_REASON = { priorityZero: 'master-sent-priority-0', masterDown: 'master-down-timer' } as const;
+
+/** The reason our agent gave for its latest transition into `state` (undefined if none). */
+export function reasonOf(h: Watched, state: VrrpState, instance = 'VI_1'): unknown {
+  return h.transitions(instance).filter((e) => e.to === state).at(-1)?.reason;
+}
+
 /** The VRRP settings of one instance, shared by agentConfig() and keepalived.ts so both sides match. */
 export interface VrrpParams {
   version: 2 | 3;

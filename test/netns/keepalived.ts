@@ -2,7 +2,8 @@
 // failover benchmark. Generates a keepalived.conf from the same VrrpParams our agent gets (instance
 // VI_1, `state BACKUP`, interface eth0), starts `keepalived -n -l -D -G -P …` with pid files of its
 // own in the lab's temp dir, and turns console lines such as `(VI_1) Entering MASTER STATE` into the
-// harness's transition events, so tests wait on keepalived exactly as they wait on our agent.
+// harness's transition events, so tests wait on keepalived exactly as they wait on our agent. With -D
+// it also logs what led a BACKUP to take over (keepalivedTakeover()).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Lab, LabNode } from '../../src/lab/lab.js';
@@ -48,10 +49,22 @@ export function keepalivedConf(routerId: string, o: KeepalivedOptions): string {
 let kaSeq = 0;
 
 const STATE_LINE = /\((\S+)\) Entering (MASTER|BACKUP|FAULT|INIT) STATE/;
+/**
+ * keepalived 2.2.7 with -D (LOG_DETAIL), vrrp.c vrrp_state_backup: a BACKUP accepted a priority-0
+ * advert and cut its Master_Down_Timer to Skew_Time (RFC 5798 §6.4.2). Logged for every such advert.
+ */
+const PRIORITY_ZERO_LINE = /\((\S+)\) Backup received priority 0 advertisement/;
+/** keepalived 2.2.7 with -D, vrrp_scheduler.c vrrp_dispatcher_read_timeout: a BACKUP's Master_Down_Timer
+ *  fired (whether it ran the full Master_Down_Interval or only Skew_Time after a priority-0 advert). */
+const ADVERT_TIMEOUT_LINE = /\((\S+)\) Receive advertisement timeout/;
 
 function parseKeepalivedLine(line: string, stream: 'stdout' | 'stderr', at: number): LogEvent {
   const m = STATE_LINE.exec(line);
   if (m) return { at, line, stream, evt: 'transition', instance: m[1], to: m[2] };
+  const p0 = PRIORITY_ZERO_LINE.exec(line);
+  if (p0) return { at, line, stream, evt: 'priority-0-received', instance: p0[1] };
+  const timeout = ADVERT_TIMEOUT_LINE.exec(line);
+  if (timeout) return { at, line, stream, evt: 'advert-timeout', instance: timeout[1] };
   if (/Stopped Keepalived/.test(line)) return { at, line, stream, evt: 'stopped' };
   if (/Startup complete/.test(line)) return { at, line, stream, evt: 'ready' };
   return { at, line, stream };
@@ -63,6 +76,21 @@ function parseKeepalivedLine(line: string, stream: 'stdout' | 'stderr', at: numb
  */
 export const KEEPALIVED_REJECTS =
   /vrrp packet too (short|long)|invalid TTL|wrong version|received a -?\d+ auth|invalid passwd|advertisement interval mismatch|Invalid packet type|unexpected ip number count|ip_tot_len mismatch|checksum to old version|icast packet but received|expected \d+ VIPs but received|Invalid VRRPv[23] checksum|not a unicast peer/i;
+
+/**
+ * What keepalived logged on its way to its first MASTER state after event index `since` (see mark()):
+ * whether a priority-0 advert came first, and whether its Master_Down_Timer fired. null: no takeover.
+ */
+export function keepalivedTakeover(h: Watched, since: number): { priorityZero: boolean; timerFired: boolean } | null {
+  const events = h.events.slice(since);
+  const master = events.findIndex((e) => e.evt === 'transition' && e.to === 'MASTER');
+  if (master < 0) return null;
+  const before = events.slice(0, master);
+  return {
+    priorityZero: before.some((e) => e.evt === 'priority-0-received'),
+    timerFired: before.some((e) => e.evt === 'advert-timeout'),
+  };
+}
 
 /** The lines in which keepalived rejected a received advert (empty when it accepted everything). */
 export function keepalivedRejects(h: Watched): string[] {

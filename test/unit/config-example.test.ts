@@ -2,25 +2,14 @@
 // knows (found by walking the zod shape) must appear in it, each with a comment.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigSchema, MAX_VIPS } from '../../src/config/schema.js';
 import { parseConfig } from '../../src/config/load.js';
+import { repoRoot } from '../support/fixtures.js';
 
-/** The repo root holds config.example.yaml; walk up (works from test/ and from dist/test/). */
-function exampleFile(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, 'config.example.yaml');
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  throw new Error('config.example.yaml not found above the test file');
-}
-
-const text = readFileSync(exampleFile(), 'utf8');
+const text = readFileSync(join(repoRoot(), 'config.example.yaml'), 'utf8');
 
 interface Def {
   type: string;

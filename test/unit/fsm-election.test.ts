@@ -115,6 +115,7 @@ describe('failover', () => {
       [10_000],
     );
     assert.equal(becameMasterAt(net, 'b'), 10_001 + 609.375);
+    assert.equal(net.transitionsOf('b').at(-1)?.reason, 'master-sent-priority-0');
   });
 
   test('graceful stop (v3, 0.1 s): takeover after 156×100/256 = 60.9375 ms', () => {

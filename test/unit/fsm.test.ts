@@ -206,6 +206,21 @@ describe('Backup (RFC 5798 §6.4.2)', () => {
     assert.equal(r.state.state, 'BACKUP');
   });
 
+  test('priority 0 advert, then Skew_Time runs out → MASTER with reason master-sent-priority-0', () => {
+    const b = step(V2, backupAt(V2, 0), rx(PEER_HIGH, 0), 2000).state;
+    assert.equal(b.masterPriority, 0, 'the master said it is leaving');
+    const r = step(V2, b, { type: 'tick' }, 2609.375);
+    assert.deepEqual(r.actions[0], { type: 'transition', from: 'BACKUP', to: 'MASTER', reason: 'master-sent-priority-0' });
+  });
+
+  test('a priority 0 advert followed by a normal one: the reason is the timer again', () => {
+    let b = step(V2, backupAt(V2, 0), rx(PEER_HIGH, 0), 2000).state;
+    b = step(V2, b, rx(PEER_HIGH, 200), 2100).state; // the master came back before Skew_Time ran out
+    assert.equal(b.masterDownAt, 2100 + 3609.375);
+    const r = step(V2, b, { type: 'tick' }, b.masterDownAt!);
+    assert.deepEqual(r.actions[0], { type: 'transition', from: 'BACKUP', to: 'MASTER', reason: 'master-down-timer' });
+  });
+
   test('priority 0 advert in v3 uses the learned Master_Adver_Interval for the skew', () => {
     let b = step(V3, backupAt(V3, 0), rx(PEER_HIGH, 200, 100), 100).state;
     b = step(V3, b, rx(PEER_HIGH, 0, 100), 1000).state;

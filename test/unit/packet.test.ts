@@ -15,7 +15,7 @@ import {
 import { buildIpv4Header, parseIpv4 } from '../../src/vrrp/ipv4.js';
 import { internetChecksum, ipv4PseudoHeader, onesComplementSum } from '../../src/vrrp/checksum.js';
 import { ipToUint32, isIpv4, isMulticast, parseIpv4Address, uint32ToIp } from '../../src/net/ip.js';
-import { loadKeepalivedVectors } from '../support/shared.js';
+import { loadKeepalivedVectors } from '../support/fixtures.js';
 import { parseEthernet } from '../support/pcap.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -58,7 +58,7 @@ function fieldsOf(frame: Buffer): Record<string, string> {
   return f;
 }
 
-describe('golden vectors: keepalived 2.2.7 (shared/vectors)', () => {
+describe('golden vectors: keepalived 2.2.7 (test/fixtures)', () => {
   const vectors = loadKeepalivedVectors();
   const vrrpVectors = vectors.filter((v) => v.vrrp_hex !== null);
 

@@ -1,4 +1,4 @@
-// Replays every capture in shared/vectors/pcap through Ethernet → IPv4 → checkDatagram, the way the
+// Replays every capture in test/fixtures/pcap through Ethernet → IPv4 → checkDatagram, the way the
 // raw socket would deliver each datagram: all VRRP adverts must be accepted, ARP skipped, other IPv4
 // (IGMP joins, ICMP unreachables quoting VRRP) dropped as wrong-protocol. Also tests the pcap helper.
 import { describe, it } from 'node:test';
@@ -8,7 +8,7 @@ import { checkDatagram, type InstanceView } from '../../src/vrrp/validate.js';
 import { passwordToAuthData } from '../../src/vrrp/packet.js';
 import { parseIpv4 } from '../../src/vrrp/ipv4.js';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, LINKTYPE_ETHERNET, parseEthernet, readPcap, writePcap } from '../support/pcap.js';
-import { loadKeepalivedVectors, sharedPath } from '../support/shared.js';
+import { loadKeepalivedVectors, fixturePath } from '../support/fixtures.js';
 
 // The lab behind the captures (shared/README.md): two nodes, VRID 51, one VIP, v2 at 1 s, v3 at 0.1 s.
 const NODES = ['192.0.2.1', '192.0.2.2'];
@@ -30,10 +30,10 @@ function receiverView(file: string, src: string): InstanceView {
   };
 }
 
-const pcapDir = sharedPath('vectors', 'pcap');
+const pcapDir = fixturePath('pcap');
 const files = readdirSync(pcapDir).filter((f) => f.endsWith('.pcap')).sort();
 
-describe('pcap replay (shared/vectors/pcap)', () => {
+describe('pcap replay (test/fixtures/pcap)', () => {
   it('finds the 16 captures', () => assert.equal(files.length, 16));
 
   const totals = { vrrp: 0, arp: 0, other: 0 };
@@ -92,7 +92,7 @@ describe('pcap replay (shared/vectors/pcap)', () => {
 
   it('each golden vector is the frame it names in its source pcap', () => {
     for (const v of loadKeepalivedVectors()) {
-      const rec = readPcap(readFileSync(sharedPath('vectors', v.source_pcap))).records[v.frame_number - 1];
+      const rec = readPcap(readFileSync(fixturePath(v.source_pcap))).records[v.frame_number - 1];
       assert.ok(rec, v.name);
       assert.equal(rec.data.toString('hex'), v.frame_hex, v.name);
     }

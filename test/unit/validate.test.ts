@@ -7,7 +7,7 @@ import { checkDatagram, DROP_REASONS, type DropReason, type InstanceView } from 
 import { encodeAdvert, passwordToAuthData, type ChecksumForm, type VrrpAdvert } from '../../src/vrrp/packet.js';
 import { buildIpv4Header, type Ipv4HeaderFields } from '../../src/vrrp/ipv4.js';
 import { internetChecksum, onesComplementSum } from '../../src/vrrp/checksum.js';
-import { loadKeepalivedVectors } from '../support/shared.js';
+import { loadKeepalivedVectors } from '../support/fixtures.js';
 
 const MCAST = '224.0.0.18';
 const A = '198.51.100.1'; // the sender

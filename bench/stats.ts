@@ -1,0 +1,34 @@
+// Summaries shared by the benchmarks: median (min–max) of samples that may be missing, and the
+// ours/keepalived ratio of two medians. Printing only; nothing here asserts.
+
+export interface Summary {
+  median: number;
+  min: number;
+  max: number;
+  n: number;
+}
+
+/** Median, min, max over the samples that were measured (null: not measured in that run). */
+export function stats(xs: (number | null)[]): Summary | null {
+  const v = xs.filter((x): x is number => x !== null).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const mid = Math.floor(v.length / 2);
+  const median = v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+  return { median, min: v[0]!, max: v[v.length - 1]!, n: v.length };
+}
+
+/** "median (min–max)", rounded to `digits` decimals (whole ms by default). */
+export function fmt(s: Summary | null, digits = 0): string {
+  if (!s) return 'n/a';
+  const r = (x: number) => x.toFixed(digits);
+  return s.min === s.max ? r(s.median) : `${r(s.median)} (${r(s.min)}–${r(s.max)})`;
+}
+
+/** ours.median / keepalived.median, or n/a. */
+export function ratio(a: Summary | null, b: Summary | null): string {
+  return a && b && b.median > 0 ? (a.median / b.median).toFixed(2) : 'n/a';
+}
+
+export function pad(s: string, n: number): string {
+  return s.length >= n ? s : s + ' '.repeat(n - s.length);
+}
