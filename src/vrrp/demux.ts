@@ -8,8 +8,8 @@
 //   - one instance has the VRID: it gets the datagram, whatever the version, source or destination,
 //     so a peer configured differently (version, mode, VIPs, password…) is reported by that instance
 //     with the instance's own reason, as keepalived does;
-//   - several (unicast only): those of the datagram's VRRP version (all of them if none has it), then
-//     the one whose peer list holds the source, else the only one left.
+//   - several (unicast only): the one whose peer list holds the source; else the only one of the
+//     datagram's VRRP version; else nobody (counted: bad-version, or unknown-unicast-source).
 // Datagrams nobody here serves are counted once here (`dropped`, by reason), not once per instance:
 // the header-level reasons (truncated, not-ipv4, bad-header-length, ip-length-mismatch,
 // wrong-protocol), a VRRP message too short to carry a VRID (bad-length), an unknown VRID, a version
@@ -129,18 +129,17 @@ export class ReceiveDemux {
     if (group === undefined) return 'unknown-vrid';
     if (group.length === 1) return group[0]!.target;
     // Only unicast instances with disjoint peer lists share a VRID (add() refuses anything else).
-    let anyOfVersion = false;
-    for (const e of group) anyOfVersion ||= e.version === h.vrrpVersion;
     let candidates = 0;
     let only: Entry | null = null;
     for (const e of group) {
-      if (anyOfVersion && e.version !== h.vrrpVersion) continue;
       if (e.peers!.has(h.src)) return e.target;
-      candidates++;
-      only = e;
+      if (e.version === h.vrrpVersion) {
+        candidates++;
+        only = e;
+      }
     }
     if (candidates === 1) return only!.target;
-    return anyOfVersion ? 'unknown-unicast-source' : 'bad-version';
+    return candidates === 0 ? 'bad-version' : 'unknown-unicast-source';
   }
 
   private drop(reason: DemuxDropReason, detail: () => string): null {
