@@ -108,6 +108,11 @@ export function encodeAdvert(a: VrrpAdvert, ip: { src: string; dst: string }, fo
   return buf;
 }
 
+/** A drop verdict (a plain function, not a closure per call: the receive path allocates nothing else). */
+export function dropFor(reason: DropReason, detail: string): DecodeError {
+  return { ok: false, reason, detail };
+}
+
 /** Which checksum form the message in b[start..end) verifies under, trying the RFC form first; null
  *  if none. src/dst are uint32, or -1 when unknown (then only 'no-pseudo' can match for v3). */
 function matchChecksum(b: Uint8Array, start: number, end: number, version: 2 | 3, src: number, dst: number): ChecksumForm | null {
@@ -129,26 +134,25 @@ function matchChecksum(b: Uint8Array, start: number, end: number, version: 2 | 3
  * or why it is no advert. Never throws; allocates only on a drop.
  */
 export function verifyAdvert(b: Uint8Array, start: number, end: number, src: number, dst: number): ChecksumForm | DecodeError {
-  const fail = (reason: DropReason, detail: string): DecodeError => ({ ok: false, reason, detail });
   const length = end - start;
-  if (length < HEADER_LEN) return fail('bad-length', `${length} bytes, shorter than the ${HEADER_LEN}-byte header`);
+  if (length < HEADER_LEN) return dropFor('bad-length', `${length} bytes, shorter than the ${HEADER_LEN}-byte header`);
   const version = b[start]! >> 4;
-  if (version !== 2 && version !== 3) return fail('bad-version', `version ${version}`);
+  if (version !== 2 && version !== 3) return dropFor('bad-version', `version ${version}`);
   const type = b[start]! & 0x0f;
-  if (type !== TYPE_ADVERTISEMENT) return fail('bad-type', `type ${type}, expected 1 (advertisement)`);
+  if (type !== TYPE_ADVERTISEMENT) return dropFor('bad-type', `type ${type}, expected 1 (advertisement)`);
   const n = b[start + 3]!;
   const expected = advertLength(version, n);
-  if (length !== expected) return fail('bad-length', `${length} bytes, expected ${expected} for v${version} with ${n} addresses`);
+  if (length !== expected) return dropFor('bad-length', `${length} bytes, expected ${expected} for v${version} with ${n} addresses`);
   const checksumForm = matchChecksum(b, start, end, version, src, dst);
   if (checksumForm === null) {
     const sum = (b[start + 6]! << 8) | b[start + 7]!;
-    return fail('bad-checksum', `checksum 0x${sum.toString(16).padStart(4, '0')} does not verify`);
+    return dropFor('bad-checksum', `checksum 0x${sum.toString(16).padStart(4, '0')} does not verify`);
   }
   if (version === 3) {
-    if (advertIntervalOf(b, start) === 0) return fail('bad-interval', 'v3 max advert interval 0');
+    if (advertIntervalOf(b, start) === 0) return dropFor('bad-interval', 'v3 max advert interval 0');
   } else {
     const authType = b[start + 4]!;
-    if (authType !== 0 && authType !== 1 && authType !== 2) return fail('bad-auth-type', `auth type ${authType}`);
+    if (authType !== 0 && authType !== 1 && authType !== 2) return dropFor('bad-auth-type', `auth type ${authType}`);
   }
   return checksumForm;
 }

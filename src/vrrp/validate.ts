@@ -14,7 +14,7 @@
 // for one instance (tests, tools).
 import { parseIpv4Address, uint32ToIp } from '../net/ip.js';
 import { emptyDatagramHeader, readDatagramHeader, type DatagramHeader } from './ipv4.js';
-import { AUTH_LEN, decodeAdvert, verifyAdvert, advertIntervalOf, VRRP_HEADER_LEN, type ChecksumForm, type VrrpAdvert } from './packet.js';
+import { AUTH_LEN, decodeAdvert, dropFor, verifyAdvert, advertIntervalOf, VRRP_HEADER_LEN, type ChecksumForm, type VrrpAdvert } from './packet.js';
 
 export const DROP_REASONS = [
   'truncated', // fewer bytes than an IPv4 header
@@ -146,12 +146,11 @@ function addressList(d: Uint8Array, first: number, n: number): string {
  * seen last time, its address text.
  */
 export function checkAdvert(view: CompiledView, h: DatagramHeader, d: Uint8Array): AdvertCheck {
-  const drop = (reason: DropReason, detail: string): AdvertCheck => ({ ok: false, reason, detail });
-  if (view.localAddresses.has(h.src)) return drop('own-packet', `from our own address ${uint32ToIp(h.src)}`);
-  if (view.unicast === null && h.ttl !== VRRP_TTL) return drop('bad-ttl', `TTL ${h.ttl}, expected ${VRRP_TTL}`);
-  if (h.vrid >= 0 && h.vrid !== view.vrid) return drop('unknown-vrid', `VRID ${h.vrid}, ours ${view.vrid}`);
+  if (view.localAddresses.has(h.src)) return dropFor('own-packet', `from our own address ${uint32ToIp(h.src)}`);
+  if (view.unicast === null && h.ttl !== VRRP_TTL) return dropFor('bad-ttl', `TTL ${h.ttl}, expected ${VRRP_TTL}`);
+  if (h.vrid >= 0 && h.vrid !== view.vrid) return dropFor('unknown-vrid', `VRID ${h.vrid}, ours ${view.vrid}`);
   if (h.vrrpVersion >= 0 && h.vrrpVersion !== view.version)
-    return drop('bad-version', `VRRP version ${h.vrrpVersion}, ours ${view.version}`);
+    return dropFor('bad-version', `VRRP version ${h.vrrpVersion}, ours ${view.version}`);
 
   const start = h.payloadOffset;
   const end = start + h.payloadLength;
@@ -162,18 +161,18 @@ export function checkAdvert(view: CompiledView, h: DatagramHeader, d: Uint8Array
 
   if (view.version === 2) {
     const authType = d[start + 4]!;
-    if (authType !== view.authType) return drop('auth-type-mismatch', `auth type ${authType}, ours ${view.authType}`);
+    if (authType !== view.authType) return dropFor('auth-type-mismatch', `auth type ${authType}, ours ${view.authType}`);
     if (authType === 1 && !authDataMatches(view.authData, d, start + VRRP_HEADER_LEN + 4 * n))
-      return drop('auth-failed', 'password does not match');
+      return dropFor('auth-failed', 'password does not match');
     if (advertIntervalCs !== view.advertIntervalCs)
-      return drop('interval-mismatch', `interval ${advertIntervalCs / 100} s, ours ${view.advertIntervalCs / 100} s`);
+      return dropFor('interval-mismatch', `interval ${advertIntervalCs / 100} s, ours ${view.advertIntervalCs / 100} s`);
   }
   if (isMulticast(h.dst) !== (view.unicast === null))
-    return drop('dst-mode-mismatch', `${view.unicast ? 'unicast' : 'multicast'} instance got an advert for ${uint32ToIp(h.dst)}`);
+    return dropFor('dst-mode-mismatch', `${view.unicast ? 'unicast' : 'multicast'} instance got an advert for ${uint32ToIp(h.dst)}`);
   if (!sameVipSet(view.vips, d, start + VRRP_HEADER_LEN, n))
-    return drop('address-mismatch', `advert carries [${addressList(d, start + VRRP_HEADER_LEN, n)}], ours [${view.vipText.join(', ')}]`);
+    return dropFor('address-mismatch', `advert carries [${addressList(d, start + VRRP_HEADER_LEN, n)}], ours [${view.vipText.join(', ')}]`);
   if (view.unicast?.checkSource && !view.unicast.peers.has(h.src))
-    return drop('unknown-unicast-source', `${uint32ToIp(h.src)} is not a unicast peer`);
+    return dropFor('unknown-unicast-source', `${uint32ToIp(h.src)} is not a unicast peer`);
 
   const memo = view.srcMemo;
   if (memo.addr !== h.src) {
