@@ -42,7 +42,7 @@ function ipv4HeaderProblem(b: Uint8Array): Ipv4HeaderProblem | null {
 }
 
 /** Reads a big-endian uint32 from a byte array (no Buffer needed). */
-function u32(b: Uint8Array, at: number): number {
+export function uint32At(b: Uint8Array, at: number): number {
   return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
 
@@ -83,8 +83,8 @@ export function readDatagramHeader(d: Uint8Array, out: DatagramHeader): Datagram
   if (d[9] !== IPPROTO_VRRP) return 'wrong-protocol';
   const payloadOffset = (d[0]! & 0x0f) * 4;
   const payloadLength = totalLength - payloadOffset;
-  out.src = u32(d, 12);
-  out.dst = u32(d, 16);
+  out.src = uint32At(d, 12);
+  out.dst = uint32At(d, 16);
   out.ttl = d[8]!;
   out.protocol = IPPROTO_VRRP;
   out.totalLength = totalLength;
@@ -115,8 +115,8 @@ export function parseIpv4(buf: Uint8Array): Ipv4ParseResult {
     ttl: b[8]!,
     protocol: b[9]!,
     checksum: b.readUInt16BE(10),
-    src: uint32ToIp(u32(b, 12)),
-    dst: uint32ToIp(u32(b, 16)),
+    src: uint32ToIp(uint32At(b, 12)),
+    dst: uint32ToIp(uint32At(b, 16)),
   };
   return { ok: true, header, payload: b.subarray(ihl * 4, Math.min(totalLength, b.length)) };
 }

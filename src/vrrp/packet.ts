@@ -5,7 +5,8 @@
 //   v2: 0x21 | vrid | prio | N | auth type | adver int (s)  | checksum | N × IPv4 | 8 auth bytes
 //   v3: 0x31 | vrid | prio | N | rsvd(4 bits) + max adver int (cs, 12 bits) | checksum | N × IPv4
 //
-// decodeAdvert never throws; encodeAdvert throws a RangeError on an advert it cannot put on the wire.
+// decodeAdvert and verifyAdvert (the receive path's in-place check, no strings) never throw;
+// encodeAdvert throws a RangeError on an advert it cannot put on the wire.
 import { internetChecksum, ipv4PseudoHeaderSumOf } from './checksum.js';
 import { IPPROTO_VRRP } from './ipv4.js';
 import { isIpv4, ipToUint32, parseIpv4Address, uint32ToIp, VRRP_MCAST_GROUP } from '../net/ip.js';
@@ -37,13 +38,12 @@ export type DecodeError = { ok: false; reason: DropReason; detail: string };
 export type DecodeResult = { ok: true; advert: VrrpAdvert; checksumForm: ChecksumForm } | DecodeError;
 
 export const VRRP_HEADER_LEN = 8;
-const HEADER_LEN = VRRP_HEADER_LEN;
 export const AUTH_LEN = 8;
 const TYPE_ADVERTISEMENT = 1;
 
 /** Bytes on the wire for a VRRP message over IPv4: 16 + 4N (v2) or 8 + 4N (v3). */
 export function advertLength(version: 2 | 3, addressCount: number): number {
-  return HEADER_LEN + 4 * addressCount + (version === 2 ? AUTH_LEN : 0);
+  return VRRP_HEADER_LEN + 4 * addressCount + (version === 2 ? AUTH_LEN : 0);
 }
 
 /** keepalived's auth_pass handling: the first 8 bytes of the password, NUL-padded to 8. */
@@ -99,11 +99,11 @@ export function encodeAdvert(a: VrrpAdvert, ip: { src: string; dst: string }, fo
   if (a.version === 2) {
     buf[4] = a.authType;
     buf[5] = a.advertIntervalCs / 100;
-    a.authData.copy(buf, HEADER_LEN + 4 * n);
+    a.authData.copy(buf, VRRP_HEADER_LEN + 4 * n);
   } else {
     buf.writeUInt16BE(a.advertIntervalCs, 4);
   }
-  a.addresses.forEach((addr, i) => buf.writeUInt32BE(ipToUint32(addr), HEADER_LEN + 4 * i));
+  a.addresses.forEach((addr, i) => buf.writeUInt32BE(ipToUint32(addr), VRRP_HEADER_LEN + 4 * i));
   buf.writeUInt16BE(internetChecksum(buf, checksumSeed(a.version, form, addressOrNone(ip.src), addressOrNone(ip.dst), buf.length)), 6);
   return buf;
 }
@@ -135,7 +135,7 @@ function matchChecksum(b: Uint8Array, start: number, end: number, version: 2 | 3
  */
 export function verifyAdvert(b: Uint8Array, start: number, end: number, src: number, dst: number): ChecksumForm | DecodeError {
   const length = end - start;
-  if (length < HEADER_LEN) return dropFor('bad-length', `${length} bytes, shorter than the ${HEADER_LEN}-byte header`);
+  if (length < VRRP_HEADER_LEN) return dropFor('bad-length', `${length} bytes, shorter than the ${VRRP_HEADER_LEN}-byte header`);
   const version = b[start]! >> 4;
   if (version !== 2 && version !== 3) return dropFor('bad-version', `version ${version}`);
   const type = b[start]! & 0x0f;
@@ -172,10 +172,10 @@ export function decodeAdvert(vrrp: Uint8Array, ip: { src: string; dst: string })
   const version = (b[0]! >> 4) as 2 | 3;
   const n = b[3]!;
   const addresses: string[] = [];
-  for (let i = 0; i < n; i++) addresses.push(uint32ToIp(b.readUInt32BE(HEADER_LEN + 4 * i)));
+  for (let i = 0; i < n; i++) addresses.push(uint32ToIp(b.readUInt32BE(VRRP_HEADER_LEN + 4 * i)));
   const base = { version, vrid: b[1]!, priority: b[2]!, addresses, advertIntervalCs: advertIntervalOf(b, 0) } as const;
   if (version === 3) return { ok: true, checksumForm: verdict, advert: { ...base, authType: 0, authData: Buffer.alloc(0) } };
   const authType = b[4]! as 0 | 1 | 2;
-  const authData = Buffer.from(b.subarray(HEADER_LEN + 4 * n)); // a copy: never alias the receive buffer
+  const authData = Buffer.from(b.subarray(VRRP_HEADER_LEN + 4 * n)); // a copy: never alias the receive buffer
   return { ok: true, checksumForm: verdict, advert: { ...base, authType, authData } };
 }

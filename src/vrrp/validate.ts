@@ -12,8 +12,8 @@
 // instance the datagram concerns, against a CompiledView (addresses as numbers), with no string work
 // on the accept path except the sender's address, which is cached. checkDatagram is the whole chain
 // for one instance (tests, tools).
-import { parseIpv4Address, uint32ToIp } from '../net/ip.js';
-import { emptyDatagramHeader, readDatagramHeader, type DatagramHeader } from './ipv4.js';
+import { isMulticastUint32, parseIpv4Address, uint32ToIp } from '../net/ip.js';
+import { emptyDatagramHeader, readDatagramHeader, uint32At, type DatagramHeader } from './ipv4.js';
 import { AUTH_LEN, decodeAdvert, dropFor, verifyAdvert, advertIntervalOf, VRRP_HEADER_LEN, type ChecksumForm, type VrrpAdvert } from './packet.js';
 
 export const DROP_REASONS = [
@@ -110,10 +110,6 @@ export function compileView(v: InstanceView): CompiledView {
   };
 }
 
-function isMulticast(addr: number): boolean {
-  return addr >>> 28 === 0xe;
-}
-
 /** keepalived's rule: same count, and every one of our VIPs appears in the advert (order irrelevant).
  *  Compares numbers straight from the datagram; N ≤ 255, so the quadratic scan never matters. */
 function sameVipSet(ours: readonly number[], d: Uint8Array, first: number, n: number): boolean {
@@ -121,7 +117,7 @@ function sameVipSet(ours: readonly number[], d: Uint8Array, first: number, n: nu
   for (const vip of ours) {
     let found = false;
     for (let i = 0, at = first; i < n && !found; i++, at += 4)
-      found = vip === (((d[at]! << 24) | (d[at + 1]! << 16) | (d[at + 2]! << 8) | d[at + 3]!) >>> 0);
+      found = vip === uint32At(d, at);
     if (!found) return false;
   }
   return true;
@@ -136,7 +132,7 @@ function authDataMatches(ours: Uint8Array, d: Uint8Array, at: number): boolean {
 
 function addressList(d: Uint8Array, first: number, n: number): string {
   const out: string[] = [];
-  for (let i = 0, at = first; i < n; i++, at += 4) out.push(uint32ToIp(((d[at]! << 24) | (d[at + 1]! << 16) | (d[at + 2]! << 8) | d[at + 3]!) >>> 0));
+  for (let i = 0, at = first; i < n; i++, at += 4) out.push(uint32ToIp(uint32At(d, at)));
   return out.join(', ');
 }
 
@@ -167,7 +163,7 @@ export function checkAdvert(view: CompiledView, h: DatagramHeader, d: Uint8Array
     if (advertIntervalCs !== view.advertIntervalCs)
       return dropFor('interval-mismatch', `interval ${advertIntervalCs / 100} s, ours ${view.advertIntervalCs / 100} s`);
   }
-  if (isMulticast(h.dst) !== (view.unicast === null))
+  if (isMulticastUint32(h.dst) !== (view.unicast === null))
     return dropFor('dst-mode-mismatch', `${view.unicast ? 'unicast' : 'multicast'} instance got an advert for ${uint32ToIp(h.dst)}`);
   if (!sameVipSet(view.vips, d, start + VRRP_HEADER_LEN, n))
     return dropFor('address-mismatch', `advert carries [${addressList(d, start + VRRP_HEADER_LEN, n)}], ours [${view.vipText.join(', ')}]`);
