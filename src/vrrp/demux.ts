@@ -39,7 +39,8 @@ export type DemuxDropReason = Extract<
 >;
 
 export interface ReceiveDemuxOptions {
-  /** Called for every datagram counted in `dropped`; `detail` builds the log text on demand. */
+  /** Called for every datagram counted in `dropped`; `detail` builds the log text on demand, and only
+   *  during the call (the header object and the socket's receive buffer are re-used). */
   onDrop?: (reason: DemuxDropReason, detail: () => string) => void;
 }
 
@@ -114,9 +115,9 @@ export class ReceiveDemux {
   dispatch(datagram: Buffer): DemuxTarget | null {
     const h = this.h;
     const problem = readDatagramHeader(datagram, h);
-    if (problem !== null) return this.drop(problem, () => describeDatagramProblem(problem, datagram));
+    if (problem !== null) return this.drop(problem, datagram);
     const route = this.route(h);
-    if (typeof route === 'string') return this.drop(route, () => this.describe(route, h));
+    if (typeof route === 'string') return this.drop(route, datagram);
     this.delivered++;
     route.receive(h, datagram);
     return route;
@@ -142,23 +143,26 @@ export class ReceiveDemux {
     return candidates === 0 ? 'bad-version' : 'unknown-unicast-source';
   }
 
-  private drop(reason: DemuxDropReason, detail: () => string): null {
+  private drop(reason: DemuxDropReason, datagram: Buffer): null {
     this.dropped[reason] = (this.dropped[reason] ?? 0) + 1;
-    this.onDrop?.(reason, detail);
+    if (this.onDrop) this.onDrop(reason, () => describeDrop(reason, this.h, datagram));
     return null;
   }
+}
 
-  private describe(reason: DemuxDropReason, h: DatagramHeader): string {
-    const src = uint32ToIp(h.src);
-    switch (reason) {
-      case 'bad-length':
-        return `${h.payloadLength} bytes of VRRP from ${src}, too short for a VRID`;
-      case 'unknown-vrid':
-        return `VRID ${h.vrid} from ${src}: no instance here`;
-      case 'bad-version':
-        return `VRRP version ${h.vrrpVersion} for VRID ${h.vrid} from ${src}: no instance here speaks it`;
-      default:
-        return `${src} is in no unicast peer list for VRID ${h.vrid}`;
-    }
+/** The log text for a drop counted here (header-level reasons only look at the bytes). */
+function describeDrop(reason: DemuxDropReason, h: DatagramHeader, datagram: Buffer): string {
+  const src = uint32ToIp(h.src);
+  switch (reason) {
+    case 'bad-length':
+      return `${h.payloadLength} bytes of VRRP from ${src}, too short for a VRID`;
+    case 'unknown-vrid':
+      return `VRID ${h.vrid} from ${src}: no instance here`;
+    case 'bad-version':
+      return `VRRP version ${h.vrrpVersion} for VRID ${h.vrid} from ${src}: no instance here speaks it`;
+    case 'unknown-unicast-source':
+      return `${src} is in no unicast peer list for VRID ${h.vrid}`;
+    default:
+      return describeDatagramProblem(reason, datagram);
   }
 }
