@@ -37,7 +37,12 @@ export function uint32ToIp(n: number): string {
 /** True for 224.0.0.0/4. False for anything that is not an IPv4 address. */
 export function isMulticast(s: string): boolean {
   const n = parseIpv4Address(s);
-  return n !== null && n >>> 28 === 0xe;
+  return n !== null && isMulticastUint32(n);
+}
+
+/** True for 224.0.0.0/4, from the address as an unsigned 32-bit number. */
+export function isMulticastUint32(n: number): boolean {
+  return n >>> 28 === 0xe;
 }
 
 /** The VRRP IPv4 multicast group (RFC 3768 §5.2.2, RFC 5798 §5.1.1.2). */

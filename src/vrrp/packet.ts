@@ -5,10 +5,11 @@
 //   v2: 0x21 | vrid | prio | N | auth type | adver int (s)  | checksum | N × IPv4 | 8 auth bytes
 //   v3: 0x31 | vrid | prio | N | rsvd(4 bits) + max adver int (cs, 12 bits) | checksum | N × IPv4
 //
-// decodeAdvert never throws; encodeAdvert throws a RangeError on an advert it cannot put on the wire.
-import { internetChecksum, ipv4PseudoHeaderSum } from './checksum.js';
+// decodeAdvert and verifyAdvert (the receive path's in-place check, no strings) never throw;
+// encodeAdvert throws a RangeError on an advert it cannot put on the wire.
+import { internetChecksum, ipv4PseudoHeaderSumOf } from './checksum.js';
 import { IPPROTO_VRRP } from './ipv4.js';
-import { isIpv4, ipToUint32, uint32ToIp, VRRP_MCAST_GROUP } from '../net/ip.js';
+import { isIpv4, ipToUint32, parseIpv4Address, uint32ToIp, VRRP_MCAST_GROUP } from '../net/ip.js';
 import type { DropReason } from './validate.js';
 
 /**
@@ -36,13 +37,13 @@ export interface VrrpAdvert {
 export type DecodeError = { ok: false; reason: DropReason; detail: string };
 export type DecodeResult = { ok: true; advert: VrrpAdvert; checksumForm: ChecksumForm } | DecodeError;
 
-const HEADER_LEN = 8;
-const AUTH_LEN = 8;
+export const VRRP_HEADER_LEN = 8;
+export const AUTH_LEN = 8;
 const TYPE_ADVERTISEMENT = 1;
 
 /** Bytes on the wire for a VRRP message over IPv4: 16 + 4N (v2) or 8 + 4N (v3). */
 export function advertLength(version: 2 | 3, addressCount: number): number {
-  return HEADER_LEN + 4 * addressCount + (version === 2 ? AUTH_LEN : 0);
+  return VRRP_HEADER_LEN + 4 * addressCount + (version === 2 ? AUTH_LEN : 0);
 }
 
 /** keepalived's auth_pass handling: the first 8 bytes of the password, NUL-padded to 8. */
@@ -52,11 +53,19 @@ export function passwordToAuthData(pw: string): Buffer {
   return out;
 }
 
-/** The folded sum the checksum starts from: 0, or the IPv4 pseudo-header for v3. */
-function checksumSeed(version: 2 | 3, form: ChecksumForm, ip: { src: string; dst: string }, length: number): number {
+/** The folded sum the checksum starts from: 0, or the IPv4 pseudo-header for v3. Addresses are uint32;
+ *  -1 for one that is not an IPv4 address (then no pseudo-header form can be computed). */
+export function checksumSeed(version: 2 | 3, form: ChecksumForm, src: number, dst: number, length: number): number {
   if (version === 2 || form === 'no-pseudo') return 0;
-  const dst = form === 'mcast-pseudo' ? VRRP_MCAST_GROUP : ip.dst;
-  return ipv4PseudoHeaderSum(ip.src, dst, IPPROTO_VRRP, length);
+  if (src < 0 || dst < 0) throw new RangeError('the VRRPv3 pseudo-header needs IPv4 source and destination addresses');
+  return ipv4PseudoHeaderSumOf(src, form === 'mcast-pseudo' ? VRRP_MCAST_GROUP_U32 : dst, IPPROTO_VRRP, length);
+}
+
+const VRRP_MCAST_GROUP_U32 = ipToUint32(VRRP_MCAST_GROUP);
+
+/** A dotted address as uint32, or -1 (the "not an address" value checksumSeed and verifyAdvert take). */
+function addressOrNone(s: string): number {
+  return parseIpv4Address(s) ?? -1;
 }
 
 function assertEncodable(a: VrrpAdvert): void {
@@ -90,52 +99,83 @@ export function encodeAdvert(a: VrrpAdvert, ip: { src: string; dst: string }, fo
   if (a.version === 2) {
     buf[4] = a.authType;
     buf[5] = a.advertIntervalCs / 100;
-    a.authData.copy(buf, HEADER_LEN + 4 * n);
+    a.authData.copy(buf, VRRP_HEADER_LEN + 4 * n);
   } else {
     buf.writeUInt16BE(a.advertIntervalCs, 4);
   }
-  a.addresses.forEach((addr, i) => buf.writeUInt32BE(ipToUint32(addr), HEADER_LEN + 4 * i));
-  buf.writeUInt16BE(internetChecksum(buf, checksumSeed(a.version, form, ip, buf.length)), 6);
+  a.addresses.forEach((addr, i) => buf.writeUInt32BE(ipToUint32(addr), VRRP_HEADER_LEN + 4 * i));
+  buf.writeUInt16BE(internetChecksum(buf, checksumSeed(a.version, form, addressOrNone(ip.src), addressOrNone(ip.dst), buf.length)), 6);
   return buf;
 }
 
-/** Which checksum form the message verifies under, trying the RFC form first; null if none. */
-function matchChecksum(b: Buffer, version: 2 | 3, ip: { src: string; dst: string }): ChecksumForm | null {
-  if (version === 2) return internetChecksum(b) === 0 ? 'rfc' : null;
-  const pseudoOk = isIpv4(ip.src) && isIpv4(ip.dst);
+/** A drop verdict (a plain function, not a closure per call: the receive path allocates nothing else). */
+export function dropFor(reason: DropReason, detail: string): DecodeError {
+  return { ok: false, reason, detail };
+}
+
+/** Which checksum form the message in b[start..end) verifies under, trying the RFC form first; null
+ *  if none. src/dst are uint32, or -1 when unknown (then only 'no-pseudo' can match for v3). */
+function matchChecksum(b: Uint8Array, start: number, end: number, version: 2 | 3, src: number, dst: number): ChecksumForm | null {
+  const length = end - start;
+  if (version === 2) return internetChecksum(b, 0, start, end) === 0 ? 'rfc' : null;
+  const pseudoOk = src >= 0 && dst >= 0;
   for (const form of CHECKSUM_FORMS) {
     if (form !== 'no-pseudo' && !pseudoOk) continue;
-    if (form === 'mcast-pseudo' && ip.dst === VRRP_MCAST_GROUP) continue; // same as 'rfc'
-    if (internetChecksum(b, checksumSeed(version, form, ip, b.length)) === 0) return form;
+    if (form === 'mcast-pseudo' && dst === VRRP_MCAST_GROUP_U32) continue; // same as 'rfc'
+    if (internetChecksum(b, checksumSeed(version, form, src, dst, length), start, end) === 0) return form;
   }
   return null;
 }
 
+/**
+ * Checks one VRRP message in place: the bytes b[start..end) (the IP payload), sent from src to dst
+ * (uint32, or -1 when unknown). Checks, in keepalived's order: header size, version, type, exact
+ * length, checksum, then v3 interval 0 / v2 auth type. Returns the checksum form it verified under,
+ * or why it is no advert. Never throws; allocates only on a drop.
+ */
+export function verifyAdvert(b: Uint8Array, start: number, end: number, src: number, dst: number): ChecksumForm | DecodeError {
+  const length = end - start;
+  if (length < VRRP_HEADER_LEN) return dropFor('bad-length', `${length} bytes, shorter than the ${VRRP_HEADER_LEN}-byte header`);
+  const version = b[start]! >> 4;
+  if (version !== 2 && version !== 3) return dropFor('bad-version', `version ${version}`);
+  const type = b[start]! & 0x0f;
+  if (type !== TYPE_ADVERTISEMENT) return dropFor('bad-type', `type ${type}, expected 1 (advertisement)`);
+  const n = b[start + 3]!;
+  const expected = advertLength(version, n);
+  if (length !== expected) return dropFor('bad-length', `${length} bytes, expected ${expected} for v${version} with ${n} addresses`);
+  const checksumForm = matchChecksum(b, start, end, version, src, dst);
+  if (checksumForm === null) {
+    const sum = (b[start + 6]! << 8) | b[start + 7]!;
+    return dropFor('bad-checksum', `checksum 0x${sum.toString(16).padStart(4, '0')} does not verify`);
+  }
+  if (version === 3) {
+    if (advertIntervalOf(b, start) === 0) return dropFor('bad-interval', 'v3 max advert interval 0');
+  } else {
+    const authType = b[start + 4]!;
+    if (authType !== 0 && authType !== 1 && authType !== 2) return dropFor('bad-auth-type', `auth type ${authType}`);
+  }
+  return checksumForm;
+}
+
+/** The advert interval in centiseconds of a message verifyAdvert accepted (v2: seconds × 100; v3: the
+ *  12-bit field, its 4 reserved bits ignored on receive). */
+export function advertIntervalOf(b: Uint8Array, start: number): number {
+  if (b[start]! >> 4 === 2) return b[start + 5]! * 100;
+  return ((b[start + 4]! << 8) | b[start + 5]!) & 0x0fff;
+}
+
 /** Decodes one VRRP message (the IP payload). Checks version, type, exact length and checksum. */
 export function decodeAdvert(vrrp: Uint8Array, ip: { src: string; dst: string }): DecodeResult {
-  const fail = (reason: DropReason, detail: string): DecodeError => ({ ok: false, reason, detail });
   const b = Buffer.from(vrrp.buffer, vrrp.byteOffset, vrrp.byteLength);
-  if (b.length < HEADER_LEN) return fail('bad-length', `${b.length} bytes, shorter than the ${HEADER_LEN}-byte header`);
-  const version = b[0]! >> 4;
-  if (version !== 2 && version !== 3) return fail('bad-version', `version ${version}`);
-  const type = b[0]! & 0x0f;
-  if (type !== TYPE_ADVERTISEMENT) return fail('bad-type', `type ${type}, expected 1 (advertisement)`);
+  const verdict = verifyAdvert(b, 0, b.length, addressOrNone(ip.src), addressOrNone(ip.dst));
+  if (typeof verdict !== 'string') return verdict;
+  const version = (b[0]! >> 4) as 2 | 3;
   const n = b[3]!;
-  const expected = advertLength(version, n);
-  if (b.length !== expected) return fail('bad-length', `${b.length} bytes, expected ${expected} for v${version} with ${n} addresses`);
-  const checksumForm = matchChecksum(b, version, ip);
-  if (checksumForm === null) return fail('bad-checksum', `checksum 0x${b.readUInt16BE(6).toString(16).padStart(4, '0')} does not verify`);
-
   const addresses: string[] = [];
-  for (let i = 0; i < n; i++) addresses.push(uint32ToIp(b.readUInt32BE(HEADER_LEN + 4 * i)));
-  const base = { version, vrid: b[1]!, priority: b[2]!, addresses } as const;
-  if (version === 3) {
-    const advertIntervalCs = b.readUInt16BE(4) & 0x0fff; // the top 4 bits are reserved, ignored on receive
-    if (advertIntervalCs === 0) return fail('bad-interval', 'v3 max advert interval 0');
-    return { ok: true, checksumForm, advert: { ...base, advertIntervalCs, authType: 0, authData: Buffer.alloc(0) } };
-  }
-  const authType = b[4]!;
-  if (authType !== 0 && authType !== 1 && authType !== 2) return fail('bad-auth-type', `auth type ${authType}`);
-  const authData = Buffer.from(b.subarray(HEADER_LEN + 4 * n)); // a copy: never alias the receive buffer
-  return { ok: true, checksumForm, advert: { ...base, advertIntervalCs: b[5]! * 100, authType, authData } };
+  for (let i = 0; i < n; i++) addresses.push(uint32ToIp(b.readUInt32BE(VRRP_HEADER_LEN + 4 * i)));
+  const base = { version, vrid: b[1]!, priority: b[2]!, addresses, advertIntervalCs: advertIntervalOf(b, 0) } as const;
+  if (version === 3) return { ok: true, checksumForm: verdict, advert: { ...base, authType: 0, authData: Buffer.alloc(0) } };
+  const authType = b[4]! as 0 | 1 | 2;
+  const authData = Buffer.from(b.subarray(VRRP_HEADER_LEN + 4 * n)); // a copy: never alias the receive buffer
+  return { ok: true, checksumForm: verdict, advert: { ...base, authType, authData } };
 }
