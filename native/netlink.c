@@ -12,7 +12,8 @@
  *                               The kernel answers within the syscall, so this blocks for microseconds.
  *   watch(fd, cb(Buffer|null))  makes fd non-blocking and polls it on the libuv loop; every datagram is
  *                               handed to cb as a Buffer; a receive-queue overflow (ENOBUFS: events were
- *                               lost) calls cb(null) so the caller re-reads the state
+ *                               lost) calls cb(null) so the caller re-reads the state. The poll
+ *                               handle is unref'd: a watcher alone does not keep the process alive
  *   unwatch(fd)                 stops that
  *   close(fd)                   unwatch + close
  *
@@ -334,6 +335,7 @@ static napi_value js_watch(napi_env env, napi_callback_info info) {
     stop_watcher(fd);
     return throw_errno(env, "uv_poll_start", -rc);
   }
+  uv_unref((uv_handle_t *)&w->poll); /* a watcher alone does not keep the process alive */
   return NULL;
 #else
   (void)fd;

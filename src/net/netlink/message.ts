@@ -185,7 +185,7 @@ export function macText(v: Buffer): string {
   return [...v].map((x) => x.toString(16).padStart(2, '0')).join(':');
 }
 
-/** Four or sixteen bytes as address text (RFC 5952 for IPv6); null for any other length. */
+/** Four or sixteen bytes as address text (RFC 5952 for IPv6, as parseCidr canonicalizes); null for any other length. */
 export function addressText(v: Buffer): string | null {
   if (v.length === 4) return `${v[0]}.${v[1]}.${v[2]}.${v[3]}`;
   if (v.length !== 16) return null;
@@ -204,9 +204,9 @@ export function addressText(v: Buffer): string | null {
     if (j - i > bestLen) [best, bestLen] = [i, j - i];
     i = j;
   }
+  // All hex, never a dotted IPv4 tail (`ip` prints ::ffff:a.b.c.d): the same text parseCidr() gives,
+  // so a configured VIP and the kernel's copy of it always compare equal.
   const hex = (ws: number[]) => ws.map((w) => w.toString(16)).join(':');
-  // ::ffff:a.b.c.d, as `ip` and Node print an IPv4-mapped address.
-  if (best === 0 && bestLen === 5 && words[5] === 0xffff) return `::ffff:${v[12]}.${v[13]}.${v[14]}.${v[15]}`;
   if (best < 0) return hex(words);
   return `${hex(words.slice(0, best))}::${hex(words.slice(best + bestLen))}`;
 }
@@ -273,7 +273,7 @@ export function parseMessages(b: Buffer): Parsed {
         m = parseAddress(b, o, end, type === RTM_NEWADDR ? 'new' : 'del', h);
         break;
       case NLMSG_ERROR:
-        m = len < NLMSG_HDRLEN + 4 ? 'NLMSG_ERROR without an error code' : { ...h, kind: 'error', errno: -s32(b, o + NLMSG_HDRLEN) };
+        m = len < NLMSG_HDRLEN + 4 ? 'NLMSG_ERROR without an error code' : { ...h, kind: 'error', errno: 0 - s32(b, o + NLMSG_HDRLEN) || 0 };
         break;
       case NLMSG_DONE:
         m = { ...h, kind: 'done' };
