@@ -18,15 +18,14 @@
  *   close(fd)                   unwatch + close
  *
  * Errors are thrown as JS Errors whose message carries strerror(errno) and whose .code is the errno name
- * (EPERM, ETIMEDOUT, ...), like native/packet_socket.c. Linux only; elsewhere every call throws ENOTSUP.
+ * (EPERM, ETIMEDOUT, ...): native/addon_common.h, shared with packet_socket.c. Linux only; elsewhere
+ * every call throws ENOTSUP.
  */
-#include <node_api.h>
+#define ADDON_NAME "netlink"
+#include "addon_common.h"
 #include <uv.h>
-#include <errno.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #ifdef __linux__
 #include <fcntl.h>
@@ -35,61 +34,6 @@
 #include <sys/time.h>
 #include <linux/netlink.h>
 #endif
-
-static const char *errno_name(int err) {
-  switch (err) {
-    case EPERM: return "EPERM";
-    case EACCES: return "EACCES";
-    case ENODEV: return "ENODEV";
-    case ENOENT: return "ENOENT";
-    case EAGAIN: return "EAGAIN";
-    case ETIMEDOUT: return "ETIMEDOUT";
-    case ENOBUFS: return "ENOBUFS";
-    case ENOMEM: return "ENOMEM";
-    case EBADF: return "EBADF";
-    case EINVAL: return "EINVAL";
-    case EMSGSIZE: return "EMSGSIZE";
-    case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
-    case EAFNOSUPPORT: return "EAFNOSUPPORT";
-    case EMFILE: return "EMFILE";
-    case ENFILE: return "ENFILE";
-    case ENOTSUP: return "ENOTSUP";
-    default: return "EIO";
-  }
-}
-
-/* Throws Error("<what>: <strerror>") with .code and .errno; returns NULL for the caller to return. */
-static napi_value throw_errno(napi_env env, const char *what, int err) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_value code, text, error, num;
-  napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
-  napi_create_error(env, code, text, &error);
-  napi_create_int32(env, -err, &num);
-  napi_set_named_property(env, error, "errno", num);
-  napi_throw(env, error);
-  return NULL;
-}
-
-static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
-  size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
-    napi_throw_type_error(env, NULL, "netlink: missing arguments");
-    return 0;
-  }
-  return 1;
-}
-
-static int get_int(napi_env env, napi_value v, const char *name, int32_t *out) {
-  if (napi_get_value_int32(env, v, out) != napi_ok) {
-    char msg[96];
-    snprintf(msg, sizeof msg, "netlink: %s must be a number", name);
-    napi_throw_type_error(env, NULL, msg);
-    return 0;
-  }
-  return 1;
-}
 
 #ifdef __linux__
 
@@ -343,34 +287,35 @@ static napi_value js_watch(napi_env env, napi_callback_info info) {
 #endif
 }
 
-static napi_value js_unwatch(napi_env env, napi_callback_info info) {
+/* unwatch(fd) stops watching; close(fd) also closes the socket. */
+static napi_value unwatch_or_close(napi_env env, napi_callback_info info, int and_close) {
   napi_value argv[1];
   int32_t fd;
   if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], "fd", &fd)) return NULL;
 #ifdef __linux__
   stop_watcher(fd);
+  if (and_close && close(fd) < 0) return throw_errno(env, "close", errno);
+#else
+  (void)and_close;
 #endif
   return NULL;
 }
 
+static napi_value js_unwatch(napi_env env, napi_callback_info info) {
+  return unwatch_or_close(env, info, 0);
+}
+
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  int32_t fd;
-  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], "fd", &fd)) return NULL;
-#ifdef __linux__
-  stop_watcher(fd);
-  if (close(fd) < 0) return throw_errno(env, "close", errno);
-#endif
-  return NULL;
+  return unwatch_or_close(env, info, 1);
 }
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
-    {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
-    {"request", NULL, js_request, NULL, NULL, NULL, napi_enumerable, NULL},
-    {"watch", NULL, js_watch, NULL, NULL, NULL, napi_enumerable, NULL},
-    {"unwatch", NULL, js_unwatch, NULL, NULL, NULL, napi_enumerable, NULL},
-    {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
+    ADDON_METHOD("open", js_open),
+    ADDON_METHOD("request", js_request),
+    ADDON_METHOD("watch", js_watch),
+    ADDON_METHOD("unwatch", js_unwatch),
+    ADDON_METHOD("close", js_close),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

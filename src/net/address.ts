@@ -128,9 +128,11 @@ export async function removeAddress(ifname: string, ip: string, opts: LinkOption
   return (await removeAddresses(ifname, [ip], opts)).length > 0 ? 'removed' : 'absent';
 }
 
-/** The entries of `link` whose address is one of `ips` (plain or CIDR; prefixes ignored), as CIDRs. */
-function copiesOn(link: LinkInfo, ips: readonly string[]): { cidr: Cidr; text: string }[] {
-  const wanted = new Set(ips.map((ip) => parseCidr(ip).address));
+/** The addresses of `ips` (plain or CIDR; prefixes ignored). Throws a RangeError on bad input. */
+const addressesOf = (ips: readonly string[]) => new Set(ips.map((ip) => parseCidr(ip).address));
+
+/** The entries of `link` whose address is in `wanted`, as CIDRs. */
+function copiesOn(link: LinkInfo, wanted: ReadonlySet<string>): { cidr: Cidr; text: string }[] {
   return link.addresses
     .filter((a) => wanted.has(a.address))
     .map((a) => ({ cidr: { address: a.address, prefixLen: a.prefixLen, family: a.family, cidr: `${a.address}/${a.prefixLen}` }, text: `${a.address}/${a.prefixLen}` }));
@@ -141,11 +143,12 @@ function copiesOn(link: LinkInfo, ips: readonly string[]): { cidr: Cidr; text: s
  * Returns the CIDRs actually removed, [] when none was there or the interface is gone.
  */
 export function removeAddressesSync(ifname: string, ips: readonly string[], _opts: SyncLinkOptions = {}): string[] {
+  const wanted = addressesOf(ips);
   const link = getLinkSync(ifname);
   if (!link) return [];
   const sock = routeSocket();
   const removed: string[] = [];
-  for (const { cidr, text } of copiesOn(link, ips)) {
+  for (const { cidr, text } of copiesOn(link, wanted)) {
     let how: 'removed' | 'absent';
     if (sock) {
       try {
@@ -167,9 +170,9 @@ export function removeAddressesSync(ifname: string, ips: readonly string[], _opt
 export async function removeAddresses(ifname: string, ips: readonly string[], opts: LinkOptions = {}): Promise<string[]> {
   if (routeSocket()) {
     opts.signal?.throwIfAborted();
-    ips.forEach((ip) => parseCidr(ip)); // bad input throws before anything is read
     return removeAddressesSync(ifname, ips, opts);
   }
+  const wanted = addressesOf(ips);
   let link: LinkInfo;
   try {
     link = await getLink(ifname, opts);
@@ -178,7 +181,7 @@ export async function removeAddresses(ifname: string, ips: readonly string[], op
     throw e;
   }
   const removed: string[] = [];
-  for (const { text } of copiesOn(link, ips)) {
+  for (const { text } of copiesOn(link, wanted)) {
     if (ipDelOutcome(await ipCommand(['addr', 'del', text, 'dev', ifname], opts.signal), ifname, text) === 'removed') removed.push(text);
   }
   return removed;

@@ -75,9 +75,14 @@ export class LinkWatcher {
     const w = new LinkWatcher(events ? 'netlink' : 'ip', opts.log);
     if (events && requests) {
       w.events = events;
-      // Subscribe first, then dump: an event racing the dump is queued and applied after it, in order.
-      events.watch((datagram) => w.onDatagram(datagram, requests));
-      w.cache.replaceFromDump(requests.dumpLinks(), requests.dumpAddresses());
+      try {
+        // Subscribe first, then dump: an event racing the dump is queued and applied after it, in order.
+        events.watch((datagram) => w.onDatagram(datagram, requests));
+        w.cache.replaceFromDump(requests.dumpLinks(), requests.dumpAddresses());
+      } catch (e) {
+        w.close();
+        throw e;
+      }
     } else {
       w.applySnapshot(ipSnapshot(ipCommandSync(['-j', 'addr', 'show'])));
       w.timer = setInterval(() => w.poll(), opts.pollMs ?? 1_000);
