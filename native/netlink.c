@@ -85,6 +85,15 @@ static void call_js(watcher_t *w, napi_value arg) {
   }
 }
 
+static void on_readable(uv_poll_t *handle, int status, int events);
+
+/* Events were lost (the receive queue overflowed: ENOBUFS): tell JS, which re-reads everything. */
+static void overflowed(watcher_t *w) {
+  napi_value nul;
+  napi_get_null(w->env, &nul);
+  call_js(w, nul);
+}
+
 static void on_readable(uv_poll_t *handle, int status, int events) {
   watcher_t *w = (watcher_t *)handle->data;
   (void)events;
@@ -92,19 +101,21 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   napi_handle_scope scope;
   napi_open_handle_scope(w->env, &scope);
   if (status < 0) {
-    napi_value nul;
-    napi_get_null(w->env, &nul);
-    call_js(w, nul);
+    /* libuv saw POLLERR (the overflow sets the socket error) and stopped this handle: clear the
+     * error, report the loss, and poll again. */
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    overflowed(w);
+    if (find_watcher(fd) == w) uv_poll_start(&w->poll, UV_READABLE, on_readable);
   }
   /* Drain the queue; the callback may unwatch/close the fd, so look the watcher up again each turn. */
-  while (status >= 0 && find_watcher(fd) == w) {
+  while (find_watcher(fd) == w) {
     ssize_t len = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
     if (len < 0) {
       if (errno == EINTR) continue;
-      if (errno == ENOBUFS) { /* overflow: events were lost; tell JS to re-read everything */
-        napi_value nul;
-        napi_get_null(w->env, &nul);
-        call_js(w, nul);
+      if (errno == ENOBUFS) {
+        overflowed(w);
         continue;
       }
       break; /* EAGAIN: drained */
@@ -116,9 +127,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
       if (errno == ENOBUFS) {
-        napi_value nul;
-        napi_get_null(w->env, &nul);
-        call_js(w, nul);
+        overflowed(w);
         continue;
       }
       break;

@@ -280,3 +280,28 @@ test('LinkWatcher over netlink: link down/up, cable pulled, addresses added and 
     await child.exit();
   });
 });
+
+test('LinkWatcher after a receive-queue overflow: re-reads everything, reports the difference, keeps watching', { timeout: 60_000 }, async (t) => {
+  if (!requireRoot(t)) return;
+  await withLab([{ name: 'ha1', octet: 1 }], async (lab) => {
+    const child = NetChild.start(lab, 'ha1');
+    await child.ready;
+    assert.equal(await child.op('watch'), 'netlink');
+    // While the child's event loop is held, thousands of address events overflow its socket's queue.
+    const blocked = child.op('block', { ms: 3_000 });
+    const churn = Array.from({ length: 3_000 }, () => `addr add ${VIP}/32 dev eth0\naddr del ${VIP}/32 dev eth0`).join('\n');
+    const m = child.mark();
+    await lab.run('ha1', ['ip', '-batch', '-'], { input: `${churn}\naddr add 198.51.100.101/32 dev eth0\n` });
+    await blocked;
+    await child.change(m, 'the last address, found by the re-dump', (c, l) => c.kind === 'address' && cidrs(l).includes('198.51.100.101/32'));
+    const stats = await child.op<{ overflows: number; refreshErrors: number }>('stats');
+    assert.ok(stats.overflows >= 1, `an overflow was seen (${JSON.stringify(stats)})`);
+    assert.equal(stats.refreshErrors, 0);
+    assert.deepEqual(await child.op('watched'), await viaIp(lab, 'ha1'), 'the cache matches ip');
+    // and events keep coming after the overflow
+    const after = child.mark();
+    await lab.run('ha1', ['ip', 'link', 'set', 'eth0', 'down']);
+    await child.change(after, 'eth0 down after the overflow', (c, l) => c.kind === 'link' && l?.up === false);
+    await child.exit();
+  });
+});
