@@ -4,7 +4,8 @@
  * here is knowing when a request's answer is complete.
  *
  *   open(groups) -> fd          socket(AF_NETLINK, SOCK_RAW|SOCK_CLOEXEC, NETLINK_ROUTE), bound with
- *                               nl_groups = groups (0: requests only), SO_RCVTIMEO 2 s as a safety net
+ *                               nl_groups = groups (0: requests only), SO_RCVTIMEO 2 s as a safety net,
+ *                               NETLINK_GET_STRICT_CHK so that dumps honour their filters
  *   request(fd, msg) -> Buffer[] sendto(kernel) of one request, then recv() every datagram until the
  *                               answer with msg's nlmsg_seq ends: NLMSG_DONE (dump), NLMSG_ERROR (ack,
  *                               error 0 included) or any single-part answer. Datagrams carrying other
@@ -33,6 +34,12 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <linux/netlink.h>
+#ifndef SOL_NETLINK
+#define SOL_NETLINK 270
+#endif
+#ifndef NETLINK_GET_STRICT_CHK
+#define NETLINK_GET_STRICT_CHK 12
+#endif
 #endif
 
 #ifdef __linux__
@@ -149,6 +156,10 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (fd < 0) return throw_errno(env, "socket(AF_NETLINK, NETLINK_ROUTE)", errno);
   struct timeval tv = {2, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  /* Strict checking (Linux >= 4.20): dumps honour their filters (an address dump for one ifindex). An
+   * older kernel ignores both the option and the filter; the caller filters again. */
+  int one = 1;
+  setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
   if (groups != 0) {
     int size = 1 << 20; /* room for a burst of events (200 VIPs moving at once) before ENOBUFS */
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);

@@ -218,8 +218,8 @@ export function getLinkSync(ifname: string): LinkState | null {
   const link = sock.getLink(ifname);
   if (!link) return null;
   const addresses: LinkAddress[] = [];
-  for (const m of sock.dumpAddresses()) {
-    const a = m.index === link.index ? linkAddressOf(m) : null;
+  for (const m of sock.dumpAddresses(link.index)) {
+    const a = linkAddressOf(m);
     if (a) addresses.push(a);
   }
   return linkStateOf(link, addresses);

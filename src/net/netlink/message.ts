@@ -356,10 +356,15 @@ export function linkGetRequest(seq: number, ifname: string): Buffer {
   return message(RTM_GETLINK, NLM_F_REQUEST, seq, ifinfomsg(), [attr(IFLA_IFNAME, Buffer.from(`${ifname}\0`, 'utf8')), skipStats()]);
 }
 
-/** RTM_GETADDR dump of every address of `family` (AF_UNSPEC: IPv4 and IPv6) on every interface. */
-export function addressDumpRequest(seq: number, family = AF_UNSPEC): Buffer {
+/**
+ * RTM_GETADDR dump of every address of `family` (AF_UNSPEC: IPv4 and IPv6) on interface `index` (0:
+ * every interface). The kernel honours the index only on a socket with NETLINK_GET_STRICT_CHK (the
+ * addon sets it; Linux >= 4.20), so readers filter the answer again.
+ */
+export function addressDumpRequest(seq: number, family = AF_UNSPEC, index = 0): Buffer {
   const body = Buffer.alloc(IFADDRMSG_LEN);
   body[0] = family;
+  writeU32(body, 4, index);
   return message(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, seq, body);
 }
 

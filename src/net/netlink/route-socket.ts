@@ -10,6 +10,7 @@ import { loadAddon } from '../native-addon.js';
 import {
   addressDumpRequest,
   addressRequest,
+  AF_UNSPEC,
   linkDumpRequest,
   linkGetRequest,
   NLM_F_DUMP_INTR,
@@ -121,9 +122,9 @@ export class RouteSocket {
     return this.dump(linkDumpRequest, (m): m is LinkMessage => m.kind === 'link' && m.family === 0);
   }
 
-  /** Every IPv4 and IPv6 address on every interface. */
-  dumpAddresses(): AddressMessage[] {
-    return this.dump((seq) => addressDumpRequest(seq), (m): m is AddressMessage => m.kind === 'address' && m.family !== null);
+  /** Every IPv4 and IPv6 address on interface `index`, or on every interface (0). */
+  dumpAddresses(index = 0): AddressMessage[] {
+    return this.dump((seq) => addressDumpRequest(seq, AF_UNSPEC, index), (m): m is AddressMessage => m.kind === 'address' && m.family !== null && (index === 0 || m.index === index));
   }
 
   /** One interface by name, or null when there is none. */
