@@ -49,10 +49,13 @@ function measure(runs: number): Row[] {
   if (netBackend().kind !== 'netlink') throw new Error(`netlink backend unavailable: ${netBackend().reason}`);
   const nl = { add: [] as number[], remove: [] as number[], read: [] as number[] };
   const viaIp = { add: [] as number[], remove: [] as number[], read: [] as number[] };
+  // Not interleaved: the first call after a spawn pays for the spawn's cache and scheduler churn.
   for (let i = 0; i < runs; i++) {
     nl.add.push(timeUs(() => addAddressSync('eth0', VIP)));
     nl.read.push(timeUs(() => getLinkSync('eth0')));
     nl.remove.push(timeUs(() => removeAddressesSync('eth0', [VIP])));
+  }
+  for (let i = 0; i < runs; i++) {
     viaIp.add.push(timeUs(() => ip('addr', 'add', VIP, 'dev', 'eth0')));
     viaIp.read.push(timeUs(() => ip('-j', 'addr', 'show', 'dev', 'eth0')));
     viaIp.remove.push(timeUs(() => ip('addr', 'del', VIP, 'dev', 'eth0')));
