@@ -67,9 +67,8 @@ let backend: (NetBackend & { socket: RouteSocket | null }) | null = null;
 
 function selectBackend(): NetBackend & { socket: RouteSocket | null } {
   if (backend) return backend;
-  const avail = routeSocketAvailable();
-  if (process.env.HA_AGENT_NET_BACKEND === 'ip') backend = { kind: 'ip', reason: 'HA_AGENT_NET_BACKEND=ip', socket: null };
-  else if (!avail.ok) backend = { kind: 'ip', reason: avail.error, socket: null };
+  const avail = process.env.HA_AGENT_NET_BACKEND === 'ip' ? { ok: false, error: 'HA_AGENT_NET_BACKEND=ip' } : routeSocketAvailable();
+  if (!avail.ok) backend = { kind: 'ip', reason: avail.error, socket: null };
   else {
     try {
       backend = { kind: 'netlink', reason: null, socket: RouteSocket.open(0) };
@@ -126,18 +125,18 @@ function interfaceNames(r: ExecResult): string[] {
   return links.map((l) => l.ifname).filter((n): n is string => typeof n === 'string');
 }
 
+const namesOver = (sock: RouteSocket) => sock.dumpLinks().flatMap((m) => (m.name ? [m.name] : []));
+
 /** Names of the host's interfaces, in index order. */
 export async function listInterfaces(signal?: AbortSignal): Promise<string[]> {
   const sock = routeSocket();
-  if (sock) return sock.dumpLinks().flatMap((m) => (m.name ? [m.name] : []));
-  return interfaceNames(await ipCommand(['-j', 'link', 'show'], signal));
+  return sock ? namesOver(sock) : interfaceNames(await ipCommand(['-j', 'link', 'show'], signal));
 }
 
 /** listInterfaces, synchronously. */
 export function listInterfacesSync(): string[] {
   const sock = routeSocket();
-  if (sock) return sock.dumpLinks().flatMap((m) => (m.name ? [m.name] : []));
-  return interfaceNames(ipCommandSync(['-j', 'link', 'show']));
+  return sock ? namesOver(sock) : interfaceNames(ipCommandSync(['-j', 'link', 'show']));
 }
 
 function notFoundError(ifname: string, names: string[], instanceName?: string): NetError {
@@ -228,6 +227,7 @@ export function getLinkSync(ifname: string): LinkState | null {
 /** Reads one interface. Throws a NetError (with a fix) when it does not exist or `ip` is missing. */
 export async function getLink(ifname: string, opts: LinkOptions = {}): Promise<LinkState> {
   if (!ifname) throw new NetError('no interface name given', `set instances.${opts.instanceName ?? '<name>'}.interface`);
+  opts.signal?.throwIfAborted();
   const link = routeSocket() ? getLinkSync(ifname) : linkFromIp(ifname, await ipCommand(['-j', 'addr', 'show', 'dev', ifname], opts.signal));
   if (!link) throw await interfaceNotFound(ifname, opts.instanceName, opts.signal);
   return link;

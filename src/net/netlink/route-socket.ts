@@ -37,7 +37,7 @@ const STRERROR: Record<string, string> = {
   EADDRNOTAVAIL: 'Cannot assign requested address',
   ENODEV: 'No such device',
   EINVAL: 'Invalid argument',
-  EOPNOTSUPP: 'Operation not supported',
+  ENOTSUP: 'Operation not supported', // EOPNOTSUPP on Linux (same number)
   ENOBUFS: 'No buffer space available',
   EBUSY: 'Device or resource busy',
 };
@@ -54,11 +54,13 @@ export class NetlinkError extends Error {
   }
 }
 
+/** EPERM, EEXIST…; EUNKNOWN for a number this platform has no name for. */
 function errnoName(errno: number): string {
   try {
-    return getSystemErrorName(-errno);
+    const name = getSystemErrorName(-errno);
+    return /^E[A-Z0-9]+$/.test(name) ? name : 'EUNKNOWN';
   } catch {
-    return `E${errno}`;
+    return 'EUNKNOWN';
   }
 }
 
