@@ -72,4 +72,13 @@ static int get_int(napi_env env, napi_value v, const char *name, int32_t *out) {
 /* One entry of the exports table: name → C function. */
 #define ADDON_METHOD(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL}
 
+/* The module: ADDON_MODULE(ADDON_METHOD("open", js_open), ...) exports those functions. */
+#define ADDON_MODULE(...)                                                       \
+  static napi_value init(napi_env env, napi_value exports) {                    \
+    napi_property_descriptor props[] = {__VA_ARGS__};                           \
+    napi_define_properties(env, exports, sizeof props / sizeof props[0], props); \
+    return exports;                                                             \
+  }                                                                             \
+  NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
+
 #endif

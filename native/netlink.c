@@ -329,16 +329,10 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return unwatch_or_close(env, info, 1);
 }
 
-static napi_value init(napi_env env, napi_value exports) {
-  napi_property_descriptor props[] = {
-    ADDON_METHOD("open", js_open),
-    ADDON_METHOD("request", js_request),
-    ADDON_METHOD("watch", js_watch),
-    ADDON_METHOD("unwatch", js_unwatch),
-    ADDON_METHOD("close", js_close),
-  };
-  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
-  return exports;
-}
-
-NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
+ADDON_MODULE(
+  ADDON_METHOD("open", js_open),
+  ADDON_METHOD("request", js_request),
+  ADDON_METHOD("watch", js_watch),
+  ADDON_METHOD("unwatch", js_unwatch),
+  ADDON_METHOD("close", js_close)
+)

@@ -112,15 +112,9 @@ static napi_value js_nametoindex(napi_env env, napi_callback_info info) {
   return result;
 }
 
-static napi_value init(napi_env env, napi_value exports) {
-  napi_property_descriptor props[] = {
-    ADDON_METHOD("open", js_open),
-    ADDON_METHOD("send", js_send),
-    ADDON_METHOD("close", js_close),
-    ADDON_METHOD("nametoindex", js_nametoindex),
-  };
-  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
-  return exports;
-}
-
-NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
+ADDON_MODULE(
+  ADDON_METHOD("open", js_open),
+  ADDON_METHOD("send", js_send),
+  ADDON_METHOD("close", js_close),
+  ADDON_METHOD("nametoindex", js_nametoindex)
+)
