@@ -11,6 +11,8 @@
  *                               error 0 included) or any single-part answer. Datagrams carrying other
  *                               sequence numbers (left by an earlier, timed-out request) are dropped.
  *                               The kernel answers within the syscall, so this blocks for microseconds.
+ *                               For a request-only socket (groups 0, not watched): on a watched one,
+ *                               events would be dropped and the non-blocking recv would give up.
  *   watch(fd, cb(Buffer|null))  makes fd non-blocking and polls it on the libuv loop; every datagram is
  *                               handed to cb as a Buffer; a receive-queue overflow (ENOBUFS: events were
  *                               lost) calls cb(null) so the caller re-reads the state. The poll
