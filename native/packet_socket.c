@@ -12,10 +12,8 @@
  * name (EPERM, ENODEV, ...). The socket is non-blocking: a full device queue is an EAGAIN, never a
  * stalled event loop. Needs CAP_NET_RAW. Linux only; elsewhere every call throws ENOTSUP.
  */
-#include <node_api.h>
-#include <errno.h>
-#include <string.h>
-#include <stdio.h>
+#define ADDON_NAME "packet_socket"
+#include "addon_common.h"
 
 #ifdef __linux__
 #include <unistd.h>
@@ -25,57 +23,6 @@
 #include <linux/if_packet.h>
 #include <linux/if_ether.h>
 #endif
-
-static const char *errno_name(int err) {
-  switch (err) {
-    case EPERM: return "EPERM";
-    case EACCES: return "EACCES";
-    case ENODEV: return "ENODEV";
-    case ENXIO: return "ENXIO";
-    case ENETDOWN: return "ENETDOWN";
-    case EAGAIN: return "EAGAIN";
-    case ENOBUFS: return "ENOBUFS";
-    case EBADF: return "EBADF";
-    case EINVAL: return "EINVAL";
-    case EMSGSIZE: return "EMSGSIZE";
-    case EAFNOSUPPORT: return "EAFNOSUPPORT";
-    case ENOTSUP: return "ENOTSUP";
-    default: return "EIO";
-  }
-}
-
-/* Throws Error("<what>: <strerror>") with .code and .errno; returns NULL for the caller to return. */
-static napi_value throw_errno(napi_env env, const char *what, int err) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_value code, text, error, num;
-  napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
-  napi_create_error(env, code, text, &error);
-  napi_create_int32(env, -err, &num);
-  napi_set_named_property(env, error, "errno", num);
-  napi_throw(env, error);
-  return NULL;
-}
-
-static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
-  size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
-    napi_throw_type_error(env, NULL, "packet_socket: missing arguments");
-    return 0;
-  }
-  return 1;
-}
-
-static int get_int(napi_env env, napi_value v, const char *name, int32_t *out) {
-  if (napi_get_value_int32(env, v, out) != napi_ok) {
-    char msg[96];
-    snprintf(msg, sizeof msg, "packet_socket: %s must be a number", name);
-    napi_throw_type_error(env, NULL, msg);
-    return 0;
-  }
-  return 1;
-}
 
 static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_value argv[1], result;
@@ -165,15 +112,9 @@ static napi_value js_nametoindex(napi_env env, napi_callback_info info) {
   return result;
 }
 
-static napi_value init(napi_env env, napi_value exports) {
-  napi_property_descriptor props[] = {
-    {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
-    {"send", NULL, js_send, NULL, NULL, NULL, napi_enumerable, NULL},
-    {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
-    {"nametoindex", NULL, js_nametoindex, NULL, NULL, NULL, napi_enumerable, NULL},
-  };
-  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
-  return exports;
-}
-
-NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
+ADDON_MODULE(
+  ADDON_METHOD("open", js_open),
+  ADDON_METHOD("send", js_send),
+  ADDON_METHOD("close", js_close),
+  ADDON_METHOD("nametoindex", js_nametoindex)
+)

@@ -1,11 +1,30 @@
-// Adds and removes VIPs on an interface with `ip addr add/del … dev IF`, idempotently: adding an
-// address that is there, or removing one that is gone, is success. Like keepalived, a VIP is added
-// with its configured prefix length (default /32, or /128 for IPv6, where DAD is skipped: `nodad`).
-// Removing takes off every copy of the address whatever its prefix: the kernel only deletes an exact
-// address/prefix match and answers "not found" for the same address under another prefix (a stale
-// /32 left by keepalived's default while the config says /24 would otherwise stay, unnoticed).
+// Adds and removes VIPs on an interface, idempotently: adding an address that is there, or removing one
+// that is gone, is success. Over rtnetlink in-process (RTM_NEWADDR/RTM_DELADDR, synchronous, well under
+// a millisecond) or, on the fallback (see netBackend() in link.ts), with `ip addr add/del … dev IF`.
+// Like keepalived, a VIP is added with its configured prefix length (default /32, or /128 for IPv6,
+// where DAD is skipped: `nodad`). Removing takes off every copy of the address whatever its prefix:
+// the kernel only deletes an exact address/prefix match and answers "not found" for the same address
+// under another prefix (a stale /32 left by keepalived's default while the config says /24 would
+// otherwise stay, unnoticed).
+//
+// The *Sync calls are for the hot path (taking over: the VIP must be on before the first GARP); the
+// async ones keep the signatures callers use and, over netlink, simply wrap them.
 import { isIPv6 } from 'node:net';
-import { getLink, interfaceNotFound, ipCommand, ipSaid, NetError, type LinkInfo, type LinkOptions } from './link.js';
+import type { ExecResult } from '../exec.js';
+import {
+  getLink,
+  getLinkSync,
+  interfaceNotFound,
+  interfaceNotFoundSync,
+  ipCommand,
+  ipCommandSync,
+  ipSaid,
+  NetError,
+  routeSocket,
+  type LinkInfo,
+  type LinkOptions,
+} from './link.js';
+import { NetlinkError } from './netlink/route-socket.js';
 
 export interface Cidr {
   address: string;
@@ -39,18 +58,65 @@ const PERMISSION = /Operation not permitted|Permission denied/i;
 const MISSING_DEVICE = /does not exist|Cannot find device/i;
 const ALREADY_THERE = /File exists|already assigned/i;
 const ALREADY_GONE = /Cannot assign requested address|Address not found/i;
+const GRANT = 'run as root or grant CAP_NET_ADMIN';
 
-/** Puts `cidr` on `ifname`. Resolves 'present' when it was already there. */
-export async function addAddress(ifname: string, cidr: string, opts: LinkOptions = {}): Promise<'added' | 'present'> {
-  const c = parseCidr(cidr);
-  const args = ['addr', 'add', c.cidr, 'dev', ifname, ...(c.family === 6 ? ['nodad'] : [])];
-  const r = await ipCommand(args, opts.signal);
+/** Sync options: LinkOptions without the signal (a synchronous call cannot be aborted). */
+export type SyncLinkOptions = Pick<LinkOptions, 'instanceName'>;
+
+const addFix = (ifname: string, opts: SyncLinkOptions) => `check instances.${opts.instanceName ?? '<name>'}.vips and the interface (ip addr show dev ${ifname})`;
+const removeFix = (ifname: string, cidr: string) => `remove it by hand (ip addr del ${cidr} dev ${ifname}) and check the interface`;
+
+/** What `ip addr add` said: the outcome, 'no-device', or a thrown NetError. */
+function ipAddOutcome(r: ExecResult, c: Cidr, ifname: string, opts: SyncLinkOptions): 'added' | 'present' | 'no-device' {
   if (r.code === 0) return 'added';
   if (ALREADY_THERE.test(r.stderr)) return 'present';
   const what = `cannot add ${c.cidr} to ${ifname}`;
-  if (PERMISSION.test(r.stderr)) throw new NetError(`${what}: Operation not permitted`, 'run as root or grant CAP_NET_ADMIN');
-  if (MISSING_DEVICE.test(r.stderr)) throw await interfaceNotFound(ifname, opts.instanceName, opts.signal);
-  throw new NetError(`${what}: ${ipSaid(r)}`, `check instances.${opts.instanceName ?? '<name>'}.vips and the interface (ip addr show dev ${ifname})`);
+  if (PERMISSION.test(r.stderr)) throw new NetError(`${what}: Operation not permitted`, GRANT);
+  if (MISSING_DEVICE.test(r.stderr)) return 'no-device';
+  throw new NetError(`${what}: ${ipSaid(r)}`, addFix(ifname, opts));
+}
+
+const ipAddArgs = (c: Cidr, ifname: string) => ['addr', 'add', c.cidr, 'dev', ifname, ...(c.family === 6 ? ['nodad'] : [])];
+
+/** A refusal from the kernel as the NetError `ip` would have led to. */
+function kernelRefused(e: unknown, what: string, fix: string): unknown {
+  if (!(e instanceof NetlinkError)) return e;
+  if (e.code === 'EPERM' || e.code === 'EACCES') return new NetError(`${what}: Operation not permitted`, GRANT);
+  return new NetError(`${what}: ${e.message}`, fix);
+}
+
+/**
+ * Puts `cidr` on `ifname` now, without an event-loop turn. Returns 'present' when it was already
+ * there. Throws a NetError: interface missing (listing the real ones), no permission, or other refusal.
+ */
+export function addAddressSync(ifname: string, cidr: string, opts: SyncLinkOptions = {}): 'added' | 'present' {
+  const c = parseCidr(cidr);
+  const sock = routeSocket();
+  if (!sock) {
+    const how = ipAddOutcome(ipCommandSync(ipAddArgs(c, ifname)), c, ifname, opts);
+    if (how === 'no-device') throw interfaceNotFoundSync(ifname, opts.instanceName);
+    return how;
+  }
+  const link = ifname ? sock.getLink(ifname) : null;
+  if (!link) throw interfaceNotFoundSync(ifname, opts.instanceName);
+  try {
+    return sock.addAddress({ index: link.index, family: c.family, address: c.address, prefixLen: c.prefixLen });
+  } catch (e) {
+    if (e instanceof NetlinkError && e.code === 'ENODEV') throw interfaceNotFoundSync(ifname, opts.instanceName);
+    throw kernelRefused(e, `cannot add ${c.cidr} to ${ifname}`, addFix(ifname, opts));
+  }
+}
+
+/** Puts `cidr` on `ifname`. Resolves 'present' when it was already there. */
+export async function addAddress(ifname: string, cidr: string, opts: LinkOptions = {}): Promise<'added' | 'present'> {
+  if (routeSocket()) {
+    opts.signal?.throwIfAborted();
+    return addAddressSync(ifname, cidr, opts);
+  }
+  const c = parseCidr(cidr);
+  const how = ipAddOutcome(await ipCommand(ipAddArgs(c, ifname), opts.signal), c, ifname, opts);
+  if (how === 'no-device') throw await interfaceNotFound(ifname, opts.instanceName, opts.signal);
+  return how;
 }
 
 /**
@@ -62,13 +128,51 @@ export async function removeAddress(ifname: string, ip: string, opts: LinkOption
   return (await removeAddresses(ifname, [ip], opts)).length > 0 ? 'removed' : 'absent';
 }
 
+/** The addresses of `ips` (plain or CIDR; prefixes ignored). Throws a RangeError on bad input. */
+const addressesOf = (ips: readonly string[]) => new Set(ips.map((ip) => parseCidr(ip).address));
+
+/** The entries of `link` whose address is in `wanted`, as CIDRs. */
+function copiesOn(link: LinkInfo, wanted: ReadonlySet<string>): { cidr: Cidr; text: string }[] {
+  return link.addresses
+    .filter((a) => wanted.has(a.address))
+    .map((a) => ({ cidr: { address: a.address, prefixLen: a.prefixLen, family: a.family, cidr: `${a.address}/${a.prefixLen}` }, text: `${a.address}/${a.prefixLen}` }));
+}
+
+/**
+ * removeAddresses, now: reads the interface, then deletes each matching entry with its own prefix.
+ * Returns the CIDRs actually removed, [] when none was there or the interface is gone.
+ */
+export function removeAddressesSync(ifname: string, ips: readonly string[], _opts: SyncLinkOptions = {}): string[] {
+  const wanted = addressesOf(ips);
+  const link = getLinkSync(ifname);
+  if (!link) return [];
+  const sock = routeSocket();
+  const removed: string[] = [];
+  for (const { cidr, text } of copiesOn(link, wanted)) {
+    let how: 'removed' | 'absent';
+    if (sock) {
+      try {
+        how = sock.deleteAddress({ index: link.index, family: cidr.family, address: cidr.address, prefixLen: cidr.prefixLen });
+      } catch (e) {
+        throw kernelRefused(e, `cannot remove ${text} from ${ifname}`, removeFix(ifname, text));
+      }
+    } else how = ipDelOutcome(ipCommandSync(['addr', 'del', text, 'dev', ifname]), ifname, text);
+    if (how === 'removed') removed.push(text);
+  }
+  return removed;
+}
+
 /**
  * Takes every copy of each address in `ips` (plain or CIDR; prefixes ignored) off `ifname`: reads the
  * interface once, then deletes each matching entry with its own prefix. Resolves with the CIDRs
  * actually removed, [] when none was there or the interface is gone.
  */
 export async function removeAddresses(ifname: string, ips: readonly string[], opts: LinkOptions = {}): Promise<string[]> {
-  const wanted = new Set(ips.map((ip) => parseCidr(ip).address));
+  if (routeSocket()) {
+    opts.signal?.throwIfAborted();
+    return removeAddressesSync(ifname, ips, opts);
+  }
+  const wanted = addressesOf(ips);
   let link: LinkInfo;
   try {
     link = await getLink(ifname, opts);
@@ -77,22 +181,19 @@ export async function removeAddresses(ifname: string, ips: readonly string[], op
     throw e;
   }
   const removed: string[] = [];
-  for (const a of link.addresses) {
-    if (!wanted.has(a.address)) continue;
-    const cidr = `${a.address}/${a.prefixLen}`;
-    if ((await deleteExact(ifname, cidr, opts)) === 'removed') removed.push(cidr);
+  for (const { text } of copiesOn(link, wanted)) {
+    if (ipDelOutcome(await ipCommand(['addr', 'del', text, 'dev', ifname], opts.signal), ifname, text) === 'removed') removed.push(text);
   }
   return removed;
 }
 
-/** `ip addr del CIDR dev IF`: exact address and prefix. 'absent' when that entry (or the interface) is gone. */
-async function deleteExact(ifname: string, cidr: string, opts: LinkOptions): Promise<'removed' | 'absent'> {
-  const r = await ipCommand(['addr', 'del', cidr, 'dev', ifname], opts.signal);
+/** What `ip addr del CIDR dev IF` said. 'absent' when that entry (or the interface) is gone since it was read. */
+function ipDelOutcome(r: ExecResult, ifname: string, cidr: string): 'removed' | 'absent' {
   if (r.code === 0) return 'removed';
-  if (ALREADY_GONE.test(r.stderr) || MISSING_DEVICE.test(r.stderr)) return 'absent'; // went away since we read the interface
+  if (ALREADY_GONE.test(r.stderr) || MISSING_DEVICE.test(r.stderr)) return 'absent';
   const what = `cannot remove ${cidr} from ${ifname}`;
-  if (PERMISSION.test(r.stderr)) throw new NetError(`${what}: Operation not permitted`, 'run as root or grant CAP_NET_ADMIN');
-  throw new NetError(`${what}: ${ipSaid(r)}`, `remove it by hand (ip addr del ${cidr} dev ${ifname}) and check the interface`);
+  if (PERMISSION.test(r.stderr)) throw new NetError(`${what}: Operation not permitted`, GRANT);
+  throw new NetError(`${what}: ${ipSaid(r)}`, removeFix(ifname, cidr));
 }
 
 /** Is `ip` (plain address, or CIDR: the prefix is ignored) configured on `ifname`? */

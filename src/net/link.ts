@@ -1,7 +1,13 @@
-// What the host says about one network interface: index, MAC, up/down, MTU and addresses, read with
-// `ip -j addr show dev IF` (iproute2, spawned with argv). Errors say what to do about them.
+// What the host says about one network interface: index, MAC, up/down, MTU and addresses. Read over
+// rtnetlink in-process (netlink/route-socket.ts: synchronous, microseconds, no spawn); when the native
+// addon is missing or netlink cannot be opened, with `ip -j addr show dev IF` (iproute2, spawned with
+// argv) instead — netBackend() says which, and why, so the agent can log the fallback once.
+// Errors say what to do about them.
 import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { execFile, ExecError, type ExecResult } from '../exec.js';
+import { RouteSocket, routeSocketAvailable } from './netlink/route-socket.js';
+import { linkAddressOf, linkStateOf } from './link-cache.js';
 
 export interface LinkAddress {
   address: string;
@@ -21,6 +27,11 @@ export interface LinkInfo {
   /** The kernel's flags as `ip` prints them: UP, LOWER_UP, BROADCAST, NOARP, … */
   flags: string[];
   addresses: LinkAddress[];
+}
+
+/** A LinkInfo with the kernel's operational state as sysfs spells it (up, down, lowerlayerdown, unknown…). */
+export interface LinkState extends LinkInfo {
+  operstate: string;
 }
 
 /** An error with a one-line description and, separately, what the user should do about it. */
@@ -43,6 +54,52 @@ export interface LinkOptions {
 const IP_TIMEOUT_MS = 5_000;
 export const INSTALL_IPROUTE2 = 'install iproute2 (apt-get install iproute2)';
 
+// ---------------------------------------------------------------------------------------------
+// Backend: rtnetlink in-process, or `ip` as the fallback
+
+export interface NetBackend {
+  kind: 'netlink' | 'ip';
+  /** Why the fallback is in use; null for netlink. */
+  reason: string | null;
+}
+
+let backend: (NetBackend & { socket: RouteSocket | null }) | null = null;
+
+function selectBackend(): NetBackend & { socket: RouteSocket | null } {
+  if (backend) return backend;
+  const avail = process.env.HA_AGENT_NET_BACKEND === 'ip' ? { ok: false, error: 'HA_AGENT_NET_BACKEND=ip' } : routeSocketAvailable();
+  if (!avail.ok) backend = { kind: 'ip', reason: avail.error, socket: null };
+  else {
+    try {
+      backend = { kind: 'netlink', reason: null, socket: RouteSocket.open(0) };
+    } catch (e) {
+      backend = { kind: 'ip', reason: `cannot open a netlink socket: ${(e as Error).message}`, socket: null };
+    }
+  }
+  return backend;
+}
+
+/**
+ * How addresses and links are read and changed in this process: 'netlink' (in-process), or 'ip'
+ * (spawning iproute2) with the reason. Decided once, at first use; HA_AGENT_NET_BACKEND=ip forces 'ip'.
+ */
+export function netBackend(): NetBackend {
+  const b = selectBackend();
+  return { kind: b.kind, reason: b.reason };
+}
+
+/** The process's shared rtnetlink request socket, or null when the `ip` fallback is in use. */
+export function routeSocket(): RouteSocket | null {
+  return selectBackend().socket;
+}
+
+/** Runs `ip …` synchronously (the fallback of the *Sync calls: blocks the event loop for the spawn). */
+export function ipCommandSync(args: readonly string[]): ExecResult {
+  const r = spawnSync('ip', args, { encoding: 'utf8', timeout: IP_TIMEOUT_MS });
+  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') throw new NetError('the ip command (iproute2) is not installed', INSTALL_IPROUTE2);
+  return { code: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? (r.error ? r.error.message : '') };
+}
+
 /** Runs `ip …`; turns "ip is not installed" into a NetError. Resolves whatever the exit code. */
 export async function ipCommand(args: readonly string[], signal?: AbortSignal): Promise<ExecResult> {
   try {
@@ -62,25 +119,52 @@ function isMissingDevice(r: ExecResult): boolean {
   return /does not exist|Cannot find device/i.test(r.stderr);
 }
 
-/** Names of the host's interfaces, in index order. */
-export async function listInterfaces(signal?: AbortSignal): Promise<string[]> {
-  const r = await ipCommand(['-j', 'link', 'show'], signal);
+function interfaceNames(r: ExecResult): string[] {
   if (r.code !== 0) throw new Error(`ip -j link show failed: ${ipSaid(r)}`);
   const links = JSON.parse(r.stdout || '[]') as { ifname?: string }[];
   return links.map((l) => l.ifname).filter((n): n is string => typeof n === 'string');
 }
 
-/** The NetError for a missing interface, listing the ones that exist. */
-export async function interfaceNotFound(ifname: string, instanceName?: string, signal?: AbortSignal): Promise<NetError> {
-  const names = await listInterfaces(signal).catch(() => [] as string[]);
+const namesOver = (sock: RouteSocket) => sock.dumpLinks().flatMap((m) => (m.name ? [m.name] : []));
+
+/** Names of the host's interfaces, in index order. */
+export async function listInterfaces(signal?: AbortSignal): Promise<string[]> {
+  const sock = routeSocket();
+  return sock ? namesOver(sock) : interfaceNames(await ipCommand(['-j', 'link', 'show'], signal));
+}
+
+/** listInterfaces, synchronously. */
+export function listInterfacesSync(): string[] {
+  const sock = routeSocket();
+  return sock ? namesOver(sock) : interfaceNames(ipCommandSync(['-j', 'link', 'show']));
+}
+
+function notFoundError(ifname: string, names: string[], instanceName?: string): NetError {
   const key = `instances.${instanceName ?? '<name>'}.interface`;
   const choice = names.length ? `one of: ${names.join(', ')}` : 'an existing interface (see `ip link`)';
   return new NetError(`interface ${ifname} not found`, `set ${key} to ${choice}`);
 }
 
+/** The NetError for a missing interface, listing the ones that exist. */
+export async function interfaceNotFound(ifname: string, instanceName?: string, signal?: AbortSignal): Promise<NetError> {
+  return notFoundError(ifname, await listInterfaces(signal).catch(() => [] as string[]), instanceName);
+}
+
+/** interfaceNotFound, synchronously. */
+export function interfaceNotFoundSync(ifname: string, instanceName?: string): NetError {
+  let names: string[] = [];
+  try {
+    names = listInterfacesSync();
+  } catch {
+    // the error stays useful without the list
+  }
+  return notFoundError(ifname, names, instanceName);
+}
+
 interface IpAddrJson {
   ifindex: number;
   ifname: string;
+  operstate?: string;
   flags?: string[];
   mtu?: number;
   address?: string;
@@ -88,7 +172,7 @@ interface IpAddrJson {
 }
 
 /** Parses one entry of `ip -j addr show` output. Exported for tests. */
-export function parseIpAddrJson(entry: IpAddrJson): LinkInfo {
+export function parseIpAddrJson(entry: IpAddrJson): LinkState {
   const flags = entry.flags ?? [];
   const addresses: LinkAddress[] = [];
   for (const a of entry.addr_info ?? []) {
@@ -103,21 +187,50 @@ export function parseIpAddrJson(entry: IpAddrJson): LinkInfo {
     mtu: entry.mtu ?? 0,
     flags,
     addresses,
+    operstate: (entry.operstate ?? 'unknown').toLowerCase(),
   };
 }
 
-/** Reads one interface. Throws a NetError (with a fix) when it does not exist or `ip` is missing. */
-export async function getLink(ifname: string, opts: LinkOptions = {}): Promise<LinkInfo> {
-  if (!ifname) throw new NetError('no interface name given', `set instances.${opts.instanceName ?? '<name>'}.interface`);
-  const r = await ipCommand(['-j', 'addr', 'show', 'dev', ifname], opts.signal);
+/** The interface in `ip -j addr show dev IF` output; null when it does not exist. */
+function linkFromIp(ifname: string, r: ExecResult): LinkState | null {
   if (r.code !== 0) {
-    if (isMissingDevice(r)) throw await interfaceNotFound(ifname, opts.instanceName, opts.signal);
+    if (isMissingDevice(r)) return null;
     throw new Error(`ip -j addr show dev ${ifname} failed: ${ipSaid(r)}`);
   }
   const entries = JSON.parse(r.stdout || '[]') as IpAddrJson[];
   const entry = entries.find((e) => e.ifname === ifname) ?? entries[0];
-  if (!entry) throw await interfaceNotFound(ifname, opts.instanceName, opts.signal);
-  return parseIpAddrJson(entry);
+  return entry ? parseIpAddrJson(entry) : null;
+}
+
+/** Longest interface name the kernel accepts (IFNAMSIZ - 1). */
+const MAX_IFNAME = 15;
+
+/**
+ * Reads one interface synchronously: over netlink, two requests answered within the syscall (no
+ * spawn, no event-loop turn); on the `ip` fallback, a blocking spawn. null when there is no such
+ * interface. Throws a NetError when `ip` is needed and missing.
+ */
+export function getLinkSync(ifname: string): LinkState | null {
+  if (!ifname || ifname.length > MAX_IFNAME || ifname.includes('/')) return null;
+  const sock = routeSocket();
+  if (!sock) return linkFromIp(ifname, ipCommandSync(['-j', 'addr', 'show', 'dev', ifname]));
+  const link = sock.getLink(ifname);
+  if (!link) return null;
+  const addresses: LinkAddress[] = [];
+  for (const m of sock.dumpAddresses(link.index)) {
+    const a = linkAddressOf(m);
+    if (a) addresses.push(a);
+  }
+  return linkStateOf(link, addresses);
+}
+
+/** Reads one interface. Throws a NetError (with a fix) when it does not exist or `ip` is missing. */
+export async function getLink(ifname: string, opts: LinkOptions = {}): Promise<LinkState> {
+  if (!ifname) throw new NetError('no interface name given', `set instances.${opts.instanceName ?? '<name>'}.interface`);
+  opts.signal?.throwIfAborted();
+  const link = routeSocket() ? getLinkSync(ifname) : linkFromIp(ifname, await ipCommand(['-j', 'addr', 'show', 'dev', ifname], opts.signal));
+  if (!link) throw await interfaceNotFound(ifname, opts.instanceName, opts.signal);
+  return link;
 }
 
 /**

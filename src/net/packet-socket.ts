@@ -1,10 +1,7 @@
 // Loads the native AF_PACKET addon (native/packet_socket.c, built by `npm install` into
 // build/Release/packet_socket.node) and wraps it as a send-only socket on one interface.
 // If the addon is missing or does not load, packetSocketAvailable() says why; callers fall back.
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadAddon, type LoadedAddon } from './native-addon.js';
 
 interface PacketSocketBinding {
   open(ifindex: number): number;
@@ -20,40 +17,8 @@ export interface PacketSocket {
   close(): void;
 }
 
-const ADDON = join('build', 'Release', 'packet_socket.node');
-
-let loaded: { binding: PacketSocketBinding | null; error: string | null } | null = null;
-
-/**
- * The repository root holds build/: this file runs as src/net/packet-socket.ts (tsx) or as
- * dist/src/net/packet-socket.js, so walk up from here until build/Release/packet_socket.node exists.
- */
-function findAddon(): string | null {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, ADDON);
-    if (existsSync(candidate)) return candidate;
-    const up = dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  return null;
-}
-
-function load(): { binding: PacketSocketBinding | null; error: string | null } {
-  if (loaded) return loaded;
-  const path = findAddon();
-  if (!path) {
-    loaded = { binding: null, error: `${ADDON} not found (was \`npm install\` run with a C compiler present?)` };
-    return loaded;
-  }
-  try {
-    const require = createRequire(import.meta.url);
-    loaded = { binding: require(path) as PacketSocketBinding, error: null };
-  } catch (e) {
-    loaded = { binding: null, error: `cannot load ${path}: ${(e as Error).message}` };
-  }
-  return loaded;
+function load(): LoadedAddon<PacketSocketBinding> {
+  return loadAddon<PacketSocketBinding>('packet_socket');
 }
 
 /** Whether the addon loaded; `error` says why not. */
