@@ -44,6 +44,8 @@ interface AsyncDestination {
 
 interface StdoutSink {
   dest: AsyncDestination;
+  /** sonic-boom's own flushSync: throws when the deadline passes with bytes still pending. */
+  flushOrThrow: () => void;
   /** flushSync gives up on a full pipe after this time (Date.now() ms); Infinity while running. */
   deadline: number;
   /** Dropped since the last warning about it. */
@@ -59,7 +61,7 @@ function stdoutSink(): StdoutSink {
   if (sink) return sink;
   // For a pipe or a socket this makes libuv open fd 1 non-blocking (see the header).
   void process.stdout.fd;
-  const s: StdoutSink = { dest: null as never, deadline: Infinity, dropped: { lines: 0, bytes: 0 }, droppedTotal: 0, writeErrors: 0, logger: null };
+  const s: StdoutSink = { dest: null as never, flushOrThrow: () => {}, deadline: Infinity, dropped: { lines: 0, bytes: 0 }, droppedTotal: 0, writeErrors: 0, logger: null };
   // Registered before pino.destination() registers its own exit hook (a flushSync): runs first, so
   // that flush is bounded on every way out, process.exit() from anywhere included.
   process.once('exit', () => {
@@ -74,6 +76,15 @@ function stdoutSink(): StdoutSink {
     retryEAGAIN: () => Date.now() < s.deadline,
   }) as unknown as AsyncDestination;
   s.dest.on('error', () => void s.writeErrors++); // never crash on a log write (EPIPE is handled by pino)
+  // pino's exit hook calls flushSync() unguarded: a throw there would turn every exit code into a crash.
+  s.flushOrThrow = s.dest.flushSync.bind(s.dest);
+  s.dest.flushSync = () => {
+    try {
+      s.flushOrThrow();
+    } catch {
+      s.writeErrors++;
+    }
+  };
   s.dest.on('drop', (data) => {
     s.dropped.lines++;
     s.droppedTotal++;
@@ -114,7 +125,7 @@ export function flushLogs(maxWaitMs = EXIT_FLUSH_MS): boolean {
   const before = sink.deadline;
   sink.deadline = Math.min(before, Date.now() + maxWaitMs);
   try {
-    sink.dest.flushSync();
+    sink.flushOrThrow();
     return true;
   } catch {
     return false;
