@@ -227,16 +227,20 @@ export class VrrpSocket {
     sock.on('close', () => {
       if (this.closed || sock !== this.sock) return; // our own close(), or an old socket
       this.sock = null;
-      this.reopen(`raw-socket closed the VRRP socket on ${this.ifname} after an error (${this.stats.lastError ?? UNKNOWN_RAW_SOCKET_ERROR})`);
+      this.reopen(`raw-socket closed the VRRP socket on ${this.ifname} after an error (${this.stats.lastError ?? UNKNOWN_RAW_SOCKET_ERROR})`, true);
     });
     return sock;
   }
 
-  /** Replaces a native socket raw-socket closed by itself with a new, configured one (or says why not). */
-  private reopen(why: string): void {
+  /**
+   * Replaces a native socket raw-socket closed by itself with a new, configured one (or says why not).
+   * Immediate reopens (`burst`) are limited to REOPEN_BURST per REOPEN_WINDOW_MS, so a socket that
+   * fails again at once cannot spin; the retry timer (one per REOPEN_RETRY_MS) is not limited.
+   */
+  private reopen(why: string, burst: boolean): void {
     const now = Date.now();
     this.recentReopens = this.recentReopens.filter((t) => now - t < REOPEN_WINDOW_MS);
-    if (this.recentReopens.length >= REOPEN_BURST) {
+    if (burst && this.recentReopens.length >= REOPEN_BURST) {
       this.setTrouble(`${why}; it keeps failing (${REOPEN_BURST} reopens in ${REOPEN_WINDOW_MS / 1000} s), next try in ${REOPEN_RETRY_MS} ms`);
       return;
     }
@@ -253,7 +257,7 @@ export class VrrpSocket {
   private setTrouble(trouble: string | null): void {
     if (trouble !== null && !this.retryTimer) {
       this.retryTimer = setInterval(() => {
-        if (!this.closed && !this.sock) this.reopen(this.troubleText ?? 'the VRRP socket is closed');
+        if (!this.closed && !this.sock) this.reopen(`the VRRP socket on ${this.ifname} is closed`, false);
       }, REOPEN_RETRY_MS);
       this.retryTimer.unref();
     } else if (trouble === null && this.retryTimer) {
