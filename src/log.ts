@@ -9,8 +9,10 @@
 // - The buffer holds at most STDOUT_BUFFER_MAX bytes; beyond that lines are dropped and counted, and
 //   a warning says how many once stdout moves again.
 // - Flushing (normal stop, fatal exit, any process.exit) retries a full pipe for at most
-//   EXIT_FLUSH_MS, then gives up: a stalled reader can delay the exit, never hang it.
-// Callers that pass their own destination (tests, fixtures) get a plain synchronous pino.
+//   EXIT_FLUSH_MS, then gives up: a stalled reader can delay the exit, never hang it. (pino's
+//   default stdout destination is asynchronous too, but its exit flush retries forever.)
+// - A TTY stays blocking (node makes it so); a terminal held with Ctrl-S can still stall the agent.
+// Callers that pass their own destination (tests, fixtures) get pino writing straight into it.
 import { destination as asyncDestination, pino, type Logger, type LevelWithSilent } from 'pino';
 
 export const REDACT_PATHS = [

@@ -4,7 +4,7 @@
 // (EXIT_SOFTWARE, below). Failure policy: an uncaught exception or an unhandled rejection means the
 // agent's state is unknown (a half-run transition, a timer that will never be re-armed). It does not
 // run on with a healthy /healthz: it logs the error at fatal (message and stack), flushes the log
-// (bounded: a stalled stdout cannot hang the exit) and exits 70. The service manager starts it again
+// (bounded, ≤ 2 × EXIT_FLUSH_MS: a stalled stdout cannot hang the exit) and exits 70. The service manager starts it again
 // (packaging/ha-agent.service: Restart=on-failure), and start-up removes the VIPs a dead run left
 // behind; meanwhile the peers' master-down timer hands the VIPs to a backup.
 import { writeSync } from 'node:fs';
