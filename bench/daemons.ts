@@ -17,11 +17,14 @@ export interface NamedParams {
   params: VrrpParams;
 }
 
-/** Starts our agent with every instance in one config, at log level `logLevel`. */
-export function startAgentMulti(lab: Lab, nodeName: string, instances: NamedParams[], logLevel: string): AgentHandle {
+/**
+ * Starts our agent with every instance in one config, at log level `logLevel`, behind `wrapper`
+ * (e.g. `nice -n -10`; it must exec the command, so the handle's pid stays the daemon's).
+ */
+export function startAgentMulti(lab: Lab, nodeName: string, instances: NamedParams[], logLevel: string, wrapper: string[] = []): AgentHandle {
   const merged: Record<string, Record<string, unknown>> = {};
   for (const { name, params } of instances) Object.assign(merged, agentConfig(params, name).instances);
-  return startAgent(lab, nodeName, { ...agentConfig(instances[0]!.params), log: { level: logLevel }, instances: merged });
+  return startAgent(lab, nodeName, { ...agentConfig(instances[0]!.params), log: { level: logLevel }, instances: merged }, wrapper);
 }
 
 /** keepalived.conf with every instance: keepalivedConf()'s global_defs once, then its VI_1 block renamed per instance. */
@@ -38,14 +41,14 @@ export function keepalivedMultiConf(routerId: string, instances: NamedParams[]):
 
 let seq = 0;
 
-/** Starts keepalived with every instance in `nodeName`'s namespace (as test/netns/keepalived.ts does for one). */
-export function startKeepalivedMulti(lab: Lab, nodeName: string, instances: NamedParams[]): KeepalivedHandle {
+/** Starts keepalived with every instance in `nodeName`'s namespace (as test/netns/keepalived.ts does for one), behind `wrapper`. */
+export function startKeepalivedMulti(lab: Lab, nodeName: string, instances: NamedParams[], wrapper: string[] = []): KeepalivedHandle {
   const node = lab.node(nodeName);
   const base = join(labDir(lab), `ka-multi-${node.name}-${seq++}`);
   writeFileSync(`${base}.conf`, keepalivedMultiConf(node.name, instances));
   const pidFiles = ['pid', 'vrrp.pid', 'chk.pid', 'bfd.pid'].map((s) => `${base}.${s}`);
   // -n no fork, -l log to console, -D detailed, -G no syslog, -P VRRP only, -R no respawn.
-  const argv = ['keepalived', '-n', '-l', '-D', '-G', '-P', '-R', '-f', `${base}.conf`];
+  const argv = [...wrapper, 'keepalived', '-n', '-l', '-D', '-G', '-P', '-R', '-f', `${base}.conf`];
   ['-p', '-r', '-c', '-b'].forEach((flag, i) => argv.push(flag, pidFiles[i]!));
   const h = new KeepalivedHandle(lab, node, `${base}.conf`, pidFiles[1]!, lab.spawn(node.name, argv));
   adoptProcess(lab, h);
