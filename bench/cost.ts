@@ -7,8 +7,9 @@
 // master of all. Scenarios: N = 1 at 0.1 s adverts and N = 200 at 1 s adverts; for each, both nodes
 // run our agent, then (in a fresh, identical lab) both run keepalived.
 // Per run:
-//   - wait until every instance is MASTER on node 1 and BACKUP on node 2 and no instance has moved
-//     for the settle period (5 s);
+//   - start node 1 alone until it masters every instance, then node 2; wait until every instance is
+//     MASTER on node 1 and BACKUP on node 2 and no instance has moved for the settle period (5 s).
+//     A daemon that does not get there in time is measured anyway and flagged (!) in the table;
 //   - CPU: utime+stime(+cutime+cstime) of each node's daemon process tree over 20 s, as % of one
 //     core (keepalived: parent + VRRP child; ours: the node process + the `ip`/`arping` it spawns);
 //   - RSS: VmRSS of the master's daemon at the end of that window (keepalived: parent + VRRP child);
