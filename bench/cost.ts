@@ -382,7 +382,7 @@ function printReport(o: Options, results: RunResult[]): void {
       (o.nice ? ` Both daemons under nice ${o.nice}.` : ''),
   );
   console.log('The machine is shared: CPU figures are noisy, loadavg shows the background at each window.\n');
-  row('scenario', 'impl', 'CPU master', 'CPU backup', 'CPU sum', 'RSS master', 'moves', 'loadavg');
+  row('scenario', 'impl', 'CPU master', 'CPU backup', 'CPU sum', 'RSS master', 'moves¹', 'loadavg');
   for (const s of o.scenarios) {
     const get = (impl: Impl) => results.find((r) => r.scenario === s.key && r.impl === impl);
     for (const impl of o.impls) {
@@ -398,7 +398,7 @@ function printReport(o: Options, results: RunResult[]): void {
         `${pctS(r.cpuBackup)} (${pctS(r.cpuBackupRoot)})`,
         pctS(r.cpuMaster + r.cpuBackup),
         mib(r.rssMasterKb),
-        `${r.movesDuringWindow}${r.unsettled.length ? ' (!)' : ''}`,
+        `${r.movesDuringWindow}${r.unsettled.length || r.movesDuringWindow ? ' (!)' : ''}`,
         r.loadavg,
       );
     }
@@ -424,10 +424,13 @@ function printReport(o: Options, results: RunResult[]): void {
     }
     console.log('');
   }
+  console.log('¹ state changes (any instance, either node) during the CPU window');
   const slow = results.filter((r) => !r.error && !r.unsettled.length).map((r) => `${label(o.scenarios.find((s) => s.key === r.scenario)!)} ${r.impl} ${r.electionS.toFixed(1)} s`);
   console.log(`Start to settled election (node 1 alone, then node 2 joins; without the ${o.settleS} s settle): ${slow.join(', ')}`);
   const unsettled = results.filter((r) => !r.error && r.unsettled.length).map((r) => `${r.scenario} ${r.impl} (${r.unsettled.length}: ${r.unsettled.slice(0, 3).join(', ')}…)`);
   if (unsettled.length) console.log(`(!) measured without a settled election (out of place or still moving when the window began): ${unsettled.join('; ')}`);
+  const moved = results.filter((r) => !r.error && r.movesDuringWindow).map((r) => `${r.scenario} ${r.impl}: ${r.movesDuringWindow}`);
+  if (moved.length) console.log(`(!) state changes during the CPU window (no steady state; the CPU figure includes them): ${moved.join(', ')}`);
   const faulty = results.filter((r) => !r.error && r.faults > 0).map((r) => `${r.scenario} ${r.impl}: ${r.faults}`);
   if (faulty.length) console.log(`Transitions into FAULT before/while measuring (start-up trouble): ${faulty.join(', ')}`);
 }
