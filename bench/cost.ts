@@ -21,9 +21,9 @@
 // Run as root after a build: `node dist/bench/cost.js [options]` (npm run bench:cost -- --help).
 import type { Lab } from '../src/lab/lab.js';
 import { assertLabAddress } from '../src/lab/lab.js';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { rssKb, sleep, withLab, type VrrpParams, type Watched } from '../test/netns/harness.js';
+import { labDir, rssKb, sleep, withLab, type VrrpParams, type Watched } from '../test/netns/harness.js';
 import { decodeArp, decodeVrrp, firstAdvert, firstGarp, startCapture } from '../test/netns/capture.js';
 import { startAgentMulti, startKeepalivedMulti, type NamedParams } from './daemons.js';
 import { cpuPercent, killTree, treeCpu, type TreeCpu } from './proc-cpu.js';
@@ -177,11 +177,14 @@ function instances(s: Scenario, priority: number): NamedParams[] {
 // exit hook deletes the namespaces: keepalived's VRRP child is not a child the lab knows about.
 
 const running = new Set<Watched>();
+/** The current lab's temp dir (configs, pcaps), removed on a signal as withLab() would on success. */
+let currentDir: string | null = null;
 
 function installSignalCleanup(): void {
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
       for (const w of running) if (w.pid) killTree(w.pid);
+      if (currentDir && !process.env.KEEP_NETNS_ARTIFACTS) rmSync(currentDir, { recursive: true, force: true });
       // The lab's hook (registered later, so it runs after this one) deletes the namespaces and exits.
       if (process.listenerCount(sig) === 0) process.exit(sig === 'SIGINT' ? 130 : 143);
     });
@@ -266,6 +269,7 @@ async function garpLag(lab: Lab, master: Watched, backup: Watched, s: Scenario, 
 
 async function runOne(s: Scenario, impl: Impl, o: Options): Promise<RunResult> {
   return withLab(NODES, async (lab) => {
+    currentDir = labDir(lab);
     // Node 1 first, alone, until it masters every instance; then node 2 joins as backup. Starting
     // both at once only adds a start-up race (and, for our agent, 2 × N concurrent `ip` spawns).
     const t0 = Date.now();
