@@ -6,8 +6,8 @@ import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { Instance } from './instance.js';
 import { VrrpSocket } from './vrrp/transport.js';
-import { ProviderRunner } from './provider/runner.js';
-import { createProvider } from './provider/registry.js';
+import { ProviderRunner, createTypeResources, realClock, type TypeResources } from './provider/runner/index.js';
+import { createProvider, providerContext, providerModule } from './provider/registry.js';
 import { startStatusServer } from './status/server.js';
 import type { StatusJson } from './status/types.js';
 import { getLink, primaryIPv4, readSysfs, type LinkInfo } from './net/link.js';
@@ -51,6 +51,7 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
   const sockets = new Map<string, VrrpSocket>();
   const instances: Instance[] = [];
   const runners: ProviderRunner[] = [];
+  const typeResources = new Map<string, TypeResources>();
   const abandon = async () => {
     for (const s of sockets.values()) s.close();
     await Promise.all(runners.map((r) => r.close()));
@@ -63,9 +64,12 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
       if (!source)
         throw new StartupError(`${name}: interface ${cfg.interface} has no IPv4 address to send adverts from — fix: give it an address, or set instances.${name}.unicast.source`);
       const ilog = log.child({ instance: name });
-      const provider = createProvider({ instanceName: name, interface: cfg.interface, vips: cfg.vips, log: ilog }, cfg);
+      const ctx = providerContext(name, cfg, ilog);
+      const provider = createProvider(ctx, cfg);
+      const shared = typeResources.get(cfg.provider.type) ?? createTypeResources(providerModule(cfg.provider.type), realClock);
+      typeResources.set(cfg.provider.type, shared);
       let instance: Instance | undefined;
-      const runner = new ProviderRunner(provider, { log: ilog, onChange: () => instance?.onProviderChange() });
+      const runner = new ProviderRunner(provider, { log: ilog, timing: ctx.timing, vips: cfg.vips, ...shared, onChange: () => instance?.onProviderChange() });
       runners.push(runner);
       instance = new Instance(name, cfg, {
         socket: sockets.get(cfg.interface)!,

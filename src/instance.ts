@@ -9,7 +9,7 @@ import { buildIpv4Header } from './vrrp/ipv4.js';
 import { checkDatagram, type InstanceView } from './vrrp/validate.js';
 import type { VrrpSocket } from './vrrp/transport.js';
 import { VRRP_MCAST_GROUP } from './net/ip.js';
-import type { ProviderRunner } from './provider/runner.js';
+import type { ProviderRunner } from './provider/runner/index.js';
 import type { InstanceStatusJson } from './status/types.js';
 import { RateLimitedLog } from './rate-limited-log.js';
 

@@ -2,7 +2,7 @@
 // preflight checks, one line each (✓ / ✗ with a fix). Never moves a VIP.
 import { loadConfigFile, formatIssue } from '../config/load.js';
 import { createLogger } from '../log.js';
-import { createProvider } from '../provider/registry.js';
+import { createProvider, providerContext } from '../provider/registry.js';
 import type { Out } from './out.js';
 
 export async function providerTestCommand(type: string, opts: { config: string; instance?: string }, out: Out): Promise<number> {
@@ -23,7 +23,7 @@ export async function providerTestCommand(type: string, opts: { config: string; 
   let failed = 0;
   for (const [name, inst] of chosen) {
     out.stdout.write(`${name} (${type} on ${inst.interface}, VIPs ${inst.vips.join(', ')})\n`);
-    const provider = createProvider({ instanceName: name, interface: inst.interface, vips: inst.vips, log }, inst);
+    const provider = createProvider(providerContext(name, inst, log), inst);
     try {
       for await (const c of provider.preflight()) {
         out.stdout.write(`  ${c.ok ? '✓' : '✗'} ${c.check}: ${c.detail}\n`);

@@ -101,6 +101,18 @@ const FAMILIES: Family[] = [
       OWNERSHIPS.map((ownership) => ({ labels: { instance, ownership }, value: i.provider.ownership === ownership ? 1 : 0 })),
   },
   {
+    name: 'ha_agent_provider_vip_held',
+    type: 'gauge',
+    help: 'Per VIP: 1 when the provider runner last knew it held here, 0 otherwise.',
+    samples: (instance, i) => Object.entries(i.provider.vips ?? {}).map(([vip, o]) => ({ labels: { instance, vip }, value: o === 'held' ? 1 : 0 })),
+  },
+  {
+    name: 'ha_agent_provider_fault',
+    type: 'gauge',
+    help: '1 while the provider has not managed to take the VIPs for its faultAfter time (reason in /status).',
+    samples: (n, i) => one(n, i.provider.fault ? 1 : 0),
+  },
+  {
     name: 'ha_agent_provider_busy',
     type: 'gauge',
     help: '1 while a provider call (acquire, release, verify) is in flight.',

@@ -20,7 +20,11 @@ function instance(over: Partial<InstanceStatusJson> = {}): InstanceStatusJson {
     provider: {
       type: 'garp',
       ownership: 'held',
+      vips: { '198.51.100.100/24': 'held' },
       lastError: null,
+      lastErrorClass: null,
+      fix: null,
+      fault: null,
       desired: 'held',
       busy: false,
       lastChange: '2025-01-01T00:00:05.000Z',
