@@ -46,9 +46,10 @@ export class VirtualClock implements Clock {
   async advance(ms: number): Promise<void> {
     const end = this.t + Math.max(0, ms);
     await flushMicrotasks();
-    for (;;) {
+    for (let fired = 0; ; fired++) {
       const next = this.nextDue(end);
       if (!next) break;
+      if (fired > 100_000) throw new Error('VirtualClock: more than 100000 timers in one advance (a timer loop?)');
       this.timers.delete(next.id);
       this.t = Math.max(this.t, next.at);
       next.fn();
