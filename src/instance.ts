@@ -278,7 +278,7 @@ export class Instance {
     if (this.snap.state !== 'MASTER' || st.desired !== 'held') return;
     if (st.counters.acquireFail - this.acquireFailBase < ACQUIRE_FAILURES_TO_FAULT) return;
     this.acquireFailBase = st.counters.acquireFail;
-    const reason = `cannot take the VIPs: ${st.lastError ?? 'provider failed'}`;
+    const reason = `cannot take the VIPs: ${st.lastError ?? 'provider failed'}${st.fix ? ` — fix: ${st.fix}` : ''}`;
     this.faultCause = 'provider';
     this.deps.log.error({ instance: this.name, reason }, `entering FAULT: ${reason}`);
     this.apply({ type: 'fault', reason });
