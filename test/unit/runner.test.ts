@@ -296,6 +296,7 @@ test('verify batch: concurrent reconciles of one type make ONE verifyMany() call
   const seen: VipProvider[][] = [];
   const providers = [new FakeProvider(), new FakeProvider(), new FakeProvider()];
   const module = {
+    timing,
     rateLimit: { perSecond: Infinity, burst: 1 },
     verifyMany: async (ps: readonly VipProvider[]) => {
       seen.push([...ps]);
@@ -376,4 +377,39 @@ test('property: goal changes, outcomes (ok/fail/hang/ignore-abort/late settle) a
     }),
     { numRuns: 150 },
   );
+});
+
+test('verify batch: a request aborted before the shared call starts leaves at once; the call is shared by the rest', async () => {
+  const clock = new VirtualClock();
+  const limiter = new RateLimiter({ perSecond: Infinity, burst: 1 }, clock);
+  const calls: VipProvider[][] = [];
+  let answer!: (m: Map<VipProvider, VipOwnership>) => void;
+  const batch = new VerifyBatch({
+    clock,
+    limiter,
+    windowMs: 100,
+    verifyMany: (ps) => {
+      calls.push([...ps]);
+      return new Promise((res) => (answer = res));
+    },
+  });
+  const [p1, p2, p3] = [new FakeProvider(), new FakeProvider(), new FakeProvider()];
+  const c1 = new AbortController();
+  const c2 = new AbortController();
+  const r1 = batch.verify(p1, c1.signal);
+  await clock.advance(50);
+  const r2 = batch.verify(p2, c2.signal);
+  const r3 = batch.verify(p3, new AbortController().signal);
+  c1.abort(new Error('gone'));
+  await assert.rejects(r1, /gone/);
+  await clock.advance(50);
+  assert.deepEqual(calls, [[p2, p3]], 'one call, for the two still waiting, when the window closes');
+  let r2Settled = false;
+  void r2.catch(() => {}).finally(() => (r2Settled = true));
+  c2.abort(new Error('late'));
+  await clock.settle();
+  assert.equal(r2Settled, false, 'once the call runs, an aborted request waits for it (strict order)');
+  answer(new Map([[p2, { [A]: 'held' }], [p3, { [A]: 'not-held' }]]));
+  assert.deepEqual(await r2, { [A]: 'held' });
+  assert.deepEqual(await r3, { [A]: 'not-held' });
 });

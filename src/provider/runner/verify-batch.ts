@@ -4,6 +4,11 @@
 // token; a provider the answer leaves out gets its own verify(). Without verifyMany(), each request is
 // its provider's own verify(), one token each, at once.
 //
+// The window is a trade: reconciles are jittered (±20 %) so they spread out, and a wider window
+// catches more of them in one call, but its wait counts against each verify's deadline. The agent's
+// default (createTypeResources) is a quarter of the operation deadline, at most 2 s: for a cloud type
+// with a 60 s reconcile that is ~12 reads per period for any number of instances instead of one each.
+//
 // A request settles only when the provider call it rode on has settled — even after its own signal
 // aborted — so the runner's strict order (never two calls of one provider at a time) holds for verify
 // too. Until that call starts (window, token wait), an aborted request leaves at once. The shared call
@@ -12,8 +17,10 @@ import type { ProviderModule, VipOwnership, VipProvider } from '../types.js';
 import type { Clock } from './clock.js';
 import { RateLimiter } from './rate-limiter.js';
 
-/** Default window for collecting concurrent reconciles into one verifyMany(). */
+/** Window for collecting concurrent reconciles into one verifyMany() when none is given. */
 export const VERIFY_BATCH_WINDOW_MS = 25;
+/** Upper bound of the window createTypeResources() picks. */
+export const VERIFY_BATCH_MAX_WINDOW_MS = 2_000;
 
 type VerifyMany = NonNullable<ProviderModule['verifyMany']>;
 
@@ -161,8 +168,10 @@ export interface TypeResources {
   batch: VerifyBatch;
 }
 
-export function createTypeResources(module: Pick<ProviderModule, 'rateLimit' | 'verifyMany'>, clock: Clock, opts: { windowMs?: number } = {}): TypeResources {
+/** Once per provider type. Batch window: `windowMs`, else a quarter of the type's operation deadline, at most 2 s. */
+export function createTypeResources(module: Pick<ProviderModule, 'rateLimit' | 'verifyMany' | 'timing'>, clock: Clock, opts: { windowMs?: number } = {}): TypeResources {
   const limiter = new RateLimiter(module.rateLimit, clock);
   const verifyMany = module.verifyMany?.bind(module);
-  return { limiter, batch: new VerifyBatch({ clock, limiter, verifyMany, ...(opts.windowMs !== undefined ? { windowMs: opts.windowMs } : {}) }) };
+  const windowMs = opts.windowMs ?? Math.min(VERIFY_BATCH_MAX_WINDOW_MS, module.timing.operationTimeoutMs / 4);
+  return { limiter, batch: new VerifyBatch({ clock, limiter, verifyMany, windowMs }) };
 }
