@@ -99,11 +99,12 @@ test('want(true) starts the acquire before it returns; onChange never runs insid
   provider.behaviour = 'manual';
   const ret = runner.want(true);
   assert.equal(ret, undefined);
-  assert.equal(provider.calls.length, 1, 'acquire started synchronously (the GARP follows the advert at once)');
-  assert.equal(provider.calls[0]!.op, 'acquire');
+  assert.equal(provider.calls.length, 0, 'the caller finishes its own synchronous work first');
   runner.want(true);
   runner.announce('refresh');
   assert.deepEqual(changes, [], 'no callback from inside want()/announce()');
+  await Promise.resolve();
+  assert.deepEqual(provider.calls.map((c) => c.op), ['acquire'], 'acquire started in a microtask (same macrotask: the GARP follows the advert at once)');
   await clock.settle();
   assert.equal(changes.length, 1, 'one onChange for the burst of calls');
   assert.equal(runner.status().busy, true);
@@ -121,6 +122,7 @@ test('strict order: an acquire that ignores its abort holds back the release unt
   const { provider, runner, clock, logs } = setup();
   provider.behaviour = 'ignore-abort';
   runner.want(true);
+  await clock.settle();
   const acquire = provider.last();
   provider.behaviour = 'ok';
   runner.want(false);
@@ -143,6 +145,7 @@ test('a failing provider: retried with backoff on the clock; fault after faultAf
   const { provider, runner, clock } = setup();
   provider.behaviour = 'manual';
   runner.want(true);
+  await clock.settle();
   provider.last().reject(permanent('operation not permitted', 'run as root or grant CAP_NET_ADMIN', { code: 'EPERM' }));
   await clock.settle();
   let st = runner.status();
@@ -214,6 +217,7 @@ test('releaseNow: aborts, waits for the running call, then releases once; false 
   const ok = setup();
   ok.provider.behaviour = 'manual';
   ok.runner.want(true);
+  await ok.clock.settle();
   const done = ok.runner.releaseNow(2_000);
   assert.equal(ok.provider.last().signal.aborted, true);
   await ok.clock.settle();
@@ -229,6 +233,7 @@ test('releaseNow: aborts, waits for the running call, then releases once; false 
   const stuck = setup();
   stuck.provider.behaviour = 'ignore-abort';
   stuck.runner.want(true);
+  await stuck.clock.settle();
   const late = stuck.runner.releaseNow(1_000);
   await stuck.clock.advance(1_000);
   assert.equal(await late, false);
@@ -242,6 +247,7 @@ test('close: waits for a call that ignores its abort at most abortGraceMs, then 
   const { provider, runner, clock } = setup();
   provider.behaviour = 'ignore-abort';
   runner.want(true);
+  await clock.settle();
   let closed = false;
   const p = runner.close().then(() => (closed = true));
   await clock.advance(499);
@@ -263,6 +269,7 @@ test('shared rate limiter: two runners of one type wait their turn for a token',
   one.provider.behaviour = two.provider.behaviour = 'manual';
   one.runner.want(true);
   two.runner.want(true);
+  await clock.settle();
   assert.equal(one.provider.calls.length, 1, 'the first takes the burst token at once');
   assert.equal(two.provider.calls.length, 0, 'the second waits');
   assert.equal(two.runner.status().busy, false);

@@ -4,8 +4,8 @@
 // or abort a provider call, ask for a token, log) with the injected Clock.
 //
 // Guarantees to callers: want()/announce() are synchronous and cheap, and never call back into the
-// caller (onChange is deferred to a microtask and coalesced); after want(true) the acquire starts
-// before want() returns when a rate-limit token is at hand (the GARP follows the advert at once);
+// caller (onChange is deferred to a microtask and coalesced); after want(true) the acquire starts in
+// a microtask when a rate-limit token is at hand (same macrotask: the GARP follows the advert at once);
 // nothing throws into the caller or leaves an unhandled rejection.
 import type { Logger } from 'pino';
 import { classifyError, type ErrorClass } from '../errors.js';
@@ -236,26 +236,32 @@ export class ProviderRunner {
     }
   }
 
-  /** Starts a provider call now (its synchronous part runs before this returns). */
+  /**
+   * Starts a provider call in a microtask: still in the caller's macrotask (the GARP follows the
+   * advert at once), but after the caller's own synchronous work (its FSM step, other instances'
+   * adverts in the same turn). An abort before then reaches the provider as an aborted signal.
+   */
   private startCall(id: number, op: 'acquire' | 'release' | 'verify'): void {
     const ctrl = new AbortController();
     this.calls.set(id, ctrl);
-    let call: Promise<unknown>;
-    try {
-      call = Promise.resolve(op === 'verify' ? this.batch.verify(this.provider, ctrl.signal) : this.provider[op](ctrl.signal));
-    } catch (err) {
-      call = Promise.reject(err);
-    }
-    call.then(
-      (value) => {
-        this.calls.delete(id);
-        this.dispatch({ type: 'settled', id, outcome: { ok: true, value } });
-      },
-      (err: unknown) => {
-        this.calls.delete(id);
-        this.dispatch({ type: 'settled', id, outcome: { ok: false, error: classifyError(err) } });
-      },
-    );
+    queueMicrotask(() => {
+      let call: Promise<unknown>;
+      try {
+        call = Promise.resolve(op === 'verify' ? this.batch.verify(this.provider, ctrl.signal) : this.provider[op](ctrl.signal));
+      } catch (err) {
+        call = Promise.reject(err);
+      }
+      call.then(
+        (value) => {
+          this.calls.delete(id);
+          this.dispatch({ type: 'settled', id, outcome: { ok: true, value } });
+        },
+        (err: unknown) => {
+          this.calls.delete(id);
+          this.dispatch({ type: 'settled', id, outcome: { ok: false, error: classifyError(err) } });
+        },
+      );
+    });
   }
 
   private arm(): void {
