@@ -9,15 +9,15 @@ import { Instance } from './instance.js';
 import { VrrpElection } from './election/vrrp.js';
 import { VrrpSocket } from './vrrp/transport.js';
 import { ReceiveDemux } from './vrrp/demux.js';
-import { ProviderRunner } from './provider/runner/driver.js';
-import { createTypeResources, type TypeResources } from './provider/runner/shared.js';
-import { realClock } from './provider/runner/clock.js';
+import { ProviderRunner } from './provider/runner/index.js';
+import { createTypeResources, type TypeResources } from './provider/runner/index.js';
+import { realClock } from './provider/runner/index.js';
 import { createProvider } from './provider/registry.js';
 import type { ProviderModule } from './provider/types.js';
 import { startStatusServer } from './status/server.js';
 import type { StatusJson } from './status/types.js';
 import { interfaceNotFound, primaryIPv4, type LinkInfo } from './net/link.js';
-import { netBackend } from './net/address.js';
+import { netBackend } from './net/link.js';
 import { LinkWatcher } from './net/link-watch.js';
 import { AGENT_VERSION } from './version.js';
 
@@ -178,8 +178,15 @@ export class Agent {
         })),
     });
     const member: Member = { instance, election: election! };
+    try {
+      port.demux.add({ version: cfg.version, vrid: cfg.vrid, unicastPeers: cfg.unicast?.peers ?? null }, member.election);
+    } catch (e) {
+      member.election.close();
+      await runner.close();
+      this.releasePortIfUnused(port);
+      throw new StartupError(`${name}: ${(e as Error).message}`);
+    }
     port.users.add(member);
-    port.demux.add({ version: cfg.version, vrid: cfg.vrid, unicastPeers: cfg.unicast?.peers ?? null }, member.election);
     this.members.set(name, member);
     // Clear stale copies of our VIPs (a kill -9 leaves them behind) before the instance speaks VRRP.
     runner.want(false);
@@ -199,10 +206,13 @@ export class Agent {
     if (!port) return;
     port.demux.remove(m.election);
     port.users.delete(m);
-    if (port.users.size === 0) {
-      port.socket.close();
-      this.ports.delete(port.ifname);
-    }
+    this.releasePortIfUnused(port);
+  }
+
+  private releasePortIfUnused(port: Port): void {
+    if (port.users.size > 0 || this.ports.get(port.ifname) !== port) return;
+    port.socket.close();
+    this.ports.delete(port.ifname);
   }
 
   /** Removes everything after a failed start: no priority 0 to send, VIPs were only ever released. */
@@ -231,10 +241,18 @@ export class Agent {
       throw new StartupError((e as Error).message);
     }
     port = { ifname: link.name, socket, demux: new ReceiveDemux(), users: new Set() };
-    const demux = port.demux;
-    socket.onDatagram((d) => demux.dispatch(d));
+    this.attach(port, socket);
     this.ports.set(link.name, port);
     return port;
+  }
+
+  /** Routes the socket's datagrams through the port's demux; its trouble (see transport.ts) is a fault source at once. */
+  private attach(port: Port, socket: VrrpSocket): void {
+    socket.onDatagram((d) => port.demux.dispatch(d));
+    socket.onTrouble(() => {
+      if (port.socket !== socket || this.stopping) return;
+      for (const m of port.users) this.evaluate(m);
+    });
   }
 
   // --- watching links, addresses and sockets ------------------------------------------------------------
@@ -276,14 +294,16 @@ export class Agent {
   private refreshSocket(port: Port): void {
     const link = this.watcher.link(port.ifname);
     if (!link) return; // gone: evaluate() keeps the instances in FAULT
-    const troubled = port.socket.trouble() !== null || [...port.users].some((m) => m.election.trouble() !== null);
-    if (link.index === port.socket.ifindex && !troubled) return;
+    // A socket in trouble() reopens itself (transport.ts); sends failing while it looks fine, or a new
+    // interface index, need a new socket from here.
+    const failing = [...port.users].some((m) => m.election.trouble() !== null);
+    if (link.index === port.socket.ifindex && !failing) return;
     try {
       const sock = VrrpSocket.open(port.ifname, link.index);
       const old = port.socket;
       port.socket = sock;
       old.close();
-      sock.onDatagram((d) => port.demux.dispatch(d));
+      this.attach(port, sock);
       for (const m of port.users) m.election.setSocket(sock);
       this.log.warn({ interface: port.ifname, from: old.ifindex, to: link.index }, `reopened the VRRP socket on ${port.ifname}`);
     } catch (e) {
@@ -295,7 +315,7 @@ export class Agent {
   private checkSockets(): void {
     if (this.stopping) return;
     for (const port of this.ports.values()) {
-      const troubled = port.socket.trouble() !== null || [...port.users].some((m) => m.election.trouble() !== null || m.instance.hasFault('socket'));
+      const troubled = [...port.users].some((m) => m.election.trouble() !== null || m.instance.hasFault('socket'));
       if (!troubled) continue;
       this.refreshSocket(port);
       for (const m of port.users) this.evaluate(m);

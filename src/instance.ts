@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { InstanceConfig } from './config/schema.js';
 import type { Election, ElectionHooks, ElectionState } from './election/types.js';
-import type { ProviderRunner, ProviderRunnerStatus } from './provider/runner/driver.js';
+import { realClock, type Clock, type ProviderRunner, type ProviderRunnerStatus } from './provider/runner/index.js';
 import type { InstanceStatusJson } from './status/types.js';
 
 /** Why an instance may be in FAULT; health checks add `check:<name>` later. */
@@ -22,8 +22,8 @@ export interface InstanceDeps {
   /** Builds the election with the hooks it must call. */
   election: (hooks: ElectionHooks) => Election;
   log: Logger;
-  /** Monotonic milliseconds (the election's clock). */
-  now?: () => number;
+  /** Time and timers (the provider-fault retry); tests pass a virtual clock. */
+  clock?: Clock;
 }
 
 export class Instance {
@@ -31,7 +31,7 @@ export class Instance {
   readonly runner: ProviderRunner;
   readonly counters = { transitions: 0, becameMaster: 0 };
   private readonly faults = new Map<FaultSource, string>();
-  private providerFaultTimer: NodeJS.Timeout | undefined;
+  private providerFaultTimer: unknown;
   private providerFaults = 0;
   private acquireOkSeen = 0;
   private started = false;
@@ -39,6 +39,7 @@ export class Instance {
   private readonly startedWall = Date.now();
   private readonly startedMono: number;
   private readonly log: Logger;
+  private readonly clock: Clock;
 
   constructor(
     readonly name: string,
@@ -47,7 +48,8 @@ export class Instance {
   ) {
     this.log = deps.log;
     this.runner = deps.runner;
-    this.startedMono = (deps.now ?? (() => performance.now()))();
+    this.clock = deps.clock ?? realClock;
+    this.startedMono = this.clock.now();
     this.election = deps.election({
       hold: () => this.runner.want(true),
       release: () => this.runner.want(false),
@@ -99,17 +101,17 @@ export class Instance {
     }
     if (st.fault === null || this.state !== 'MASTER' || st.desired !== 'held' || this.hasFault('provider')) return;
     const retryMs = Math.min(PROVIDER_FAULT_RETRY_MAX_MS, PROVIDER_FAULT_RETRY_MS * 2 ** this.providerFaults++);
-    this.setFault('provider', st.fault);
+    this.setFault('provider', `cannot take the VIPs: ${st.fault}`);
     this.log.info({ instance: this.name, retryInMs: retryMs }, 'will try to take part again after the provider fault');
-    clearTimeout(this.providerFaultTimer);
-    this.providerFaultTimer = setTimeout(() => this.setFault('provider', null), retryMs);
+    this.clock.clearTimeout(this.providerFaultTimer);
+    this.providerFaultTimer = this.clock.setTimeout(() => this.setFault('provider', null), retryMs);
   }
 
   /** Graceful stop: step down (priority 0 if master), then give the VIPs back within the deadline. */
   async shutdown(deadlineMs: number): Promise<void> {
     const p = this.runner.status();
     const mayHold = this.state === 'MASTER' || p.desired === 'held' || p.ownership === 'held' || (p.ownership === 'unknown' && p.desired !== null);
-    clearTimeout(this.providerFaultTimer);
+    this.clock.clearTimeout(this.providerFaultTimer);
     this.election.shutdown();
     this.stopped = true;
     this.election.close();

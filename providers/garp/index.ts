@@ -1,14 +1,18 @@
-// The bare-metal provider: the VIPs go on the instance's interface (`ip addr add`, with their
-// configured prefix, as keepalived; release takes off every copy, whatever its prefix) and gratuitous
-// ARPs tell the segment where they now live (keepalived's schedule: a burst at once, a second one
-// after `delay`, optional refreshes).
+// The bare-metal provider: the VIPs go on the instance's interface (with their configured prefix, as
+// keepalived; release takes off every copy, whatever its prefix) and gratuitous ARPs tell the segment
+// where they now live (keepalived's schedule: a burst at once, a second one after `delay`, optional
+// refreshes).
 //
-// verify() answers from the interface: 'held' when every VIP is on it, 'not-held' when none is.
-// When only some are, the answer is the one that makes the runner repair things: 'not-held' after an
-// acquire (so it re-acquires and adds the missing ones), 'held' otherwise (so a leftover copy on a
-// node that should not hold the VIPs gets released).
-import type { Ownership, PreflightCheck, ProviderContext, VipProvider } from '../../src/provider/types.js';
-import { getLink, NetError, readLinkLayer, type LinkInfo } from '../../src/net/link.js';
+// verify() answers per VIP from the interface: 'held' when the address is on it, 'not-held' when it
+// is not (or the interface is gone), 'unknown' for a VIP that is not an address. The runner decides
+// what a partial set means. verifyMany() reads each interface once for all the instances on it.
+//
+// Errors are ProviderErrors: no permission → permanent (run as root or grant CAP_NET_ADMIN); the
+// interface missing → permanent (with the interfaces that do exist); a VIP that is not an address →
+// permanent; anything else → retryable.
+import type { PreflightCheck, ProviderContext, ProviderModule, ProviderTiming, VipOwnership, VipProvider } from '../../src/provider/types.js';
+import { permanent, ProviderError, retryable } from '../../src/provider/errors.js';
+import { getLink, INSTALL_IPROUTE2, NetError, readLinkLayer, type LinkInfo } from '../../src/net/link.js';
 import { addAddress, parseCidr, removeAddresses, type Cidr } from '../../src/net/address.js';
 import { createLinkAnnouncer, type LinkAnnouncer } from '../../src/net/announcer.js';
 import { GarpSchedule, KEEPALIVED_GARP_DEFAULTS, type GarpSettings, type TimerApi } from '../../src/net/garp.js';
@@ -16,14 +20,60 @@ import { garpPreflight } from './preflight.js';
 
 export type { GarpSettings } from '../../src/net/garp.js';
 
+/** The garp provider's block of the config (`provider:`): nothing but its type. */
+export interface GarpProviderConfig {
+  type: 'garp';
+}
+
+/** Local and fast: a 5 s deadline, no confirm wait, verify every 10 s, FAULT after 3 s without the VIPs. */
+export const GARP_TIMING: Readonly<ProviderTiming> = Object.freeze({
+  operationTimeoutMs: 5_000,
+  confirmTimeoutMs: 0,
+  reconcileMs: 10_000,
+  backoffBaseMs: 500,
+  backoffMaxMs: 30_000,
+  faultAfterMs: 3_000,
+});
+
+export const GRANT_NET_ADMIN = 'run as root or grant CAP_NET_ADMIN (systemd: AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW)';
+
 /** Seams for tests: a recording announcer, fake timers. */
 export interface GarpProviderDeps {
   announcer?: LinkAnnouncer;
   timers?: TimerApi;
 }
 
-export function createGarpProvider(ctx: ProviderContext, settings: Partial<GarpSettings> = {}, deps: GarpProviderDeps = {}): VipProvider {
-  return new GarpProvider(ctx, { ...KEEPALIVED_GARP_DEFAULTS, ...settings }, deps);
+/** The provider for one instance; the GARP schedule comes from ctx.garp. */
+export function createGarpProvider(ctx: ProviderContext, deps: GarpProviderDeps = {}): VipProvider {
+  return new GarpProvider(ctx, { ...KEEPALIVED_GARP_DEFAULTS, ...ctx.garp }, deps);
+}
+
+const garpModule: ProviderModule<GarpProviderConfig> = {
+  type: 'garp',
+  timing: GARP_TIMING,
+  rateLimit: { perSecond: Infinity, burst: Infinity },
+  create: (ctx) => createGarpProvider(ctx),
+  verifyMany: (providers, signal) => verifyMany(providers, signal),
+};
+export default garpModule;
+
+/** One read of each interface answers every garp provider on it. */
+async function verifyMany(providers: readonly VipProvider[], signal: AbortSignal): Promise<Map<VipProvider, VipOwnership>> {
+  const byInterface = new Map<string, GarpProvider[]>();
+  for (const p of providers) {
+    if (!(p instanceof GarpProvider)) continue; // not ours: the runner falls back to its own verify()
+    const list = byInterface.get(p.interfaceName) ?? [];
+    list.push(p);
+    byInterface.set(p.interfaceName, list);
+  }
+  const out = new Map<VipProvider, VipOwnership>();
+  await Promise.all(
+    [...byInterface].map(async ([, list]) => {
+      const link = await list[0]!.readLink(signal);
+      for (const p of list) out.set(p, p.ownershipOn(link));
+    }),
+  );
+  return out;
 }
 
 class GarpProvider implements VipProvider {
@@ -33,8 +83,6 @@ class GarpProvider implements VipProvider {
   private announcer: LinkAnnouncer | null = null;
   private schedule: GarpSchedule | null = null;
   private scheduleMac = '';
-  /** What we were last asked to do; decides how a partial set of VIPs is reported by verify(). */
-  private intent: 'acquire' | 'release' | null = null;
 
   constructor(
     private readonly ctx: ProviderContext,
@@ -54,15 +102,56 @@ class GarpProvider implements VipProvider {
     return { instanceName: this.ctx.instanceName };
   }
 
-  private checkVips(): void {
-    if (this.badVips.length)
-      throw new NetError(`not an address or address/prefix: ${this.badVips.join(', ')}`, `correct instances.${this.ctx.instanceName}.vips`);
+  get interfaceName(): string {
+    return this.ctx.interface;
   }
 
-  async acquire(signal: AbortSignal): Promise<void> {
+  private checkVips(): void {
+    if (this.badVips.length)
+      throw permanent(`not an address or address/prefix: ${this.badVips.join(', ')}`, `correct instances.${this.ctx.instanceName}.vips`, { code: 'EINVAL' });
+  }
+
+  acquire(signal: AbortSignal): Promise<void> {
+    return classified(signal, () => this.doAcquire(signal));
+  }
+
+  release(signal: AbortSignal): Promise<void> {
+    return classified(signal, () => this.doRelease(signal));
+  }
+
+  verify(signal: AbortSignal): Promise<VipOwnership> {
+    return classified(signal, async () => this.ownershipOn(await this.readLink(signal)));
+  }
+
+  /** The interface as it is now; null when it does not exist (then no VIP is on it). */
+  async readLink(signal: AbortSignal): Promise<LinkInfo | null> {
+    signal.throwIfAborted();
+    try {
+      return await getLink(this.ctx.interface, { ...this.opts, signal });
+    } catch (e) {
+      if (interfaceMissing(e)) return null;
+      throw toProviderError(e);
+    }
+  }
+
+  /** Per configured VIP: on the interface or not ('unknown' for one that is not an address). */
+  ownershipOn(link: LinkInfo | null): VipOwnership {
+    const out: VipOwnership = {};
+    for (const vip of this.ctx.vips) {
+      let c: Cidr | null = null;
+      try {
+        c = parseCidr(vip);
+      } catch {
+        // reported by acquire() as a permanent error
+      }
+      out[vip] = c === null ? 'unknown' : link !== null && onLink(link, c) ? 'held' : 'not-held';
+    }
+    return out;
+  }
+
+  private async doAcquire(signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
     this.checkVips();
-    this.intent = 'acquire';
     const ifname = this.ctx.interface;
     for (const c of this.cidrs) {
       const how = await addAddress(ifname, c.cidr, { ...this.opts, signal });
@@ -76,14 +165,13 @@ class GarpProvider implements VipProvider {
     const missing = this.cidrs.filter((c) => !onLink(link, c));
     if (missing.length) {
       this.stopAnnouncing();
-      throw new NetError(`${missing.map((c) => c.cidr).join(', ')} not on ${ifname} after ip addr add`, `check ip addr show dev ${ifname}; something removes addresses (NetworkManager? dhcp client?)`);
+      throw retryable(`${missing.map((c) => c.cidr).join(', ')} not on ${ifname} after adding`, { fix: `check ip addr show dev ${ifname}; something removes addresses (NetworkManager? dhcp client?)` });
     }
     signal.throwIfAborted();
     if (!fast || fast.mac !== link.mac) this.startAnnouncing(link.name, link.mac, link.flags.includes('NOARP'));
   }
 
-  async release(signal: AbortSignal): Promise<void> {
-    this.intent = 'release';
+  private async doRelease(signal: AbortSignal): Promise<void> {
     this.stopAnnouncing(); // first, and even when aborted: never announce what we are giving up
     signal.throwIfAborted();
     // Every copy of each VIP address goes, whatever its prefix: a stale /32 (keepalived's default)
@@ -94,21 +182,6 @@ class GarpProvider implements VipProvider {
       if (configured.has(cidr)) this.ctx.log.info({ vip: cidr, interface: ifname }, 'VIP removed');
       else this.ctx.log.warn({ vip: cidr, interface: ifname }, 'removed a copy of a VIP whose prefix differs from the configured one');
     }
-  }
-
-  async verify(signal: AbortSignal): Promise<Ownership> {
-    signal.throwIfAborted();
-    let link: LinkInfo;
-    try {
-      link = await getLink(this.ctx.interface, { ...this.opts, signal });
-    } catch (e) {
-      if (e instanceof NetError && /not found/.test(e.detail)) return 'not-held'; // no interface, no address
-      throw e;
-    }
-    const present = this.cidrs.filter((c) => onLink(link, c)).length;
-    if (this.cidrs.length > 0 && present === this.cidrs.length) return 'held';
-    if (present === 0) return 'not-held';
-    return this.intent === 'acquire' ? 'not-held' : 'held';
   }
 
   preflight(): AsyncIterable<PreflightCheck> {
@@ -164,4 +237,34 @@ class GarpProvider implements VipProvider {
 
 function onLink(link: LinkInfo, c: Cidr): boolean {
   return link.addresses.some((a) => a.address === c.address);
+}
+
+const MISSING_INTERFACE = /^interface .* not found|does not exist|cannot find device|no such device|ENODEV/i;
+const NO_PERMISSION = /not permitted|permission denied|EPERM|EACCES/i;
+
+function interfaceMissing(e: unknown): boolean {
+  return e instanceof NetError && MISSING_INTERFACE.test(e.detail);
+}
+
+/** Anything a garp operation throws, as a ProviderError with a class and a fix (see the header). */
+export function toProviderError(e: unknown): ProviderError {
+  if (e instanceof ProviderError) return e;
+  const err = e instanceof Error ? e : new Error(String(e));
+  const detail = err instanceof NetError ? err.detail : err.message;
+  const fix = err instanceof NetError ? err.fix : null;
+  const code = typeof (err as NodeJS.ErrnoException).code === 'string' ? (err as NodeJS.ErrnoException).code! : null;
+  if (code === 'EPERM' || code === 'EACCES' || NO_PERMISSION.test(detail)) return permanent(detail, GRANT_NET_ADMIN, { code: code ?? 'EPERM', cause: e });
+  if (interfaceMissing(err)) return permanent(detail, fix ?? 'set instances.<name>.interface to an existing interface (see `ip link`)', { code: 'ENODEV', cause: e });
+  if (fix === INSTALL_IPROUTE2) return permanent(detail, fix, { code: 'ENOENT', cause: e });
+  return retryable(detail, { fix, code, cause: e });
+}
+
+/** Runs one operation; what it throws leaves as a ProviderError (an abort stays what it is). */
+async function classified<T>(signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (signal.aborted) throw e;
+    throw toProviderError(e);
+  }
 }

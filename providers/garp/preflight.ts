@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import type { PreflightCheck, ProviderContext } from '../../src/provider/types.js';
 import { execFile } from '../../src/exec.js';
-import { getLink, primaryIPv4, INSTALL_IPROUTE2, NetError, type LinkInfo } from '../../src/net/link.js';
+import { getLink, netBackend, primaryIPv4, INSTALL_IPROUTE2, NetError, type LinkInfo } from '../../src/net/link.js';
 import { parseCidr } from '../../src/net/address.js';
 import { ARPING_MAX_CONCURRENT } from '../../src/net/announcer.js';
 import { interfaceIndex, openPacketSocket, packetSocketAvailable } from '../../src/net/packet-socket.js';
@@ -72,10 +72,12 @@ export async function* garpPreflight(ctx: ProviderContext, opts: GarpPreflightOp
     return { ok: true, detail: 'CAP_NET_ADMIN and CAP_NET_RAW are effective' };
   });
 
-  yield await guarded('iproute2', async () => {
+  yield await guarded('address backend', async () => {
+    const backend = netBackend();
+    if (backend.kind === 'netlink') return { ok: true, detail: 'rtnetlink, in-process (the ip command is not needed)' };
     const r = await execFile(['ip', '-V'], { timeoutMs: 3_000 }).catch(() => null);
     if (!r || r.code !== 0) return { ok: false, detail: 'the ip command (iproute2) is not installed', fix: INSTALL_IPROUTE2 };
-    return { ok: true, detail: r.stdout.trim() || 'ip found' };
+    return { ok: true, detail: `netlink unavailable (${backend.reason}); using ${r.stdout.trim() || 'the ip command'}` };
   });
 
   let link: LinkInfo | null = null;

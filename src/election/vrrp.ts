@@ -161,7 +161,7 @@ export class VrrpElection implements Election, DemuxTarget {
       this.encoder.setForm('mcast-pseudo');
       this.deps.log.warn({ instance: this.name, peer: r.src }, 'peer uses the old unicast VRRPv3 checksum (224.0.0.18 pseudo-header); answering in the same form');
     }
-    this.apply({ type: 'advert', src: r.src, priority: r.advert.priority, advertIntervalCs: r.advert.advertIntervalCs });
+    this.apply({ type: 'advert', src: r.src, priority: r.priority, advertIntervalCs: r.advertIntervalCs });
   }
 
   // --- the state machine --------------------------------------------------------------------------

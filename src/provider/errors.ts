@@ -42,9 +42,10 @@ export function classifyError(err: unknown): ClassifiedError {
   if (err instanceof ProviderError) return { message: err.message, errorClass: err.errorClass, fix: err.fix, code: err.code };
   if (err instanceof Error) {
     // NetError (src/net/link.ts) has a separate fix; local permission problems do not go away by retrying.
-    const fix = typeof (err as { fix?: unknown }).fix === 'string' ? ((err as { fix: string }).fix) : null;
-    const detail = typeof (err as { detail?: unknown }).detail === 'string' ? ((err as { detail: string }).detail) : err.message || err.name;
-    const code = typeof (err as { code?: unknown }).code === 'string' ? ((err as { code: string }).code) : null;
+    const fields = err as unknown as { fix?: unknown; detail?: unknown; code?: unknown };
+    const fix = typeof fields.fix === 'string' ? fields.fix : null;
+    const detail = typeof fields.detail === 'string' ? fields.detail : err.message || err.name;
+    const code = typeof fields.code === 'string' ? fields.code : null;
     const errorClass: ErrorClass = /not permitted|permission denied|EPERM|EACCES/i.test(detail) || code === 'EPERM' || code === 'EACCES' ? 'permanent' : 'retryable';
     return { message: detail, errorClass, fix, code };
   }

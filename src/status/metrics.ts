@@ -101,6 +101,18 @@ const FAMILIES: Family[] = [
       OWNERSHIPS.map((ownership) => ({ labels: { instance, ownership }, value: i.provider.ownership === ownership ? 1 : 0 })),
   },
   {
+    name: 'ha_agent_provider_vip_held',
+    type: 'gauge',
+    help: 'Per VIP: 1 when the provider runner last knew it held here, 0 otherwise.',
+    samples: (instance, i) => Object.entries(i.provider.vips ?? {}).map(([vip, o]) => ({ labels: { instance, vip }, value: o === 'held' ? 1 : 0 })),
+  },
+  {
+    name: 'ha_agent_provider_fault',
+    type: 'gauge',
+    help: '1 while the provider has not managed to take the VIPs for its faultAfter time (reason in /status).',
+    samples: (n, i) => one(n, i.provider.fault ? 1 : 0),
+  },
+  {
     name: 'ha_agent_provider_busy',
     type: 'gauge',
     help: '1 while a provider call (acquire, release, verify) is in flight.',
@@ -133,6 +145,20 @@ export function renderMetrics(s: StatusJson): string {
     '# TYPE ha_agent_uptime_seconds gauge',
     line('ha_agent_uptime_seconds', {}, s.uptimeSeconds),
   ];
+  out.push(
+    '# HELP ha_agent_fault 1 for each fault source holding the instance in FAULT (link, unicast-source, socket, provider, check:NAME).',
+    '# TYPE ha_agent_fault gauge',
+  );
+  for (const name of Object.keys(s.instances).sort()) {
+    for (const source of Object.keys(s.instances[name]!.faults ?? {}).sort()) out.push(line('ha_agent_fault', { instance: name, source }, 1));
+  }
+  out.push(
+    '# HELP ha_agent_interface_dropped_total Received packets no instance on the interface serves (unknown VRID, malformed), by reason.',
+    '# TYPE ha_agent_interface_dropped_total counter',
+  );
+  for (const [ifname, i] of Object.entries(s.interfaces ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+    for (const [reason, value] of Object.entries(i.dropped).sort(([a], [b]) => a.localeCompare(b))) out.push(line('ha_agent_interface_dropped_total', { interface: ifname, reason }, value));
+  }
   const names = Object.keys(s.instances).sort();
   for (const f of FAMILIES) {
     out.push(`# HELP ${f.name} ${escapeHelp(f.help)}`, `# TYPE ${f.name} ${f.type}`);

@@ -22,11 +22,21 @@ export function formatUptime(seconds: number): string {
 
 function providerCell(i: InstanceStatusJson): string {
   const p = i.provider;
-  let cell = `${p.type} ${p.ownership}`;
+  const vips = Object.values(p.vips ?? {});
+  const held = vips.filter((o) => o === 'held').length;
+  // Some VIPs held, not all: say how many (the per-VIP map is in /status).
+  let cell = held > 0 && held < vips.length ? `${p.type} partial (${held}/${vips.length} held)` : `${p.type} ${p.ownership}`;
   const settled = p.desired === 'held' ? p.ownership === 'held' : p.ownership === 'not-held' || p.ownership === 'elsewhere';
   if (p.desired && !settled) cell += ` (want ${p.desired})`;
   if (p.busy) cell += ' (busy)';
   return cell;
+}
+
+/** The fault reason (it includes the last error), else the last error, with its fix when there is one. */
+function lastErrorCell(i: InstanceStatusJson): string {
+  const p = i.provider;
+  const text = p.fault ? `FAULT: ${p.fault}` : p.lastError ? `${p.lastError}${p.fix ? ` (fix: ${p.fix})` : ''}` : '-';
+  return text.replace(/\s*\n\s*/g, ' ');
 }
 
 function row(name: string, i: InstanceStatusJson): string[] {
@@ -38,7 +48,7 @@ function row(name: string, i: InstanceStatusJson): string[] {
     i.master ?? '-',
     i.vips.length ? i.vips.join(',') : '-',
     providerCell(i),
-    (i.provider.lastError ?? '-').replace(/\s*\n\s*/g, ' '),
+    lastErrorCell(i),
   ];
 }
 

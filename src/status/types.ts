@@ -1,13 +1,16 @@
 // The JSON served at GET /status (and read back by `ha-agent status`).
 // The names in the ARCHITECTURE.md contract (instances, state, priority, effectivePriority, master,
 // vips, provider.type/ownership/lastError) are fixed; everything else here extends them.
-import type { ProviderRunnerStatus } from '../provider/runner/driver.js';
+import type { ProviderRunnerStatus } from '../provider/runner/index.js';
 
 export type VrrpState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
 
 export const VRRP_STATES: readonly VrrpState[] = ['INIT', 'BACKUP', 'MASTER', 'FAULT'];
 
-/** What the provider runner reports: type, ownership, lastError (contract) plus desired, busy, lastChange, counters. */
+/**
+ * What the provider runner reports: type, ownership, lastError (contract) plus desired, busy,
+ * lastChange, counters, and per-VIP ownership (vips), lastErrorClass, fix and fault.
+ */
 export type ProviderStatusJson = ProviderRunnerStatus;
 
 export interface InstanceCounters {

@@ -185,7 +185,9 @@ export class VrrpSocket {
       }
     }
     try {
-      sock.send(datagram, 0, datagram.length, dst, null, (err) => {
+      // Queued: raw-socket keeps the Buffer until a later turn, and callers re-use theirs (AdvertEncoder): copy.
+      const copy = Buffer.from(datagram);
+      sock.send(copy, 0, copy.length, dst, null, (err) => {
         if (err) this.failed(err);
         else this.stats.sent++;
       });

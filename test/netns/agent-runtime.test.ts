@@ -42,7 +42,7 @@ test('instances are added, removed and replaced while the agent runs; the others
   await withLab(nodes, async (lab) => {
     // ha2: VI_1 (VRID 51) and VI_2 (VRID 52) at priority 100. ha1 starts with VI_1 only, at 150.
     const both = agentConfig({ ...V3, vrid: 51, priority: 100, vips: [VIP1] });
-    both.instances['VI_2'] = instance(52, 100, VIP2);
+    both.instances['VI_2'] = instance(52, 100, VIP2)!;
     const ha2 = startAgent(lab, 'ha2', both);
     const ha1 = new AgentChild(lab, 'ha1', { log: { level: 'debug' }, status: { listen: 'off' }, instances: { VI_1: instance(51, 150, VIP1) } });
     adoptProcess(lab, ha1);

@@ -21,6 +21,12 @@ const VIP = '198.51.100.100';
 const VIP2 = '198.51.100.102';
 const VIP_ARPING = '198.51.100.101';
 const OTHER_MAC = '02:00:c6:33:64:99';
+const V1 = `${VIP}/24`;
+const V2 = `${VIP2}/32`;
+/** verify()'s answer for the two VIPs [V1, V2]. */
+const own = (a: string, b: string) => ({ [V1]: a, [V2]: b });
+const BOTH = own('held', 'held');
+const NONE = own('not-held', 'not-held');
 
 // ── the child running the provider ──
 
@@ -34,6 +40,9 @@ interface Reply {
   ok: boolean;
   value?: unknown;
   error?: string;
+  errorClass?: string | null;
+  fix?: string | null;
+  code?: string | null;
   at: number;
 }
 
@@ -193,10 +202,10 @@ test('garp provider in a namespace lab: addresses, GARP bursts on the wire, idem
     assert.deepEqual(failing(checks), [], JSON.stringify(checks, null, 1));
     assert.deepEqual(
       checks.map((c) => c.check),
-      ['privileges', 'iproute2', 'interface eth0', 'IPv4 source address', 'GARP sender', `VIP ${VIP}/24`, `VIP ${VIP2}/32`],
+      ['privileges', 'address backend', 'interface eth0', 'IPv4 source address', 'GARP sender', `VIP ${VIP}/24`, `VIP ${VIP2}/32`],
     );
     assert.deepEqual(await vipsOn(lab, 'ha1'), ['198.51.100.1/24']);
-    assert.equal(await child.ok('verify'), 'not-held');
+    assert.deepEqual(await child.ok('verify'), NONE);
 
     // The client has a stale entry for the VIP pointing elsewhere; the GARP must correct it.
     await lab.run('client', ['ip', 'neigh', 'replace', VIP, 'lladdr', OTHER_MAC, 'dev', 'eth0', 'nud', 'stale']);
@@ -206,7 +215,7 @@ test('garp provider in a namespace lab: addresses, GARP bursts on the wire, idem
     const acquired = await child.call('acquire');
     assert.ok(acquired.ok, acquired.error);
     assert.deepEqual((await vipsOn(lab, 'ha1')).sort(), ['198.51.100.1/24', `${VIP}/24`, `${VIP2}/32`].sort());
-    assert.equal(await child.ok('verify'), 'held');
+    assert.deepEqual(await child.ok('verify'), BOTH);
     await sleep(1_600);
 
     const expected = buildGratuitousArp(ha1.mac, VIP);
@@ -248,35 +257,40 @@ test('garp provider in a namespace lab: addresses, GARP bursts on the wire, idem
     await sleep(1_300);
     assert.deepEqual(groupBursts(garpsFor(pcap, VIP, lp - 5)).map((b) => b.length), [2, 2]);
 
-    // verify with only some VIPs present: after an acquire it says not-held (so the runner re-adds).
+    // verify with only some VIPs present: it says which (the runner decides what that means).
     await lab.run('ha1', ['ip', 'addr', 'del', `${VIP2}/32`, 'dev', 'eth0']);
-    assert.equal(await child.ok('verify'), 'not-held');
+    assert.deepEqual(await child.ok('verify'), own('held', 'not-held'));
+    // verifyMany: one read of eth0 answers this provider and another instance's on the same interface.
+    assert.deepEqual(await child.ok('verify-many', { others: [{ instanceName: 'VI_9', vips: [V2, '198.51.100.77/24'] }] }), [
+      own('held', 'not-held'),
+      { [V2]: 'not-held', '198.51.100.77/24': 'not-held' },
+    ]);
     await child.ok('acquire');
-    assert.equal(await child.ok('verify'), 'held');
+    assert.deepEqual(await child.ok('verify'), BOTH);
 
     // release: VIPs gone, GARPs stop; twice is fine.
     await child.ok('release');
     const released = Date.now();
     assert.deepEqual(await vipsOn(lab, 'ha1'), ['198.51.100.1/24']);
-    assert.equal(await child.ok('verify'), 'not-held');
+    assert.deepEqual(await child.ok('verify'), NONE);
     await child.ok('release');
-    assert.equal(await child.ok('verify'), 'not-held');
+    assert.deepEqual(await child.ok('verify'), NONE);
     // A leftover copy after a release is reported as held, so the runner releases again.
     await lab.run('ha1', ['ip', 'addr', 'add', `${VIP2}/32`, 'dev', 'eth0']);
-    assert.equal(await child.ok('verify'), 'held');
+    assert.deepEqual(await child.ok('verify'), own('not-held', 'held'));
     await child.ok('release');
-    assert.equal(await child.ok('verify'), 'not-held');
+    assert.deepEqual(await child.ok('verify'), NONE);
     await sleep(1_100); // the re-acquire burst's delayed repeat would have fired by now
     assert.deepEqual(garpsFor(pcap, VIP, released), [], 'no GARP after release');
 
     // A second acquire/release cycle, with a repeated acquire, behaves the same.
     await child.ok('acquire');
     await child.ok('acquire');
-    assert.equal(await child.ok('verify'), 'held');
+    assert.deepEqual(await child.ok('verify'), BOTH);
     assert.deepEqual((await vipsOn(lab, 'ha1')).sort(), ['198.51.100.1/24', `${VIP}/24`, `${VIP2}/32`].sort());
     await child.ok('release');
     await child.ok('release');
-    assert.equal(await child.ok('verify'), 'not-held');
+    assert.deepEqual(await child.ok('verify'), NONE);
     assert.deepEqual(await vipsOn(lab, 'ha1'), ['198.51.100.1/24']);
 
     // Preflight for a missing interface: a failing check with a fix naming the real ones.
@@ -325,7 +339,9 @@ test('garp provider in a namespace lab: addresses, GARP bursts on the wire, idem
     assert.equal(weak.find((c) => c.check === 'GARP sender')?.ok, false, 'opening the AF_PACKET socket is refused');
     const denied = await unprivileged.call('acquire');
     assert.equal(denied.ok, false);
-    assert.equal(denied.error, `cannot add ${VIP}/24 to eth0: Operation not permitted — fix: run as root or grant CAP_NET_ADMIN`);
+    assert.equal(denied.error, `cannot add ${VIP}/24 to eth0: Operation not permitted`);
+    assert.equal(denied.errorClass, 'permanent');
+    assert.match(denied.fix ?? '', /^run as root or grant CAP_NET_ADMIN/);
     assert.deepEqual(await vipsOn(lab, 'ha1'), ['198.51.100.1/24']);
     await unprivileged.exit();
 
@@ -348,10 +364,10 @@ test('release removes every copy of a VIP whatever its prefix (a stale /32 under
     // The kernel refuses `ip addr del VIP/24` for them ("not found"): that used to pass for "absent".
     await lab.run('ha1', ['ip', 'addr', 'add', `${VIP}/32`, 'dev', 'eth0']);
     await lab.run('ha1', ['ip', 'addr', 'add', `${VIP2}/24`, 'dev', 'eth0']);
-    assert.equal(await child.ok('verify'), 'held');
+    assert.deepEqual(await child.ok('verify'), BOTH, 'a VIP under another prefix is still this VIP');
     await child.ok('release'); // what start-up does to remove stale copies
     assert.deepEqual(await vipsOn(lab, 'ha1'), [own], 'stale copies under other prefixes are gone; the host address stays');
-    assert.equal(await child.ok('verify'), 'not-held');
+    assert.deepEqual(await child.ok('verify'), NONE);
     await child.ok('release');
     assert.deepEqual(await vipsOn(lab, 'ha1'), [own]);
 
@@ -361,13 +377,20 @@ test('release removes every copy of a VIP whatever its prefix (a stale /32 under
     assert.deepEqual((await vipsOn(lab, 'ha1')).sort(), [own, `${VIP}/24`, `${VIP}/32`, `${VIP2}/32`].sort());
     await child.ok('release');
     assert.deepEqual(await vipsOn(lab, 'ha1'), [own]);
-    assert.equal(await child.ok('verify'), 'not-held');
+    assert.deepEqual(await child.ok('verify'), NONE);
     await child.exit();
 
     // On a missing interface there is nothing to remove: release succeeds.
     const gone = ProviderChild.start(lab, 'ha1', { instanceName: 'VI_2', interface: 'eth9', vips: [`${VIP}/24`], settings });
     await gone.ready;
     await gone.ok('release');
+    // …verify says not-held, and acquire fails permanently with a fix naming the real interfaces.
+    assert.deepEqual(await gone.ok('verify'), { [V1]: 'not-held' });
+    const missing = await gone.call('acquire');
+    assert.equal(missing.ok, false);
+    assert.equal(missing.error, 'interface eth9 not found');
+    assert.equal(missing.errorClass, 'permanent');
+    assert.equal(missing.fix, 'set instances.VI_2.interface to one of: lo, eth0');
     await gone.exit();
   } finally {
     await lab.destroy();

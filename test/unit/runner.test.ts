@@ -1,44 +1,78 @@
-// ProviderRunner against a scripted fake provider, with real ms-scale timers.
+// ProviderRunner (the driver) on a VirtualClock against a scripted fake provider: no real sleeps,
+// no timing assertions. The policy itself is tested in runner-step.test.ts.
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { ProviderRunner, backoffDelayMs, type ProviderRunnerOptions } from '../../src/provider/runner.js';
-import type { Ownership, PreflightCheck, VipProvider } from '../../src/provider/types.js';
+import fc from 'fast-check';
+import { ProviderRunner, RateLimiter, VerifyBatch, createTypeResources, type ProviderRunnerOptions } from '../../src/provider/runner/index.js';
+import { permanent } from '../../src/provider/errors.js';
+import type { PreflightCheck, ProviderTiming, VipOwnership, VipProvider } from '../../src/provider/types.js';
+import { VirtualClock } from '../support/virtual-clock.js';
 
 const rejections: unknown[] = [];
 process.on('unhandledRejection', (e) => rejections.push(e));
 afterEach(() => assert.deepEqual(rejections, [], 'no unhandled rejections'));
 
-type Impl<T> = (signal: AbortSignal, n: number) => Promise<T>;
+const A = '198.51.100.10/24';
+const B = '198.51.100.11/32';
+const VIPS = [A, B];
+const timing: ProviderTiming = { operationTimeoutMs: 1_000, confirmTimeoutMs: 0, reconcileMs: 10_000, backoffBaseMs: 100, backoffMaxMs: 1_600, faultAfterMs: 3_000 };
+
+type OpName = 'acquire' | 'release' | 'verify';
+/** How a call behaves: settles when the test says (honouring its abort, or ignoring it), or at once. */
+type Behaviour = 'manual' | 'ignore-abort' | 'ok' | 'fail' | 'throw-sync';
+
+interface Call {
+  op: OpName;
+  signal: AbortSignal;
+  settled: boolean;
+  resolve: (v?: unknown) => void;
+  reject: (e: unknown) => void;
+}
 
 class FakeProvider implements VipProvider {
   readonly type = 'fake';
-  events: { what: string; at: number }[] = [];
-  counts = { acquire: 0, release: 0, verify: 0 };
-  signals: AbortSignal[] = [];
+  calls: Call[] = [];
+  /** The provider's own view: what acquire/release last did (verify answers from it). */
+  actual: 'held' | 'not-held' = 'not-held';
+  behaviour: Behaviour = 'ok';
+  /** Set when a call starts while another one of this provider has not settled. */
+  overlaps = 0;
   closed = 0;
   announced: string[] = [];
-  acquireImpl: Impl<void> = async () => {};
-  releaseImpl: Impl<void> = async () => {};
-  verifyImpl: Impl<Ownership> = async () => 'held';
 
-  private track<T>(op: 'acquire' | 'release' | 'verify', impl: Impl<T>, signal: AbortSignal): Promise<T> {
-    const n = ++this.counts[op];
-    this.signals.push(signal);
-    this.events.push({ what: `${op}-start`, at: Date.now() });
-    const end = () => this.events.push({ what: `${op}-end`, at: Date.now() });
-    const p = impl(signal, n);
-    p.then(end, end);
+  active(): Call[] {
+    return this.calls.filter((c) => !c.settled);
+  }
+
+  private track(op: OpName, signal: AbortSignal): Promise<unknown> {
+    if (this.active().length > 0) this.overlaps++;
+    if (this.behaviour === 'throw-sync') throw new Error(`${op} threw synchronously`);
+    let settle!: { resolve: (v: unknown) => void; reject: (e: unknown) => void };
+    const p = new Promise<unknown>((resolve, reject) => (settle = { resolve, reject }));
+    const done = (ok: boolean, v?: unknown) => {
+      if (call.settled) return;
+      call.settled = true;
+      if (ok && op !== 'verify') this.actual = op === 'acquire' ? 'held' : 'not-held';
+      if (ok) settle.resolve(op === 'verify' ? Object.fromEntries(VIPS.map((vip) => [vip, this.actual])) : v);
+      else settle.reject(v);
+    };
+    const call: Call = { op, signal, settled: false, resolve: (v) => done(true, v), reject: (e) => done(false, e) };
+    this.calls.push(call);
+    const b = this.behaviour;
+    if (b === 'ok') queueMicrotask(() => call.resolve());
+    if (b === 'fail') queueMicrotask(() => call.reject(new Error(`${op} failed`)));
+    if (b === 'manual' || b === 'ok' || b === 'fail') signal.addEventListener('abort', () => call.reject(signal.reason), { once: true });
     return p;
   }
   acquire(signal: AbortSignal) {
-    return this.track('acquire', this.acquireImpl, signal);
+    return this.track('acquire', signal) as Promise<void>;
   }
   release(signal: AbortSignal) {
-    return this.track('release', this.releaseImpl, signal);
+    return this.track('release', signal) as Promise<void>;
   }
   verify(signal: AbortSignal) {
-    return this.track('verify', this.verifyImpl, signal);
+    return this.track('verify', signal) as Promise<VipOwnership>;
   }
   async *preflight(): AsyncIterable<PreflightCheck> {}
   announce(reason: 'lower-priority' | 'refresh') {
@@ -47,291 +81,342 @@ class FakeProvider implements VipProvider {
   close() {
     this.closed++;
   }
-}
-
-/** Never settles until aborted; then rejects (after `lingerMs`) like a well-behaved provider. */
-function hang(signal: AbortSignal, lingerMs = 0): Promise<never> {
-  return new Promise((_, reject) => {
-    const fail = () => setTimeout(() => reject(new Error('aborted by signal')), lingerMs);
-    if (signal.aborted) fail();
-    else signal.addEventListener('abort', fail, { once: true });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what: string, pred: () => boolean, timeoutMs = 2000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-    await sleep(2);
+  last(): Call {
+    return this.calls[this.calls.length - 1]!;
   }
 }
 
-function setup(opts: Partial<ProviderRunnerOptions> = {}) {
+function setup(opts: Partial<ProviderRunnerOptions> = {}, provider = new FakeProvider(), clock = new VirtualClock()) {
   const logs: { level: number; msg: string; [k: string]: unknown }[] = [];
   const log = pino({ level: 'debug' }, { write: (s: string) => void logs.push(JSON.parse(s)) });
-  const provider = new FakeProvider();
-  const runner = new ProviderRunner(provider, { log, baseMs: 10, maxMs: 100, opTimeoutMs: 1000, reconcileMs: 60_000, ...opts });
-  return { provider, runner, logs };
+  const changes: number[] = [];
+  const runner = new ProviderRunner(provider, { log, timing, vips: VIPS, clock, random: () => 0.5, abortGraceMs: 500, onChange: () => changes.push(clock.now()), ...opts });
+  return { provider, runner, clock, logs, changes };
 }
 
-const timeouts = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-
-test('backoffDelayMs: full jitter under a doubling ceiling capped at maxMs', () => {
-  assert.deepEqual(
-    [1, 2, 3, 4, 5, 6, 7, 50].map((n) => backoffDelayMs(n, 500, 30_000, () => 0.999999)),
-    [499, 999, 1999, 3999, 7999, 15999, 29999, 29999],
-  );
-  assert.equal(backoffDelayMs(3, 500, 30_000, () => 0), 0);
-  assert.equal(backoffDelayMs(3, 500, 30_000, () => 0.5), 1000);
-});
-
-test('want() returns synchronously while acquire hangs; status shows the goal and busy', async () => {
-  const { provider, runner } = setup();
-  provider.acquireImpl = (s) => hang(s);
-  const t0 = performance.now();
+test('want(true) starts the acquire before it returns; onChange never runs inside want(), and is coalesced', async () => {
+  const { provider, runner, clock, changes } = setup();
+  provider.behaviour = 'manual';
   const ret = runner.want(true);
-  assert.ok(performance.now() - t0 < 50, 'want() did not wait');
   assert.equal(ret, undefined);
+  assert.equal(provider.calls.length, 0, 'the caller finishes its own synchronous work first');
+  runner.want(true);
+  runner.announce('refresh');
+  assert.deepEqual(changes, [], 'no callback from inside want()/announce()');
+  await Promise.resolve();
+  assert.deepEqual(provider.calls.map((c) => c.op), ['acquire'], 'acquire started in a microtask (same macrotask: the GARP follows the advert at once)');
+  await clock.settle();
+  assert.equal(changes.length, 1, 'one onChange for the burst of calls');
+  assert.equal(runner.status().busy, true);
   assert.equal(runner.status().desired, 'held');
-  await waitFor('acquire to start', () => runner.status().busy);
-  assert.equal(provider.counts.acquire, 1);
-  assert.equal(runner.status().ownership, 'unknown');
-  runner.want(true); // same goal: no-op, the call in flight is left alone
-  assert.equal(provider.signals[0]!.aborted, false);
+  assert.deepEqual(provider.announced, ['refresh']);
+  provider.last().resolve();
+  await clock.settle();
+  assert.equal(runner.status().ownership, 'held');
+  assert.deepEqual(runner.status().vips, { [A]: 'held', [B]: 'held' });
+  assert.equal(changes.length, 2);
   await runner.close();
-  assert.equal(provider.signals[0]!.aborted, true);
-  assert.equal(provider.closed, 1);
-  assert.equal(runner.status().busy, false);
 });
 
-test('a goal flip aborts the call in flight and starts the new one only after it settled', async () => {
-  const { provider, runner } = setup();
-  provider.acquireImpl = (s) => hang(s, 25);
+test('strict order: an acquire that ignores its abort holds back the release until it settles; status says why', async () => {
+  const { provider, runner, clock, logs } = setup();
+  provider.behaviour = 'ignore-abort';
   runner.want(true);
-  await waitFor('acquire to start', () => runner.status().busy);
+  await clock.settle();
+  const acquire = provider.last();
+  provider.behaviour = 'ok';
   runner.want(false);
-  assert.equal(provider.signals[0]!.aborted, true, 'acquire aborted synchronously by want(false)');
-  await waitFor('release to succeed', () => runner.status().counters.releaseOk === 1);
-  const names = provider.events.map((e) => e.what);
-  assert.deepEqual(names, ['acquire-start', 'acquire-end', 'release-start', 'release-end']);
-  const acquireEnd = provider.events[1]!.at;
-  assert.ok(provider.events[2]!.at >= acquireEnd, 'release started after the aborted acquire settled');
-  const st = runner.status();
-  assert.equal(st.counters.acquireFail, 0, 'an aborted (superseded) call is not a failure');
-  assert.equal(st.ownership, 'not-held');
-  assert.equal(st.desired, 'released');
-  assert.equal(st.lastError, null);
-  assert.ok(st.lastChange && !Number.isNaN(Date.parse(st.lastChange)));
-  await runner.close();
-});
-
-test('failures are retried with growing backoff until success; lastError kept, then cleared', async () => {
-  const snapshots: (string | null)[] = [];
-  const { provider, runner, logs } = setup({ baseMs: 20, maxMs: 1000, random: () => 1, onChange: (s) => snapshots.push(s.lastError) });
-  provider.acquireImpl = async (_s, n) => {
-    if (n <= 3) throw new Error(`boom ${n}`);
-  };
-  runner.want(true);
-  await waitFor('acquire to succeed', () => runner.status().counters.acquireOk === 1);
-  const st = runner.status();
-  assert.equal(st.counters.acquireFail, 3);
-  assert.equal(st.lastError, null);
-  assert.equal(st.ownership, 'held');
-  assert.ok(snapshots.includes('acquire: boom 1') && snapshots.includes('acquire: boom 3'), 'lastError shown while failing');
-  const retries = logs.filter((l) => typeof l.retryInMs === 'number').map((l) => l.retryInMs);
-  assert.deepEqual(retries, [20, 40, 80]);
-  const starts = provider.events.filter((e) => e.what === 'acquire-start').map((e) => e.at);
-  const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
-  assert.equal(gaps.length, 3);
-  gaps.forEach((g, i) => assert.ok(g >= 20 * 2 ** i - 2, `gap ${i} = ${g} ms, expected >= ${20 * 2 ** i}`));
-  await runner.close();
-});
-
-test('lastError survives until the next success; a failed call leaves ownership unknown', async () => {
-  let allow = false;
-  const { provider, runner } = setup({ baseMs: 5 });
-  provider.releaseImpl = async () => {
-    if (!allow) throw new Error('ip: RTNETLINK answers: Operation not permitted');
-  };
-  runner.want(false);
-  await waitFor('two failures', () => runner.status().counters.releaseFail >= 2);
-  assert.equal(runner.status().lastError, 'release: ip: RTNETLINK answers: Operation not permitted');
-  assert.equal(runner.status().ownership, 'unknown');
-  allow = true;
-  await waitFor('success', () => runner.status().counters.releaseOk === 1);
-  assert.equal(runner.status().lastError, null);
+  assert.equal(acquire.signal.aborted, true, 'aborted synchronously by want(false)');
+  await clock.advance(60_000);
+  assert.equal(provider.calls.length, 1, 'no release while the acquire still runs');
+  assert.equal(runner.status().busy, true);
+  assert.match(runner.status().lastError!, /acquire: ignored its abort .*strict order/);
+  assert.ok(logs.some((l) => l.level === 50 && /ignored its abort/.test(l.msg)), 'logged at error');
+  acquire.resolve(); // the late "assign" lands
+  await clock.settle();
+  assert.deepEqual(provider.calls.map((c) => c.op), ['acquire', 'release'], 'the release follows it');
+  assert.equal(provider.overlaps, 0);
+  assert.equal(provider.actual, 'not-held', 'the final state is the one of the last goal');
   assert.equal(runner.status().ownership, 'not-held');
   await runner.close();
 });
 
-test('each attempt has a deadline; a timeout counts as a failure', async () => {
-  const { provider, runner } = setup({ opTimeoutMs: 30, baseMs: 1000 });
-  provider.acquireImpl = (s) => hang(s);
+test('a failing provider: retried with backoff on the clock; fault after faultAfterMs with the error and its fix; cleared by success', async () => {
+  const { provider, runner, clock } = setup();
+  provider.behaviour = 'manual';
   runner.want(true);
-  await waitFor('timeout', () => runner.status().counters.acquireFail === 1);
-  assert.equal(runner.status().lastError, 'acquire: timed out after 30 ms');
-  assert.equal(provider.signals[0]!.aborted, true);
+  await clock.settle();
+  provider.last().reject(permanent('operation not permitted', 'run as root or grant CAP_NET_ADMIN', { code: 'EPERM' }));
+  await clock.settle();
+  let st = runner.status();
+  assert.equal(st.lastError, 'acquire: operation not permitted');
+  assert.equal(st.lastErrorClass, 'permanent');
+  assert.equal(st.fix, 'run as root or grant CAP_NET_ADMIN');
+  assert.equal(st.fault, null);
+  assert.equal(provider.calls.length, 1);
+  await clock.advance(50); // backoff 0.5 * 100
+  assert.equal(provider.calls.length, 2, 'retried after the backoff');
+  for (let t = 50; t < 3_000; t += 50) {
+    for (const c of provider.active()) c.reject(permanent('operation not permitted', 'run as root or grant CAP_NET_ADMIN'));
+    await clock.advance(50);
+  }
+  st = runner.status();
+  assert.match(st.fault!, /^no successful acquire for 3 s; last error: acquire: operation not permitted \(fix: run as root/);
+  while (provider.active().length === 0) await clock.advance(100);
+  provider.last().resolve();
+  await clock.settle();
+  assert.equal(runner.status().fault, null);
+  assert.equal(runner.status().counters.acquireOk, 1);
   await runner.close();
 });
 
-test('a provider that throws synchronously, or an onChange that throws, crashes nothing', async () => {
-  const { provider, runner } = setup({
-    onChange: () => {
-      throw new Error('callback bug');
+test('a provider that throws synchronously is a failure like any other (no throw into want())', async () => {
+  const { provider, runner, clock } = setup();
+  provider.behaviour = 'throw-sync';
+  assert.doesNotThrow(() => runner.want(true));
+  await clock.settle();
+  assert.equal(runner.status().counters.acquireFail, 1);
+  assert.equal(runner.status().lastError, 'acquire: acquire threw synchronously');
+  await runner.close();
+});
+
+test('reconcile: verify on the clock; per-VIP drift re-acquires', async () => {
+  const { provider, runner, clock } = setup();
+  runner.want(true);
+  await clock.settle();
+  assert.equal(await runner.whenReached(0), true);
+  provider.actual = 'not-held'; // someone removed the VIPs
+  await clock.advance(12_000); // reconcile within 10 s ± 20 %
+  const ops = provider.calls.map((c) => c.op);
+  assert.deepEqual(ops, ['acquire', 'verify', 'acquire']);
+  assert.equal(runner.status().counters.drift, 1);
+  assert.equal(provider.actual, 'held');
+  await runner.close();
+});
+
+test('whenReached: true once reached, false on timeout or goal change (on the virtual clock)', async () => {
+  const { provider, runner, clock } = setup();
+  provider.behaviour = 'manual';
+  runner.want(false);
+  const timedOut = runner.whenReached(100);
+  await clock.advance(100);
+  assert.equal(await timedOut, false);
+  const changed = runner.whenReached(10_000);
+  runner.want(true);
+  assert.equal(await changed, false);
+  const reached = runner.whenReached(10_000);
+  await clock.settle(); // the aborted release has settled (it honours its abort); the acquire runs
+  assert.deepEqual(provider.active().map((c) => c.op), ['acquire']);
+  provider.last().resolve();
+  await clock.settle();
+  assert.equal(await reached, true);
+  await runner.close();
+});
+
+test('releaseNow: aborts, waits for the running call, then releases once; false when the deadline passes first', async () => {
+  const ok = setup();
+  ok.provider.behaviour = 'manual';
+  ok.runner.want(true);
+  await ok.clock.settle();
+  const done = ok.runner.releaseNow(2_000);
+  assert.equal(ok.provider.last().signal.aborted, true);
+  await ok.clock.settle();
+  assert.deepEqual(ok.provider.calls.map((c) => c.op), ['acquire', 'release']);
+  ok.provider.last().resolve();
+  assert.equal(await done, true);
+  ok.runner.want(true);
+  await ok.clock.advance(60_000);
+  assert.equal(ok.provider.calls.length, 2, 'no work after releaseNow');
+  await ok.runner.close();
+  assert.equal(ok.provider.closed, 1);
+
+  const stuck = setup();
+  stuck.provider.behaviour = 'ignore-abort';
+  stuck.runner.want(true);
+  await stuck.clock.settle();
+  const late = stuck.runner.releaseNow(1_000);
+  await stuck.clock.advance(1_000);
+  assert.equal(await late, false);
+  stuck.provider.last().resolve();
+  await stuck.clock.settle();
+  assert.deepEqual(stuck.provider.calls.map((c) => c.op), ['acquire'], 'no release after the deadline, none overlapping');
+  await stuck.runner.close();
+});
+
+test('close: waits for a call that ignores its abort at most abortGraceMs, then closes the provider', async () => {
+  const { provider, runner, clock } = setup();
+  provider.behaviour = 'ignore-abort';
+  runner.want(true);
+  await clock.settle();
+  let closed = false;
+  const p = runner.close().then(() => (closed = true));
+  await clock.advance(499);
+  assert.equal(closed, false);
+  await clock.advance(1);
+  await p;
+  assert.equal(provider.closed, 1);
+  provider.last().resolve(); // a very late settle is harmless
+  await clock.settle();
+  runner.want(false);
+  assert.equal(provider.calls.length, 1);
+});
+
+test('shared rate limiter: two runners of one type wait their turn for a token', async () => {
+  const clock = new VirtualClock();
+  const limiter = new RateLimiter({ perSecond: 1, burst: 1 }, clock);
+  const one = setup({ limiter }, new FakeProvider(), clock);
+  const two = setup({ limiter }, new FakeProvider(), clock);
+  one.provider.behaviour = two.provider.behaviour = 'manual';
+  one.runner.want(true);
+  two.runner.want(true);
+  await clock.settle();
+  assert.equal(one.provider.calls.length, 1, 'the first takes the burst token at once');
+  assert.equal(two.provider.calls.length, 0, 'the second waits');
+  assert.equal(two.runner.status().busy, false);
+  await clock.advance(999);
+  assert.equal(two.provider.calls.length, 0);
+  await clock.advance(1);
+  assert.equal(two.provider.calls.length, 1, 'one token per second');
+  await one.runner.close();
+  await two.runner.close();
+  assert.equal(limiter.waiting, 0);
+});
+
+test('rate limiter: a goal flip while waiting for a token uses that token for the new goal; close cancels the wait', async () => {
+  const clock = new VirtualClock();
+  const limiter = new RateLimiter({ perSecond: 1, burst: 1 }, clock);
+  limiter.take(() => {}); // use up the burst
+  const { provider, runner } = setup({ limiter }, new FakeProvider(), clock);
+  runner.want(true);
+  runner.want(false);
+  assert.equal(limiter.waiting, 1);
+  await clock.advance(1_000);
+  assert.deepEqual(provider.calls.map((c) => c.op), ['release']);
+  runner.want(true);
+  assert.equal(limiter.waiting, 1);
+  await runner.close();
+  assert.equal(limiter.waiting, 0);
+});
+
+test('verify batch: concurrent reconciles of one type make ONE verifyMany() call; missing answers fall back to verify()', async () => {
+  const clock = new VirtualClock();
+  const seen: VipProvider[][] = [];
+  const providers = [new FakeProvider(), new FakeProvider(), new FakeProvider()];
+  const module = {
+    timing,
+    rateLimit: { perSecond: Infinity, burst: 1 },
+    verifyMany: async (ps: readonly VipProvider[]) => {
+      seen.push([...ps]);
+      // Leaves the last one out: its own verify() must be used.
+      return new Map(ps.slice(0, 2).map((p) => [p, { [A]: 'held', [B]: 'held' } as VipOwnership]));
+    },
+  };
+  const shared = createTypeResources(module, clock);
+  const runners = providers.map((p) => setup({ ...shared }, p, clock).runner);
+  for (const r of runners) r.want(true);
+  await clock.settle();
+  await clock.advance(12_500);
+  assert.equal(seen.length, 1, 'one verifyMany for all three');
+  assert.equal(seen[0]!.length, 3);
+  assert.deepEqual(providers.map((p) => p.calls.filter((c) => c.op === 'verify').length), [0, 0, 1]);
+  for (const r of runners) assert.equal(r.status().ownership, 'held');
+  for (const r of runners) await r.close();
+});
+
+test('verify batch without verifyMany: each provider verify()s on its own', async () => {
+  const clock = new VirtualClock();
+  const batch = new VerifyBatch({ clock, limiter: new RateLimiter({ perSecond: Infinity, burst: 1 }, clock) });
+  const providers = [new FakeProvider(), new FakeProvider()];
+  const runners = providers.map((p) => setup({ batch }, p, clock).runner);
+  for (const r of runners) r.want(true);
+  await clock.advance(12_500);
+  assert.deepEqual(providers.map((p) => p.calls.map((c) => c.op)), [['acquire', 'verify'], ['acquire', 'verify']]);
+  for (const r of runners) await r.close();
+});
+
+// --- property: strict order and convergence -----------------------------------------------------
+
+type Cmd =
+  | { t: 'want'; hold: boolean }
+  | { t: 'behaviour'; b: Behaviour }
+  | { t: 'settle'; ok: boolean; which: number }
+  | { t: 'advance'; ms: number };
+
+const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
+  fc.record({ t: fc.constant('want' as const), hold: fc.boolean() }),
+  fc.record({ t: fc.constant('behaviour' as const), b: fc.constantFrom<Behaviour>('manual', 'ignore-abort', 'ok', 'fail') }),
+  fc.record({ t: fc.constant('settle' as const), ok: fc.boolean(), which: fc.nat(3) }),
+  fc.record({ t: fc.constant('advance' as const), ms: fc.constantFrom(1, 50, 400, 600, 1_000, 3_000, 12_000) }),
+);
+
+test('property: goal changes, outcomes (ok/fail/hang/ignore-abort/late settle) and clock advances never overlap two provider calls; once quiet, the last operation matches the final goal', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(cmdArb, { minLength: 1, maxLength: 40 }), async (cmds) => {
+      const { provider, runner, clock } = setup({ onChange: () => {} });
+      let goal: boolean | null = null;
+      for (const c of cmds) {
+        if (c.t === 'want') {
+          runner.want(c.hold);
+          goal = c.hold;
+        } else if (c.t === 'behaviour') provider.behaviour = c.b;
+        else if (c.t === 'settle') {
+          const act = provider.active();
+          const call = act[c.which % Math.max(1, act.length)];
+          if (call) (c.ok ? call.resolve : call.reject)(new Error('scripted failure'));
+        } else await clock.advance(c.ms);
+        await clock.settle();
+      }
+      // Quiet down: every call from now on succeeds; settle what hangs (late settles included).
+      provider.behaviour = 'ok';
+      for (let i = 0; i < 12; i++) {
+        for (const call of provider.active()) call.resolve();
+        await clock.advance(15_000);
+      }
+      assert.equal(provider.overlaps, 0, 'two provider calls ran at once');
+      assert.equal(provider.active().length, 0);
+      const mutations = provider.calls.filter((c) => c.op !== 'verify');
+      if (goal !== null) {
+        assert.equal(mutations[mutations.length - 1]?.op, goal ? 'acquire' : 'release');
+        assert.equal(provider.actual, goal ? 'held' : 'not-held');
+        assert.equal(runner.status().ownership, goal ? 'held' : 'not-held');
+      } else assert.equal(provider.calls.length, 0);
+      await runner.close();
+    }),
+    { numRuns: 150 },
+  );
+});
+
+test('verify batch: a request aborted before the shared call starts leaves at once; the call is shared by the rest', async () => {
+  const clock = new VirtualClock();
+  const limiter = new RateLimiter({ perSecond: Infinity, burst: 1 }, clock);
+  const calls: VipProvider[][] = [];
+  let answer!: (m: Map<VipProvider, VipOwnership>) => void;
+  const batch = new VerifyBatch({
+    clock,
+    limiter,
+    windowMs: 100,
+    verifyMany: (ps) => {
+      calls.push([...ps]);
+      return new Promise((res) => (answer = res));
     },
   });
-  provider.acquireImpl = () => {
-    throw new Error('sync throw');
-  };
-  runner.want(true);
-  await waitFor('failure counted', () => runner.status().counters.acquireFail >= 1);
-  assert.equal(runner.status().lastError, 'acquire: sync throw');
-  await runner.close();
-});
-
-test('reconcile: drift while held is logged, counted and re-acquired', async () => {
-  const { provider, runner, logs } = setup({ reconcileMs: 15 });
-  const answers: Ownership[] = ['held', 'elsewhere'];
-  provider.verifyImpl = async () => answers.shift() ?? 'held';
-  runner.want(true);
-  await waitFor('re-acquire', () => provider.counts.acquire === 2 && runner.status().counters.acquireOk === 2);
-  const st = runner.status();
-  assert.equal(st.counters.drift, 1);
-  assert.equal(st.ownership, 'held');
-  const warn = logs.find((l) => l.level === 40 && /VIP drifted away while MASTER/.test(l.msg));
-  assert.ok(warn, 'warning logged');
-  assert.equal(warn.ownership, 'elsewhere');
-  assert.equal(warn.provider, 'fake');
-  await waitFor('reconcile keeps going', () => provider.counts.verify >= 3);
-  await runner.close();
-});
-
-test('reconcile: still held while released → release again; unknown only logs; verify errors are counted', async () => {
-  const { provider, runner, logs } = setup({ reconcileMs: 10 });
-  const answers: (Ownership | Error)[] = ['held', 'unknown', new Error('api down'), 'not-held'];
-  provider.verifyImpl = async () => {
-    const a = answers.shift() ?? 'not-held';
-    if (a instanceof Error) throw a;
-    return a;
-  };
-  runner.want(false);
-  await waitFor('all answers consumed', () => answers.length === 0 && runner.status().counters.verifyFail === 1);
-  await waitFor('next verify ok', () => runner.status().lastError === null && provider.counts.verify >= 5);
-  const st = runner.status();
-  assert.equal(st.counters.releaseOk, 2, 'released again after verify said held');
-  assert.equal(st.counters.drift, 1);
-  assert.equal(st.counters.verifyFail, 1);
-  assert.equal(st.counters.acquireOk + st.counters.acquireFail, 0);
-  assert.equal(st.ownership, 'not-held');
-  assert.ok(logs.some((l) => l.level === 20 && /could not tell/.test(l.msg)), 'unknown logged at debug');
-  await runner.close();
-});
-
-test('releaseNow under a hanging provider resolves false by its deadline', async () => {
-  const { provider, runner } = setup();
-  provider.acquireImpl = (s) => hang(s);
-  provider.releaseImpl = (s) => hang(s);
-  runner.want(true);
-  await waitFor('acquire in flight', () => runner.status().busy);
-  const t0 = Date.now();
-  const ok = await runner.releaseNow(60);
-  const took = Date.now() - t0;
-  assert.equal(ok, false);
-  assert.ok(took >= 55 && took < 400, `resolved after ${took} ms`);
-  assert.equal(provider.signals[0]!.aborted, true, 'the acquire was aborted');
-  assert.equal(provider.counts.release, 1);
-  await waitFor('the release timeout recorded', () => runner.status().counters.releaseFail === 1);
-  assert.match(runner.status().lastError ?? '', /^release: timed out after \d+ ms$/);
-  runner.want(true); // no more work after releaseNow
-  await sleep(20);
-  assert.equal(provider.counts.acquire, 1);
-  await runner.close();
-});
-
-test('releaseNow with a provider that ignores abort still resolves false by the deadline; close still ends', async () => {
-  const { provider, runner, logs } = setup({ abortGraceMs: 400 });
-  provider.acquireImpl = () => new Promise(() => {});
-  runner.want(true);
-  await waitFor('acquire in flight', () => runner.status().busy);
-  const t0 = Date.now();
-  assert.equal(await runner.releaseNow(50), false);
-  assert.ok(Date.now() - t0 < 350, 'did not wait for the abort grace');
-  assert.equal(provider.counts.release, 0, 'no release while the acquire may still be running');
-  await runner.close();
-  assert.equal(runner.status().busy, false);
-  assert.ok(logs.some((l) => /ignored its abort signal/.test(l.msg)));
-});
-
-test('a provider that ignores abort is given up on after abortGraceMs; the next goal proceeds', async () => {
-  const { provider, runner } = setup({ abortGraceMs: 30 });
-  provider.acquireImpl = () => new Promise(() => {});
-  runner.want(true);
-  await waitFor('acquire in flight', () => runner.status().busy);
-  runner.want(false);
-  await waitFor('release done', () => runner.status().counters.releaseOk === 1);
-  assert.equal(runner.status().ownership, 'not-held');
-  await runner.close();
-});
-
-test('releaseNow succeeds and reports true', async () => {
-  const { provider, runner } = setup();
-  runner.want(true);
-  await waitFor('held', () => runner.status().ownership === 'held');
-  assert.equal(await runner.releaseNow(1000), true);
-  assert.equal(runner.status().ownership, 'not-held');
-  assert.equal(provider.counts.release, 1);
-  await runner.close();
-});
-
-test('announce passes through only while the goal is held', async () => {
-  const { provider, runner } = setup();
-  runner.announce('refresh');
-  runner.want(false);
-  runner.announce('refresh');
-  runner.want(true);
-  runner.announce('lower-priority');
-  assert.deepEqual(provider.announced, ['lower-priority']);
-  await runner.close();
-  runner.announce('refresh');
-  assert.deepEqual(provider.announced, ['lower-priority']);
-});
-
-test('close stops timers and work; want() is a no-op afterwards', async () => {
-  const before = timeouts();
-  const { provider, runner } = setup({ reconcileMs: 10, opTimeoutMs: 5000, baseMs: 10_000 });
-  runner.want(true);
-  await waitFor('a reconcile ran', () => provider.counts.verify >= 1);
-  await runner.close();
-  assert.equal(timeouts(), before, 'no timers left behind');
-  assert.equal(provider.closed, 1);
-  const counts = { ...provider.counts };
-  runner.want(false);
-  runner.want(true);
-  await sleep(30);
-  assert.deepEqual(provider.counts, counts);
-  assert.equal(runner.status().busy, false);
-  await runner.close(); // idempotent
-  assert.equal(provider.closed, 1);
-});
-
-test('whenReached: true once the goal is reached (after retries), false on timeout or goal change', async () => {
-  const { provider, runner } = setup();
-  provider.releaseImpl = async (_s, n) => {
-    if (n < 3) throw new Error('busy');
-  };
-  runner.want(false);
-  assert.equal(await runner.whenReached(2000), true);
-  assert.equal(provider.counts.release, 3);
-  assert.equal(runner.status().ownership, 'not-held', 'a start-up release tells the status the VIP is not held');
-  assert.equal(await runner.whenReached(10), true, 'already reached resolves at once');
-
-  provider.acquireImpl = (signal) => hang(signal);
-  runner.want(true);
-  assert.equal(await runner.whenReached(30), false, 'hanging acquire: timeout');
-  const pending = runner.whenReached(2000);
-  runner.want(false);
-  assert.equal(await pending, false, 'goal changed while waiting');
-  await runner.close();
+  const [p1, p2, p3] = [new FakeProvider(), new FakeProvider(), new FakeProvider()];
+  const c1 = new AbortController();
+  const c2 = new AbortController();
+  const r1 = batch.verify(p1, c1.signal);
+  await clock.advance(50);
+  const r2 = batch.verify(p2, c2.signal);
+  const r3 = batch.verify(p3, new AbortController().signal);
+  c1.abort(new Error('gone'));
+  await assert.rejects(r1, /gone/);
+  await clock.advance(50);
+  assert.deepEqual(calls, [[p2, p3]], 'one call, for the two still waiting, when the window closes');
+  let r2Settled = false;
+  void r2.catch(() => {}).finally(() => (r2Settled = true));
+  c2.abort(new Error('late'));
+  await clock.settle();
+  assert.equal(r2Settled, false, 'once the call runs, an aborted request waits for it (strict order)');
+  answer(new Map([[p2, { [A]: 'held' }], [p3, { [A]: 'not-held' }]]));
+  assert.deepEqual(await r2, { [A]: 'held' });
+  assert.deepEqual(await r3, { [A]: 'not-held' });
 });

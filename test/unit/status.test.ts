@@ -20,7 +20,11 @@ function instance(over: Partial<InstanceStatusJson> = {}): InstanceStatusJson {
     provider: {
       type: 'garp',
       ownership: 'held',
+      vips: { '198.51.100.100/24': 'held' },
       lastError: null,
+      lastErrorClass: null,
+      fix: null,
+      fault: null,
       desired: 'held',
       busy: false,
       lastChange: '2025-01-01T00:00:05.000Z',
@@ -34,6 +38,7 @@ function instance(over: Partial<InstanceStatusJson> = {}): InstanceStatusJson {
     masterPriority: 150,
     since: '2025-01-01T00:00:04.000Z',
     faultReason: null,
+    faults: {},
     counters: { advertsSent: 42, advertSendErrors: 0, advertsReceived: 7, transitions: 2, becameMaster: 1, dropped: { 'bad-checksum': 3, 'vrid-mismatch': 1 } },
     ...over,
   };
@@ -152,6 +157,20 @@ test('metrics escape label values', () => {
   const text = renderMetrics(s);
   assert.ok(text.includes('ha_agent_packets_dropped_total{instance="we\\"ird\\\\",reason="x\\ny"} 5'), text);
   assert.ok(!text.split('\n').some((l) => l === 'y"} 5'), 'no raw newline inside a label');
+});
+
+test('metrics: fault sources per instance and drops nobody on the interface serves', () => {
+  const s: StatusJson = {
+    ...current,
+    instances: { VI_1: instance({ state: 'FAULT', faults: { link: 'interface eth0 is down', provider: 'cannot take the VIPs' } }) },
+    interfaces: { eth0: { dropped: { 'unknown-vrid': 7, truncated: 1 }, socket: {} } },
+  };
+  const lines = renderMetrics(s).split('\n');
+  assert.deepEqual(lines.filter((l) => l.startsWith('ha_agent_fault{')), ['ha_agent_fault{instance="VI_1",source="link"} 1', 'ha_agent_fault{instance="VI_1",source="provider"} 1']);
+  assert.deepEqual(lines.filter((l) => l.startsWith('ha_agent_interface_dropped_total{')), [
+    'ha_agent_interface_dropped_total{interface="eth0",reason="truncated"} 1',
+    'ha_agent_interface_dropped_total{interface="eth0",reason="unknown-vrid"} 7',
+  ]);
 });
 
 test('GET /healthz: 200 ok unless an instance is FAULT, then 503 naming it', async () => {
