@@ -17,6 +17,7 @@ import type { ProviderModule } from './provider/types.js';
 import { startStatusServer } from './status/server.js';
 import type { StatusJson } from './status/types.js';
 import { interfaceNotFound, primaryIPv4, type LinkInfo } from './net/link.js';
+import { parseIpv4Address } from './net/ip.js';
 import { netBackend } from './net/link.js';
 import { LinkWatcher } from './net/link-watch.js';
 import { AGENT_VERSION } from './version.js';
@@ -38,6 +39,10 @@ interface Port {
   socket: VrrpSocket;
   demux: ReceiveDemux;
   users: Set<Member>;
+  /** Every address on the interface (uint32), shared by reference with the instances' receive checks. */
+  local: Set<number>;
+  /** An evaluation of the port's instances is queued (link events come in bursts: one pass per burst). */
+  queued: boolean;
 }
 
 /** An instance and the VRRP parts the agent wires to its interface. */
@@ -114,6 +119,7 @@ export class Agent {
       pid: process.pid,
       startedAt: this.startedAt.toISOString(),
       uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
+      memory: process.memoryUsage(),
       instances: Object.fromEntries([...this.members].map(([name, m]) => [name, m.instance.status()])),
       interfaces: Object.fromEntries([...this.ports].map(([ifname, p]) => [ifname, { dropped: { ...p.demux.dropped }, socket: { ...p.socket.stats } }])),
     };
@@ -172,7 +178,7 @@ export class Agent {
         (election = new VrrpElection(name, cfg, {
           socket: port.socket,
           source,
-          localAddresses: addressesOf(link),
+          localAddresses: port.local,
           hooks,
           log: ilog,
         })),
@@ -240,7 +246,8 @@ export class Agent {
     } catch (e) {
       throw new StartupError((e as Error).message);
     }
-    port = { ifname: link.name, socket, demux: new ReceiveDemux(), users: new Set() };
+    port = { ifname: link.name, socket, demux: new ReceiveDemux(), users: new Set(), local: new Set(), queued: false };
+    refreshLocal(port.local, link);
     this.attach(port, socket);
     this.ports.set(link.name, port);
     return port;
@@ -257,11 +264,19 @@ export class Agent {
 
   // --- watching links, addresses and sockets ------------------------------------------------------------
 
+  /** Link and address events come in bursts (a takeover adds 200 VIPs): one evaluation per burst. */
   private linkChanged(ifname: string): void {
     const port = this.ports.get(ifname);
-    if (!port || this.stopping) return;
-    this.refreshSocket(port);
-    for (const m of port.users) this.evaluate(m);
+    if (!port || port.queued || this.stopping) return;
+    port.queued = true;
+    setImmediate(() => {
+      port.queued = false;
+      if (this.stopping || this.ports.get(ifname) !== port) return;
+      const link = this.watcher.link(ifname);
+      if (link) refreshLocal(port.local, link);
+      this.refreshSocket(port);
+      for (const m of port.users) this.evaluate(m);
+    });
   }
 
   /** Sets the instance's link, unicast-source and socket fault sources from what the watcher knows now. */
@@ -280,7 +295,7 @@ export class Agent {
       const source = wanted ?? primaryIPv4(link, cfg.vips);
       if (wanted && !link.addresses.some((a) => a.address === wanted)) sourceFault = `unicast source ${wanted} is not on ${ifname}`;
       else if (!source) linkFault ??= `interface ${ifname} has no IPv4 address to send adverts from`;
-      if (source) m.election.setAddresses(source, addressesOf(link));
+      if (source) m.election.setSource(source);
     }
     m.instance.setFault('link', linkFault);
     m.instance.setFault('unicast-source', sourceFault);
@@ -323,8 +338,13 @@ export class Agent {
   }
 }
 
-function addressesOf(link: LinkInfo): string[] {
-  return link.addresses.map((a) => a.address);
+/** Sets `local` to the link's IPv4 addresses as uint32, in place (the instances hold this very set). */
+function refreshLocal(local: Set<number>, link: LinkInfo): void {
+  local.clear();
+  for (const a of link.addresses) {
+    const n = a.family === 4 ? parseIpv4Address(a.address) : null;
+    if (n !== null) local.add(n);
+  }
 }
 
 /** Starts the agent (kept for callers of the old function). */

@@ -77,10 +77,21 @@ async function main(argv: string[]): Promise<number> {
   return code;
 }
 
-main(process.argv).then(
-  (code) => process.exit(code),
-  (e: Error) => {
-    process.stderr.write(`ha-agent: ${e.message}\n`);
-    process.exit(1);
-  },
-);
+/**
+ * Exits once stdout and stderr have taken everything written to them: on a pipe or socket they are
+ * asynchronous, and process.exit() would cut off a long `status --json` (a write callback runs after
+ * every earlier write has been handed to the kernel).
+ */
+function exitAfterOutput(code: number): void {
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
+
+main(process.argv).then(exitAfterOutput, (e: Error) => {
+  process.stderr.write(`ha-agent: ${e.message}\n`);
+  exitAfterOutput(1);
+});

@@ -14,7 +14,7 @@ import type { PreflightCheck, ProviderContext, ProviderModule, ProviderTiming, V
 import { permanent, ProviderError, retryable } from '../../src/provider/errors.js';
 import { getLink, INSTALL_IPROUTE2, NetError, readLinkLayer, type LinkInfo } from '../../src/net/link.js';
 import { addAddress, parseCidr, removeAddresses, type Cidr } from '../../src/net/address.js';
-import { createLinkAnnouncer, type LinkAnnouncer } from '../../src/net/announcer.js';
+import { sharedLinkAnnouncer, type LinkAnnouncer } from '../../src/net/announcer.js';
 import { GarpSchedule, KEEPALIVED_GARP_DEFAULTS, type GarpSettings, type TimerApi } from '../../src/net/garp.js';
 import { garpPreflight } from './preflight.js';
 
@@ -80,7 +80,9 @@ class GarpProvider implements VipProvider {
   readonly type = 'garp';
   private readonly cidrs: Cidr[] = [];
   private readonly badVips: string[] = [];
-  private announcer: LinkAnnouncer | null = null;
+  private readonly announcer: LinkAnnouncer;
+  /** The interface's MAC and NOARP flag as last seen (null: unknown, read at the next acquire). */
+  private linkLayer: { mac: string; noarp: boolean } | null;
   private schedule: GarpSchedule | null = null;
   private scheduleMac = '';
 
@@ -96,6 +98,11 @@ class GarpProvider implements VipProvider {
         this.badVips.push(vip);
       }
     }
+    // Ready before any takeover: the sender (and its socket on our interface) opens now, and the MAC is
+    // known, so nothing but the send itself stands between the address and the first GARP.
+    this.announcer = deps.announcer ?? sharedLinkAnnouncer(ctx.log);
+    this.announcer.prepare?.(ctx.interface);
+    this.linkLayer = readLinkLayer(ctx.interface);
   }
 
   private get opts() {
@@ -153,22 +160,26 @@ class GarpProvider implements VipProvider {
     signal.throwIfAborted();
     this.checkVips();
     const ifname = this.ctx.interface;
-    for (const c of this.cidrs) {
-      const how = await addAddress(ifname, c.cidr, { ...this.opts, signal });
-      if (how === 'added') this.ctx.log.info({ vip: c.cidr, interface: ifname }, 'VIP added');
-    }
+    const added: string[] = [];
+    for (const c of this.cidrs) if ((await addAddress(ifname, c.cidr, { ...this.opts, signal })) === 'added') added.push(c.cidr);
     signal.throwIfAborted();
-    // Announce at once (MAC from sysfs, no spawn), then confirm with a full read of the interface.
-    const fast = readLinkLayer(ifname);
+    // Announce at once with the link layer we know (read when we were made, refreshed by every
+    // confirmation below): nothing between the address and the first GARP but the send. Log after.
+    const fast = this.linkLayer ?? (this.linkLayer = readLinkLayer(ifname));
     if (fast) this.startAnnouncing(ifname, fast.mac, fast.noarp);
-    const link = await getLink(ifname, { ...this.opts, signal });
-    const missing = this.cidrs.filter((c) => !onLink(link, c));
-    if (missing.length) {
+    for (const vip of added) this.ctx.log.info({ vip, interface: ifname }, 'VIP added');
+    // The kernel's answer to each add ('added', or 'present' for EEXIST) is the confirmation: no
+    // second read of the interface (with 200 instances that would be 200 dumps of 200 addresses).
+    // Reconcile's verify() notices an address taken away later. The link layer is re-read (sysfs) in
+    // case the interface was re-created with another MAC since we last looked.
+    const now = readLinkLayer(ifname);
+    if (!now) {
       this.stopAnnouncing();
-      throw retryable(`${missing.map((c) => c.cidr).join(', ')} not on ${ifname} after adding`, { fix: `check ip addr show dev ${ifname}; something removes addresses (NetworkManager? dhcp client?)` });
+      throw retryable(`interface ${ifname} disappeared while the VIPs were added`, { fix: `check the interface (ip link show ${ifname})` });
     }
+    this.linkLayer = now;
     signal.throwIfAborted();
-    if (!fast || fast.mac !== link.mac) this.startAnnouncing(link.name, link.mac, link.flags.includes('NOARP'));
+    if (!fast || fast.mac !== now.mac || fast.noarp !== now.noarp) this.startAnnouncing(ifname, now.mac, now.noarp);
   }
 
   private async doRelease(signal: AbortSignal): Promise<void> {
@@ -198,8 +209,7 @@ class GarpProvider implements VipProvider {
 
   close(): void {
     this.stopAnnouncing();
-    this.announcer?.close();
-    this.announcer = null;
+    if (this.deps.announcer) this.deps.announcer.close(); // the shared one stays open for the other instances
   }
 
   /** Starts the GARP schedule, or (already running for this MAC) sends one more burst. */
@@ -215,7 +225,6 @@ class GarpProvider implements VipProvider {
       return;
     }
     this.stopAnnouncing();
-    this.announcer ??= this.deps.announcer ?? createLinkAnnouncer(this.ctx.log);
     this.scheduleMac = mac;
     this.schedule = new GarpSchedule({
       announcer: this.announcer,

@@ -38,8 +38,11 @@ export interface VrrpElectionDeps {
   socket: VrrpSocket;
   /** The advert source: unicast.source, or the interface's primary IPv4 address. */
   source: string;
-  /** Every address on the interface (adverts from these are our own). */
-  localAddresses: readonly string[];
+  /**
+   * Every address on the interface as uint32 (adverts from these are our own): a live set the agent
+   * keeps up to date in place for all instances on the interface.
+   */
+  localAddresses: ReadonlySet<number>;
   hooks: ElectionHooks;
   log: Logger;
   /** Monotonic milliseconds. */
@@ -51,10 +54,9 @@ export class VrrpElection implements Election, DemuxTarget {
   readonly counters: ElectionCounters = { advertsSent: 0, advertSendErrors: 0, advertsReceived: 0, dropped: {} };
   private snap: FsmSnapshot;
   private fsmCfg: FsmConfig;
-  private view: CompiledView;
+  private readonly view: CompiledView;
   private encoder: AdvertEncoder;
   private source: string;
-  private localAddresses: readonly string[];
   private sendForm: ChecksumForm;
   private socket: VrrpSocket;
   private timer: NodeJS.Timeout | undefined;
@@ -75,7 +77,6 @@ export class VrrpElection implements Election, DemuxTarget {
     this.now = deps.now ?? (() => performance.now());
     this.socket = deps.socket;
     this.source = deps.source;
-    this.localAddresses = deps.localAddresses;
     this.sendForm = cfg.v3ChecksumAsV2 ? 'no-pseudo' : 'rfc';
     this.fsmCfg = this.makeFsmConfig();
     this.view = this.makeView();
@@ -113,18 +114,13 @@ export class VrrpElection implements Election, DemuxTarget {
     this.lastSendError = null;
   }
 
-  /** The interface's addresses changed (renumbered; our source may be new). Takes effect with the next advert. */
-  setAddresses(source: string, localAddresses: readonly string[]): void {
-    if (source === this.source && sameList(localAddresses, this.localAddresses)) return;
-    const moved = source !== this.source;
+  /** The interface was renumbered: adverts leave from `source` from the next one on. */
+  setSource(source: string): void {
+    if (source === this.source) return;
     this.source = source;
-    this.localAddresses = localAddresses;
-    this.view = this.makeView();
-    if (moved) {
-      this.fsmCfg = this.makeFsmConfig();
-      this.encoder = this.makeEncoder();
-      this.deps.log.warn({ instance: this.name, source }, `advert source is now ${source}`);
-    }
+    this.fsmCfg = this.makeFsmConfig();
+    this.encoder = this.makeEncoder(this.encoder.nextIpId);
+    this.deps.log.warn({ instance: this.name, source }, `advert source is now ${source}`);
   }
 
   status(): ElectionStatus {
@@ -261,11 +257,11 @@ export class VrrpElection implements Election, DemuxTarget {
       authData: this.authData(),
       vips: c.vips,
       unicast: c.unicast ? { peers: c.unicast.peers, checkSource: c.unicast.checkSource } : null,
-      localAddresses: [...new Set([this.source, ...this.localAddresses])],
-    });
+      localAddresses: [],
+    }, this.deps.localAddresses);
   }
 
-  private makeEncoder(): AdvertEncoder {
+  private makeEncoder(firstIpId?: number): AdvertEncoder {
     const c = this.cfg;
     return new AdvertEncoder({
       version: c.version,
@@ -277,10 +273,7 @@ export class VrrpElection implements Election, DemuxTarget {
       src: this.source,
       destinations: c.unicast ? c.unicast.peers : [VRRP_MCAST_GROUP],
       form: this.sendForm,
+      ...(firstIpId === undefined ? {} : { firstIpId }),
     });
   }
-}
-
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

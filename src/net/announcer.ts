@@ -19,6 +19,11 @@ export interface LinkAnnouncer {
    * frames not yet sent are dropped and the promise resolves.
    */
   sendGarp(ifname: string, mac: string, vip: string, count: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Optional: get ready to send on `ifname` ahead of time (open its socket), so the first GARP after a
+   * takeover leaves with the advert. Never throws; a problem shows at the first send.
+   */
+  prepare?(ifname: string): void;
   /** Closes sockets and stops any sender process still running. */
   close(): void;
 }
@@ -47,6 +52,14 @@ export class PacketSocketAnnouncer implements LinkAnnouncer {
       /* already closed */
     }
     this.sockets.delete(ifname);
+  }
+
+  prepare(ifname: string): void {
+    try {
+      this.socketFor(ifname);
+    } catch {
+      /* reported by the first send */
+    }
   }
 
   async sendGarp(ifname: string, mac: string, vip: string, count: number): Promise<void> {
@@ -213,6 +226,16 @@ let announcedKind: string | null = null;
  * The best sender on this host: the addon when it loads, else arping. Logs which one once per process
  * (warn for the fallback). HA_AGENT_GARP_SENDER=arping|packet-socket forces a choice.
  */
+let shared: LinkAnnouncer | null = null;
+
+/**
+ * The process's one announcer (one AF_PACKET socket per interface, whatever the number of instances).
+ * Its owners never close it; sockets of vanished interfaces are reopened or dropped on the next send.
+ */
+export function sharedLinkAnnouncer(log?: Logger): LinkAnnouncer {
+  return (shared ??= createLinkAnnouncer(log));
+}
+
 export function createLinkAnnouncer(log?: Logger): LinkAnnouncer {
   const forced = process.env.HA_AGENT_GARP_SENDER;
   const addon = packetSocketAvailable();

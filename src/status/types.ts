@@ -59,6 +59,8 @@ export interface StatusJson {
   /** ISO time the agent started. */
   startedAt: string;
   uptimeSeconds: number;
+  /** process.memoryUsage() when the status was read (bytes: rss, heapTotal, heapUsed, external, arrayBuffers). */
+  memory?: NodeJS.MemoryUsage;
   instances: Record<string, InstanceStatusJson>;
   /** Per interface: datagrams no instance here serves (unknown VRID, malformed), and the socket's counters. */
   interfaces?: Record<string, { dropped: Record<string, number>; socket: object }>;

@@ -92,7 +92,11 @@ function addressValue(s: string): number {
   return parseIpv4Address(s.split('/')[0]!) ?? -1;
 }
 
-export function compileView(v: InstanceView): CompiledView {
+/**
+ * `localAddresses`, when given, is used as it is (not copied): the agent keeps one live set per
+ * interface, updated in place when addresses come and go, so no instance recompiles for that.
+ */
+export function compileView(v: InstanceView, localAddresses?: ReadonlySet<number>): CompiledView {
   const authData = new Uint8Array(AUTH_LEN);
   authData.set(v.authData.subarray(0, AUTH_LEN));
   const set = (list: readonly string[]) => new Set(list.map(addressValue).filter((n) => n >= 0));
@@ -105,7 +109,7 @@ export function compileView(v: InstanceView): CompiledView {
     vips: v.vips.map(addressValue),
     vipText: [...v.vips],
     unicast: v.unicast === null ? null : { peers: set(v.unicast.peers), checkSource: v.unicast.checkSource },
-    localAddresses: set(v.localAddresses),
+    localAddresses: localAddresses ?? set(v.localAddresses),
     srcMemo: { addr: -1, text: '' },
   };
 }

@@ -68,3 +68,25 @@ test('status with no agent answering: exit 1 and a hint', () => {
   assert.equal(r.code, 1);
   assert.match(r.stderr, /no ha-agent answering/);
 });
+
+test('status --json through a pipe is never cut short by the exit (200 instances, ~0.5 MB)', async () => {
+  const { createServer } = await import('node:http');
+  const { spawn } = await import('node:child_process');
+  const inst = { state: 'MASTER', priority: 150, vips: ['198.51.100.100/24'], note: 'x'.repeat(2_000) };
+  const body = JSON.stringify({ version: '0', pid: 1, startedAt: '', uptimeSeconds: 1, instances: Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`VI_${i}`, inst])) });
+  const server = createServer((_req, res) => res.end(body)).listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const port = (server.address() as { port: number }).port;
+  try {
+    // spawn (not spawnSync): the child's stdout is a socket pair, asynchronous on the child's side.
+    const child = spawn(process.execPath, [cli, 'status', '--json', '--url', `http://127.0.0.1:${port}`]);
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const code = await new Promise((r) => child.on('close', r));
+    assert.equal(code, 0);
+    assert.ok(out.length > body.length, `got ${out.length} bytes of a ${body.length}-byte status`);
+    assert.equal(Object.keys((JSON.parse(out) as { instances: object }).instances).length, 200);
+  } finally {
+    server.close();
+  }
+});
