@@ -156,7 +156,7 @@ export class Agent {
     if (!source)
       throw new StartupError(`${name}: interface ${cfg.interface} has no IPv4 address to send adverts from — fix: give it an address, or set instances.${name}.unicast.source`);
     const ilog = this.log.child({ instance: name });
-    const { module, ctx, provider } = await createProvider(name, cfg, ilog).catch((e: Error) => {
+    const { module, ctx, provider } = await createProvider(name, cfg, ilog, this.watcher).catch((e: Error) => {
       throw new StartupError(`${name}: ${e.message}`);
     });
     const shared = this.resourcesFor(module);

@@ -133,6 +133,7 @@ class GarpProvider implements VipProvider {
   /** The interface as it is now; null when it does not exist (then no VIP is on it). */
   async readLink(signal: AbortSignal): Promise<LinkInfo | null> {
     signal.throwIfAborted();
+    if (this.ctx.links) return this.ctx.links.link(this.ctx.interface); // the agent's netlink-fed view: no syscall
     try {
       return await getLink(this.ctx.interface, { ...this.opts, signal });
     } catch (e) {

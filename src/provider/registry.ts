@@ -3,7 +3,7 @@
 // is one entry here, one schema in config/schema.ts and one folder under providers/.
 import type { InstanceConfig, ProviderConfig, ProviderTimingConfig } from '../config/schema.js';
 import type { Logger } from 'pino';
-import type { ProviderContext, ProviderModule, ProviderTiming, VipProvider } from './types.js';
+import type { LinkView, ProviderContext, ProviderModule, ProviderTiming, VipProvider } from './types.js';
 
 type Loader = () => Promise<{ default: ProviderModule }>;
 
@@ -39,9 +39,10 @@ export function resolveTiming(defaults: ProviderTiming, overrides: ProviderTimin
 }
 
 /** Everything a provider of one instance is made from. */
-export function providerContext(module: ProviderModule, name: string, inst: InstanceConfig, log: Logger): ProviderContext {
+export function providerContext(module: ProviderModule, name: string, inst: InstanceConfig, log: Logger, links?: LinkView): ProviderContext {
   const provider: ProviderConfig = inst.provider;
   return {
+    ...(links ? { links } : {}),
     instanceName: name,
     interface: inst.interface,
     vips: inst.vips,
@@ -52,8 +53,13 @@ export function providerContext(module: ProviderModule, name: string, inst: Inst
 }
 
 /** Loads the instance's provider type and creates its provider. */
-export async function createProvider(name: string, inst: InstanceConfig, log: Logger): Promise<{ module: ProviderModule; ctx: ProviderContext; provider: VipProvider }> {
+export async function createProvider(
+  name: string,
+  inst: InstanceConfig,
+  log: Logger,
+  links?: LinkView,
+): Promise<{ module: ProviderModule; ctx: ProviderContext; provider: VipProvider }> {
   const module = await loadProviderModule(inst.provider.type);
-  const ctx = providerContext(module, name, inst, log);
+  const ctx = providerContext(module, name, inst, log, links);
   return { module, ctx, provider: module.create(ctx, inst.provider) };
 }

@@ -5,6 +5,7 @@
 // (./errors.ts): the class (retryable / permanent) and the fix reach /status and the log.
 import type { Logger } from 'pino';
 import type { GarpSettings } from '../net/garp.js';
+import type { LinkInfo } from '../net/link.js';
 
 /** Who holds one VIP, as far as this node can tell. */
 export type Ownership = 'held' | 'not-held' | 'elsewhere' | 'unknown';
@@ -66,6 +67,12 @@ export interface ProviderRateLimit {
   burst: number;
 }
 
+/** The agent's live view of this host's links and addresses (kept current by netlink events). */
+export interface LinkView {
+  /** The interface as the kernel last reported it; null when it does not exist. */
+  link(ifname: string): LinkInfo | null;
+}
+
 /** What every provider factory receives: the instance it serves, and a logger. */
 export interface ProviderContext {
   instanceName: string;
@@ -77,6 +84,11 @@ export interface ProviderContext {
   /** The instance's timing for this provider (defaults merged with the config's overrides). */
   timing: ProviderTiming;
   log: Logger;
+  /**
+   * Where to look up local links and addresses without a syscall (verify() of 200 instances then
+   * reads no kernel state at all). Absent outside a running agent (preflight, tests): read the kernel.
+   */
+  links?: LinkView;
 }
 
 /**

@@ -34,6 +34,8 @@ const SO_RCVBUF = 8;
 export const REOPEN_RETRY_MS = 1_000;
 /** At most this many immediate reopens per REOPEN_WINDOW_MS; beyond that, reopens wait for the retry. */
 const REOPEN_BURST = 5;
+/** Most datagrams read in one readiness event (the rest wait for the next turn of the loop). */
+const RECV_BATCH = 64;
 const REOPEN_WINDOW_MS = 10_000;
 
 /** What raw-socket 1.8.1 exposes (index.js Socket); `wrap` and `requests` are its internals. */
@@ -213,8 +215,50 @@ export class VrrpSocket {
     sock?.close();
   }
 
+  /**
+   * raw-socket reads ONE datagram per readiness event (and copies it, and names its source as text).
+   * A backup of 200 instances gets their adverts in bursts: read them all in one wake-up instead,
+   * straight into raw-socket's own receive buffer (handlers get a view; they copy what they keep).
+   * Uses the internals pinned by test/unit/raw-socket-internals.test.ts; without them, the 'message'
+   * path below does the same work one datagram at a time.
+   */
+  private drainOnReady(sock: RawSocket): void {
+    type Wrap = { recv?: unknown; listenerCount?: unknown; removeAllListeners?: unknown; on?: unknown };
+    const inner = sock as RawSocket & { wrap?: Wrap; buffer?: unknown };
+    const wrap = inner.wrap;
+    const buffer = inner.buffer;
+    if (!wrap || typeof wrap.recv !== 'function' || !Buffer.isBuffer(buffer) || typeof wrap.removeAllListeners !== 'function' || typeof wrap.on !== 'function') return;
+    const recv = wrap.recv;
+    let got = 0;
+    const deliver = (b: Buffer, bytes: number) => {
+      got = bytes;
+      this.stats.received++;
+      this.handler(b.subarray(0, bytes));
+    };
+    const drain = () => {
+      for (let i = 0; i < RECV_BATCH; i++) {
+        // recv() re-creates a closed native socket: never call it on one that is not ours any more.
+        if (this.closed || sock !== this.sock) return;
+        got = -1;
+        try {
+          (recv as (this: unknown, b: Buffer, cb: (b: Buffer, bytes: number) => void) => void).call(wrap, buffer, deliver);
+        } catch (e) {
+          if (/temporarily unavailable|EAGAIN|EWOULDBLOCK/i.test((e as Error).message)) return; // drained
+          this.stats.socketErrors++;
+          this.stats.lastError = (e as Error).message || UNKNOWN_RAW_SOCKET_ERROR;
+          return;
+        }
+        if (got < 0) return;
+      }
+    };
+    // raw-socket's own listener (bound in its constructor) reads one datagram per event: ours instead.
+    (wrap.removeAllListeners as (ev: string) => void).call(wrap, 'recvReady');
+    (wrap.on as (ev: string, fn: () => void) => void).call(wrap, 'recvReady', drain);
+  }
+
   /** Wires a configured raw-socket to this VrrpSocket: datagrams, errors, and its unasked close. */
   private attach(sock: RawSocket): RawSocket {
+    this.drainOnReady(sock);
     sock.on('message', (buf) => {
       if (sock !== this.sock) return;
       this.stats.received++;

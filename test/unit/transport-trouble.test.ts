@@ -139,3 +139,22 @@ test('close() is final: no reopen, no trouble, sends refused quietly', (t) => {
   assert.equal(vs.send(datagram(5), '127.0.0.1'), false);
   assert.equal(vs.stats.refused, 0, 'a closed socket is not a trouble');
 });
+
+test('a burst of datagrams is read in one readiness event (our recvReady listener drains the socket), none lost', async (t) => {
+  if (!requireRoot(t)) return;
+  const vs = VrrpSocket.open('lo', LO_INDEX);
+  const got: number[] = [];
+  vs.onDatagram((d) => {
+    if (d.length >= 40) got.push(d.readUInt32BE(36));
+  });
+  try {
+    const wrap = inner(vs)!.wrap as unknown as { listenerCount(ev: string): number; listeners(ev: string): { name: string }[] };
+    assert.equal(wrap.listenerCount('recvReady'), 1, "raw-socket's one-datagram listener was replaced by ours");
+    const base = 0x5e000000 + ((process.pid & 0xfff) << 8);
+    for (let i = 0; i < 20; i++) assert.equal(vs.send(datagram(base + i), '127.0.0.1'), true);
+    await until(() => got.filter((m) => (m & ~0xff) === base).length === 20, 5_000, 'all 20 datagrams back');
+    assert.deepEqual(got.filter((m) => (m & ~0xff) === base), Array.from({ length: 20 }, (_, i) => base + i), 'in order, each once');
+  } finally {
+    vs.close();
+  }
+});
