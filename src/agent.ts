@@ -77,7 +77,11 @@ export class Agent {
     if (backend.kind !== 'netlink') log.warn({ reason: backend.reason }, `netlink unavailable (${backend.reason}); using the ip command for addresses and polling links`);
     const agent = new Agent(LinkWatcher.open(), log);
     try {
-      await Promise.all(Object.entries(config.instances).map(([name, cfg]) => agent.add(name, cfg)));
+      // All instances first, then every start-up clean-up at once (a slow cloud API must not make the
+      // 200th instance wait for 199 clean-ups), then each starts as soon as its own is done.
+      const members: Member[] = [];
+      for (const [name, cfg] of Object.entries(config.instances)) members.push(await agent.prepare(name, cfg));
+      await Promise.all(members.map((m) => agent.launch(m)));
       if (config.status.listen !== 'off') {
         agent.server = await startStatusServer({ listen: config.status.listen, getStatus: () => agent.status(), log }).catch((e: Error) => {
           throw new StartupError(e.message);
@@ -93,7 +97,7 @@ export class Agent {
 
   /** Adds and starts one instance (stale copies of its VIPs are removed first). */
   add(name: string, cfg: InstanceConfig): Promise<void> {
-    return this.serialise(() => this.doAdd(name, cfg));
+    return this.serialise(async () => this.launch(await this.prepare(name, cfg)));
   }
 
   /** Stops one instance gracefully (priority 0 if master, VIPs released). */
@@ -105,7 +109,7 @@ export class Agent {
   replace(name: string, cfg: InstanceConfig): Promise<void> {
     return this.serialise(async () => {
       await this.doRemove(name);
-      await this.doAdd(name, cfg);
+      await this.launch(await this.prepare(name, cfg));
     });
   }
 
@@ -147,7 +151,8 @@ export class Agent {
     return next;
   }
 
-  private async doAdd(name: string, cfg: InstanceConfig): Promise<void> {
+  /** Builds an instance (provider, runner, election) and plugs it into its interface's demux; not started. */
+  private async prepare(name: string, cfg: InstanceConfig): Promise<Member> {
     if (this.stopping) throw new StartupError('the agent is stopping');
     if (this.members.has(name)) throw new StartupError(`instance ${name} already runs`);
     const link = this.watcher.link(cfg.interface);
@@ -194,13 +199,18 @@ export class Agent {
     }
     port.users.add(member);
     this.members.set(name, member);
-    // Clear stale copies of our VIPs (a kill -9 leaves them behind) before the instance speaks VRRP.
+    return member;
+  }
+
+  /** Clears stale copies of the instance's VIPs (a kill -9 leaves them behind), then starts it. */
+  private async launch(m: Member): Promise<void> {
+    const runner = m.instance.runner;
     runner.want(false);
     if (!(await runner.whenReached(STARTUP_CLEANUP_MS)))
-      ilog.warn({ err: runner.status().lastError }, 'could not clear stale VIPs at start-up; the runner keeps trying');
-    if (this.stopping) return;
-    this.evaluate(member);
-    instance.start();
+      this.log.warn({ instance: m.instance.name, err: runner.status().lastError }, 'could not clear stale VIPs at start-up; the runner keeps trying');
+    if (this.stopping || this.members.get(m.instance.name) !== m) return;
+    this.evaluate(m);
+    m.instance.start();
   }
 
   private async doRemove(name: string): Promise<void> {

@@ -19,16 +19,20 @@ import { IPPROTO_VRRP } from './ipv4.js';
 
 const require = createRequire(import.meta.url);
 
-// Linux socket option numbers raw-socket does not name.
-const IPPROTO_IP = 0;
-const SOL_SOCKET = 1;
-const IP_HDRINCL = 3;
-const IP_MULTICAST_TTL = 33;
-const IP_MULTICAST_LOOP = 34;
-const IP_ADD_MEMBERSHIP = 35;
-const IP_MULTICAST_IF = 32;
-const SO_BINDTODEVICE = 25;
-const SO_RCVBUF = 8;
+// Linux socket option numbers raw-socket does not name (exported for the tests that check them).
+export const SOCKOPT = Object.freeze({
+  IPPROTO_IP: 0,
+  SOL_SOCKET: 1,
+  IP_HDRINCL: 3,
+  IP_RECVERR: 11,
+  IP_MULTICAST_IF: 32,
+  IP_MULTICAST_TTL: 33,
+  IP_MULTICAST_LOOP: 34,
+  IP_ADD_MEMBERSHIP: 35,
+  SO_BINDTODEVICE: 25,
+  SO_RCVBUF: 8,
+});
+const { IPPROTO_IP, SOL_SOCKET, IP_HDRINCL, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_ADD_MEMBERSHIP, IP_MULTICAST_IF, SO_BINDTODEVICE, SO_RCVBUF } = SOCKOPT;
 
 /** Retry period for reopening the native socket after raw-socket closed it and a reopen failed. */
 export const REOPEN_RETRY_MS = 1_000;
