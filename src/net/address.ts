@@ -25,6 +25,7 @@ import {
   type LinkOptions,
 } from './link.js';
 import { NetlinkError } from './netlink/route-socket.js';
+import { interfaceIndex, packetSocketAvailable } from './packet-socket.js';
 
 export interface Cidr {
   address: string;
@@ -97,10 +98,11 @@ export function addAddressSync(ifname: string, cidr: string, opts: SyncLinkOptio
     if (how === 'no-device') throw interfaceNotFoundSync(ifname, opts.instanceName);
     return how;
   }
-  const link = ifname ? sock.getLink(ifname) : null;
-  if (!link) throw interfaceNotFoundSync(ifname, opts.instanceName);
+  // The index by if_nametoindex (one ioctl) where the addon has it: this is the takeover's hot path.
+  const index = ifname ? (packetSocketAvailable().ok ? interfaceIndex(ifname) : (sock.getLink(ifname)?.index ?? 0)) : 0;
+  if (!index) throw interfaceNotFoundSync(ifname, opts.instanceName);
   try {
-    return sock.addAddress({ index: link.index, family: c.family, address: c.address, prefixLen: c.prefixLen });
+    return sock.addAddress({ index, family: c.family, address: c.address, prefixLen: c.prefixLen });
   } catch (e) {
     if (e instanceof NetlinkError && e.code === 'ENODEV') throw interfaceNotFoundSync(ifname, opts.instanceName);
     throw kernelRefused(e, `cannot add ${c.cidr} to ${ifname}`, addFix(ifname, opts));
