@@ -21,6 +21,7 @@ import { parseIpv4Address } from './net/ip.js';
 import { netBackend } from './net/link.js';
 import { LinkWatcher } from './net/link-watch.js';
 import { AGENT_VERSION } from './version.js';
+import { RateLimitedLog } from './rate-limited-log.js';
 
 /** Graceful stop budget: priority-0 adverts go out at once, VIP removal gets the rest. */
 const SHUTDOWN_DEADLINE_MS = 700;
@@ -111,10 +112,6 @@ export class Agent {
       await this.doRemove(name);
       await this.launch(await this.prepare(name, cfg));
     });
-  }
-
-  names(): string[] {
-    return [...this.members.keys()];
   }
 
   status(): StatusJson {
@@ -256,7 +253,13 @@ export class Agent {
     } catch (e) {
       throw new StartupError((e as Error).message);
     }
-    port = { ifname: link.name, socket, demux: new ReceiveDemux(), users: new Set(), local: new Set(), queued: false };
+    // Datagrams no instance here serves are counted per interface; malformed ones are also logged at
+    // debug, at most once per reason per 10 s (another router's VRID is normal traffic: counted only).
+    const drops = new RateLimitedLog(10_000);
+    const onDrop = (reason: string, detail: () => string) => {
+      if (reason !== 'unknown-vrid' && drops.allow(reason)) this.log.debug({ evt: 'drop', interface: link.name, reason, detail: detail() }, `datagram dropped on ${link.name}: ${reason}`);
+    };
+    port = { ifname: link.name, socket, demux: new ReceiveDemux({ onDrop }), users: new Set(), local: new Set(), queued: false };
     refreshLocal(port.local, link);
     this.attach(port, socket);
     this.ports.set(link.name, port);
@@ -355,9 +358,4 @@ function refreshLocal(local: Set<number>, link: LinkInfo): void {
     const n = a.family === 4 ? parseIpv4Address(a.address) : null;
     if (n !== null) local.add(n);
   }
-}
-
-/** Starts the agent (kept for callers of the old function). */
-export function startAgent(config: Config, log: Logger): Promise<Agent> {
-  return Agent.start(config, log);
 }

@@ -11,7 +11,7 @@ import { writeSync } from 'node:fs';
 import { formatIssue } from '../config/issue.js';
 import { loadConfigIsolated } from '../config/load-isolated.js';
 import { createLogger, flushLogs, type Logger } from '../log.js';
-import { startAgent, StartupError } from '../agent.js';
+import { Agent, StartupError } from '../agent.js';
 import type { Out } from './out.js';
 
 /** Exit status after an uncaught exception or unhandled rejection (sysexits.h EX_SOFTWARE). */
@@ -73,9 +73,9 @@ export async function runCommand(opts: { config: string; logLevel?: string }, ou
   process.on('SIGINT', onSignal);
   process.on('SIGHUP', () => log.warn('SIGHUP: configuration reload is not supported yet; restart the agent to apply changes'));
 
-  let agent: Awaited<ReturnType<typeof startAgent>>;
+  let agent: Agent;
   try {
-    agent = await startAgent(config, log);
+    agent = await Agent.start(config, log);
   } catch (e) {
     const msg = e instanceof StartupError ? e.message : `cannot start: ${(e as Error).message}`;
     log.fatal({ evt: 'startup-failed' }, msg);

@@ -13,23 +13,30 @@ export function loadConfigIsolated(file: string): Promise<ParseResult> {
   const inProcess = async (): Promise<ParseResult> => (await import('./load.js')).loadConfigFile(file);
   if (import.meta.url.endsWith('.ts')) return inProcess(); // running from sources (tsx): no compiled child
   return new Promise<ParseResult>((resolve) => {
+    let settled = false;
+    const settle = (r: ParseResult | null) => {
+      if (settled) return;
+      settled = true;
+      if (r) resolve(r);
+      else void inProcess().then(resolve);
+    };
     let out = '';
     let child;
     try {
       child = spawn(process.execPath, [entry, file], { stdio: ['ignore', 'pipe', 'inherit'], timeout: CHILD_TIMEOUT_MS });
     } catch {
-      void inProcess().then(resolve);
-      return;
+      return settle(null);
     }
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.once('error', () => void inProcess().then(resolve));
+    child.once('error', () => settle(null)); // 'close' may follow: settle() runs the fallback once
     child.once('close', (code) => {
+      let parsed: ParseResult | null = null;
       try {
-        if (code !== 0) throw new Error(`exit ${code}`);
-        resolve(JSON.parse(out) as ParseResult);
+        if (code === 0) parsed = JSON.parse(out) as ParseResult;
       } catch {
-        void inProcess().then(resolve);
+        /* nothing sensible on stdout: load in-process */
       }
+      settle(parsed);
     });
   });
 }

@@ -186,7 +186,7 @@ function collectWarnings(raw: unknown): LocatedIssue[] {
     if (Array.isArray(vips) && vips.length > MANY_VIPS && vips.length <= MAX_VIPS) {
       warn(
         at('vips'),
-        `lists ${vips.length} VIPs; each one is a separate \`ip addr add\` when this node takes over, so the takeover (and the first gratuitous ARPs) takes longer`,
+        `lists ${vips.length} VIPs; each one is a separate address add when this node takes over, so the takeover (and the first gratuitous ARPs) takes longer`,
         `fine if every node really needs them all (keepalived requires the same VIP set in every advert, so the set cannot be split across instances); otherwise list fewer (up to ${MANY_VIPS} without this warning)`,
       );
     }

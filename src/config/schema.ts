@@ -195,7 +195,7 @@ export const AuthSchema = z.strictObject({
 /**
  * VIPs per instance: keepalived carries up to 255 in one advert and requires the exact VIP set in
  * every advert, so a bigger setup cannot be split across instances. Above MANY_VIPS a warning says
- * each VIP costs one `ip addr add` at takeover.
+ * each VIP costs one address add (a netlink request) at takeover.
  */
 export const MAX_VIPS = 255;
 export const MANY_VIPS = 100;

@@ -63,6 +63,9 @@ test('hostile and malformed adverts are counted and dropped; the election is und
     for (const reason of ['bad-checksum', 'bad-ttl', 'address-mismatch', 'bad-version', 'dst-mode-mismatch'])
       assert.ok((dropped[reason] ?? 0) >= 1, `dropped.${reason} counted: ${JSON.stringify(dropped)}`);
     assert.equal(dropped['unknown-vrid'], undefined, 'other VRIDs are not our business');
+    // …but the interface counts them, once (the demux routes by VRID; nobody here serves 52).
+    const whole = (await ha1.status()) as unknown as { interfaces: Record<string, { dropped: Record<string, number> }> };
+    assert.equal(whole.interfaces['eth0']?.dropped['unknown-vrid'], 1, JSON.stringify(whole.interfaces));
     assert.equal(st.state, 'MASTER');
     assert.deepEqual(ha1.transitions().map((e) => e.to), ['BACKUP', 'MASTER'], 'no transition caused by bad packets');
     assert.equal(ha1.exit, null, 'agent still running');

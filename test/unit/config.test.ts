@@ -319,14 +319,14 @@ describe('addresses', () => {
     }
   });
 
-  test(`more than ${MANY_VIPS} VIPs: a warning (each is an ip addr add at takeover), not an error`, () => {
+  test(`more than ${MANY_VIPS} VIPs: a warning (each is an address add at takeover), not an error`, () => {
     assert.equal(MANY_VIPS, 100);
     assert.deepEqual(ok(one({ vips: vipsN(100) })).warnings, []);
     const r = ok(one({ vips: vipsN(101) }));
     assert.equal(r.warnings.length, 1);
     const w = r.warnings[0]!;
     assert.equal(w.path, 'instances.VI_1.vips');
-    assert.match(w.message, /^lists 101 VIPs; each one is a separate `ip addr add` when this node takes over/);
+    assert.match(w.message, /^lists 101 VIPs; each one is a separate address add when this node takes over/);
     assert.match(w.fix, /cannot be split across instances/);
     assert.deepEqual(parseConfig(one({ vips: vipsN(256) })).warnings, [], 'too many is an error, not also a warning');
   });
