@@ -11,7 +11,7 @@ import { VrrpSocket } from './vrrp/transport.js';
 import { ReceiveDemux } from './vrrp/demux.js';
 import { ProviderRunner } from './provider/runner/index.js';
 import { createTypeResources, type TypeResources } from './provider/runner/index.js';
-import { realClock } from './provider/runner/index.js';
+import { Scheduler, type ScheduledEntry } from './scheduler.js';
 import { createProvider } from './provider/registry.js';
 import type { ProviderModule } from './provider/types.js';
 import { startStatusServer } from './status/server.js';
@@ -27,7 +27,8 @@ import { RateLimitedLog } from './rate-limited-log.js';
 const SHUTDOWN_DEADLINE_MS = 700;
 /** How long a new instance waits for stale copies of its VIPs to be removed before it starts anyway. */
 const STARTUP_CLEANUP_MS = 5_000;
-/** Socket health (sends failing, raw socket re-created behind our back) is re-checked this often. */
+/** Socket health (sends failing, raw socket re-created behind our back) is re-checked this often, on
+ *  whole multiples of it on the scheduler's clock: the same wake-ups as adverts at 1 s (or any divisor). */
 const SOCKET_CHECK_MS = 1_000;
 
 export class StartupError extends Error {
@@ -58,7 +59,11 @@ export class Agent {
   private readonly typeResources = new Map<ProviderModule, TypeResources>();
   private readonly startedAt = new Date();
   private server: { close(): Promise<void> } | null = null;
-  private readonly socketCheck: NodeJS.Timeout;
+  /** Every timer of the agent: elections, provider runners, the socket check (see scheduler.ts). */
+  private readonly scheduler = new Scheduler();
+  /** The provider runners' clock: the scheduler, with long timers quantised so they share wake-ups. */
+  private readonly clock = this.scheduler.clock();
+  private readonly socketCheck: ScheduledEntry;
   private stopping: Promise<void> | null = null;
   /** Serialises add / remove / replace. */
   private changes: Promise<unknown> = Promise.resolve();
@@ -68,8 +73,11 @@ export class Agent {
     private readonly log: Logger,
   ) {
     watcher.onChange((ev) => this.linkChanged(ev.ifname));
-    this.socketCheck = setInterval(() => this.checkSockets(), SOCKET_CHECK_MS);
-    this.socketCheck.unref();
+    this.socketCheck = this.scheduler.entry((now) => {
+      this.checkSockets();
+      this.scheduler.set(this.socketCheck, nextMultiple(now, SOCKET_CHECK_MS));
+    });
+    this.scheduler.set(this.socketCheck, nextMultiple(this.scheduler.now(), SOCKET_CHECK_MS));
   }
 
   /** Starts every configured instance and the status server; throws StartupError with a fix. */
@@ -128,7 +136,7 @@ export class Agent {
 
   stop(): Promise<void> {
     return (this.stopping ??= (async () => {
-      clearInterval(this.socketCheck);
+      this.scheduler.set(this.socketCheck, null);
       await this.changes.catch(() => {});
       await Promise.all([...this.members.values()].map((m) => m.instance.shutdown(SHUTDOWN_DEADLINE_MS)));
       for (const p of this.ports.values()) p.socket.close();
@@ -136,6 +144,7 @@ export class Agent {
       this.members.clear();
       this.watcher.close();
       await this.server?.close();
+      this.scheduler.close();
       this.log.info({ evt: 'stopped' }, 'ha-agent stopped');
     })());
   }
@@ -165,6 +174,7 @@ export class Agent {
     const port = this.portFor(link);
     let instance: Instance | undefined;
     const runner = new ProviderRunner(provider, {
+      clock: this.clock,
       log: ilog,
       timing: ctx.timing,
       vips: cfg.vips,
@@ -175,6 +185,7 @@ export class Agent {
     let election: VrrpElection | undefined;
     instance = new Instance(name, cfg, {
       runner,
+      clock: this.clock,
       log: ilog,
       election: (hooks) =>
         (election = new VrrpElection(name, cfg, {
@@ -183,6 +194,7 @@ export class Agent {
           localAddresses: port.local,
           hooks,
           log: ilog,
+          scheduler: this.scheduler,
         })),
     });
     const member: Member = { instance, election: election! };
@@ -230,17 +242,18 @@ export class Agent {
 
   /** Removes everything after a failed start: no priority 0 to send, VIPs were only ever released. */
   private async abandon(): Promise<void> {
-    clearInterval(this.socketCheck);
+    this.scheduler.set(this.socketCheck, null);
     for (const m of this.members.values()) m.election.close();
     await Promise.all([...this.members.values()].map((m) => m.instance.runner.close()));
     for (const p of this.ports.values()) p.socket.close();
     this.watcher.close();
     await this.server?.close();
+    this.scheduler.close();
   }
 
   private resourcesFor(module: ProviderModule): TypeResources {
     let r = this.typeResources.get(module);
-    if (!r) this.typeResources.set(module, (r = createTypeResources(module, realClock)));
+    if (!r) this.typeResources.set(module, (r = createTypeResources(module, this.clock)));
     return r;
   }
 
@@ -349,6 +362,11 @@ export class Agent {
       for (const m of port.users) this.evaluate(m);
     }
   }
+}
+
+/** The first multiple of `step` after `now`. */
+function nextMultiple(now: number, step: number): number {
+  return (Math.floor(now / step) + 1) * step;
 }
 
 /** Sets `local` to the link's IPv4 addresses as uint32, in place (the instances hold this very set). */

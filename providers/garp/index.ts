@@ -25,11 +25,15 @@ export interface GarpProviderConfig {
   type: 'garp';
 }
 
-/** Local and fast: a 5 s deadline, no confirm wait, verify every 10 s, FAULT after 3 s without the VIPs. */
+/**
+ * Local and fast: a 5 s deadline, no confirm wait, FAULT after 3 s without the VIPs. A VIP taken off
+ * the interface (or put on it by someone else) is seen at once through the agent's netlink view
+ * (watch()), so the periodic verify is only a safety net: every 60 s.
+ */
 export const GARP_TIMING: Readonly<ProviderTiming> = Object.freeze({
   operationTimeoutMs: 5_000,
   confirmTimeoutMs: 0,
-  reconcileMs: 10_000,
+  reconcileMs: 60_000,
   backoffBaseMs: 500,
   backoffMaxMs: 30_000,
   faultAfterMs: 3_000,
@@ -69,8 +73,8 @@ async function verifyMany(providers: readonly VipProvider[], signal: AbortSignal
   const out = new Map<VipProvider, VipOwnership>();
   await Promise.all(
     [...byInterface].map(async ([, list]) => {
-      const link = await list[0]!.readLink(signal);
-      for (const p of list) out.set(p, p.ownershipOn(link));
+      const present = addressesOn(await list[0]!.readLink(signal));
+      for (const p of list) out.set(p, p.ownershipOn(present));
     }),
   );
   return out;
@@ -78,13 +82,16 @@ async function verifyMany(providers: readonly VipProvider[], signal: AbortSignal
 
 class GarpProvider implements VipProvider {
   readonly type = 'garp';
-  private readonly cidrs: Cidr[] = [];
+  /** The configured VIPs that parse, each with its text as configured (the key of VipOwnership). */
+  private readonly cidrs: (Cidr & { text: string })[] = [];
   private readonly badVips: string[] = [];
   private readonly announcer: LinkAnnouncer;
   /** The interface's MAC and NOARP flag as last seen (null: unknown, read at the next acquire). */
   private linkLayer: { mac: string; noarp: boolean } | null;
   private schedule: GarpSchedule | null = null;
   private scheduleMac = '';
+  /** Stops watching the interface (watch()). */
+  private unwatch: (() => void) | null = null;
 
   constructor(
     private readonly ctx: ProviderContext,
@@ -93,7 +100,7 @@ class GarpProvider implements VipProvider {
   ) {
     for (const vip of ctx.vips) {
       try {
-        this.cidrs.push(parseCidr(vip));
+        this.cidrs.push({ ...parseCidr(vip), text: vip });
       } catch {
         this.badVips.push(vip);
       }
@@ -127,7 +134,7 @@ class GarpProvider implements VipProvider {
   }
 
   verify(signal: AbortSignal): Promise<VipOwnership> {
-    return classified(signal, async () => this.ownershipOn(await this.readLink(signal)));
+    return classified(signal, async () => this.ownershipOn(addressesOn(await this.readLink(signal))));
   }
 
   /** The interface as it is now; null when it does not exist (then no VIP is on it). */
@@ -142,18 +149,11 @@ class GarpProvider implements VipProvider {
     }
   }
 
-  /** Per configured VIP: on the interface or not ('unknown' for one that is not an address). */
-  ownershipOn(link: LinkInfo | null): VipOwnership {
+  /** Per configured VIP: among `present` or not ('unknown' for one that is not an address). */
+  ownershipOn(present: ReadonlySet<string> | null): VipOwnership {
     const out: VipOwnership = {};
-    for (const vip of this.ctx.vips) {
-      let c: Cidr | null = null;
-      try {
-        c = parseCidr(vip);
-      } catch {
-        // reported by acquire() as a permanent error
-      }
-      out[vip] = c === null ? 'unknown' : link !== null && onLink(link, c) ? 'held' : 'not-held';
-    }
+    for (const vip of this.badVips) out[vip] = 'unknown'; // reported by acquire() as a permanent error
+    for (const c of this.cidrs) out[c.text] = present !== null && present.has(c.address) ? 'held' : 'not-held';
     return out;
   }
 
@@ -200,6 +200,28 @@ class GarpProvider implements VipProvider {
     return garpPreflight(this.ctx);
   }
 
+  /** The agent's netlink view tells us when the interface's addresses change: recheck when ours did. */
+  watch(recheck: () => void): void {
+    const links = this.ctx.links;
+    if (!links || this.unwatch) return;
+    let seen = this.presence(links.link(this.ctx.interface));
+    this.unwatch = links.watchInterface(this.ctx.interface, () => {
+      const now = this.presence(links.link(this.ctx.interface));
+      if (now === seen) return;
+      seen = now;
+      recheck();
+    });
+  }
+
+  /** Which of our VIPs are on the interface, as a string of 0/1 (one per VIP); '' when it is gone. */
+  private presence(link: LinkInfo | null): string {
+    if (!link) return '';
+    const present = addressesOn(link)!;
+    let out = '';
+    for (const c of this.cidrs) out += present.has(c.address) ? '1' : '0';
+    return out;
+  }
+
   announce(reason: 'lower-priority' | 'refresh'): void {
     try {
       if (this.schedule?.running) void this.schedule.burst(reason);
@@ -209,6 +231,8 @@ class GarpProvider implements VipProvider {
   }
 
   close(): void {
+    this.unwatch?.();
+    this.unwatch = null;
     this.stopAnnouncing();
     if (this.deps.announcer) this.deps.announcer.close(); // the shared one stays open for the other instances
   }
@@ -245,8 +269,9 @@ class GarpProvider implements VipProvider {
   }
 }
 
-function onLink(link: LinkInfo, c: Cidr): boolean {
-  return link.addresses.some((a) => a.address === c.address);
+/** The addresses on the interface (null: it does not exist, so no VIP is on it). */
+function addressesOn(link: LinkInfo | null): ReadonlySet<string> | null {
+  return link === null ? null : new Set(link.addresses.map((a) => a.address));
 }
 
 const MISSING_INTERFACE = /^interface .* not found|does not exist|cannot find device|no such device|ENODEV/i;

@@ -6,9 +6,10 @@
 // Receiving: the agent's per-interface demux (vrrp/demux.ts) has already parsed the IP header and
 // picked this instance by VRID (and unicast source); receive() runs keepalived's remaining checks.
 //
-// Timers: ONE timer, armed at the FSM's next deadline. A backup's Master_Down deadline moves later
-// with every advert; we do not re-arm for that (200 instances would churn 200 timers a second): the
-// timer fires at the old deadline, finds the deadline moved, and sleeps again for the rest.
+// Timers: one entry in the agent's scheduler (scheduler.ts), set to the FSM's next deadline after
+// every step; the scheduler serves the deadlines of all instances with one platform timer. The FSM
+// puts masters' adverts on a grid of their interval (advertGrid), so instances with the same interval
+// advertise in the same wake-up.
 import type { Logger } from 'pino';
 import type { InstanceConfig } from '../config/schema.js';
 import { initialState, nextDeadline, step, type FsmAction, type FsmConfig, type FsmEvent, type FsmSnapshot } from '../vrrp/fsm.js';
@@ -19,6 +20,7 @@ import type { DatagramHeader, DemuxTarget } from '../vrrp/demux.js';
 import type { VrrpSocket } from '../vrrp/transport.js';
 import { VRRP_MCAST_GROUP } from '../net/ip.js';
 import { RateLimitedLog } from '../rate-limited-log.js';
+import type { Scheduler, ScheduledEntry } from '../scheduler.js';
 import type { Election, ElectionCounters, ElectionHooks, ElectionStatus } from './types.js';
 
 /** Consecutive failed sends after which the socket is considered broken (FAULT until it works again). */
@@ -45,8 +47,8 @@ export interface VrrpElectionDeps {
   localAddresses: ReadonlySet<number>;
   hooks: ElectionHooks;
   log: Logger;
-  /** Monotonic milliseconds. */
-  now?: () => number;
+  /** The agent's timers (and its monotonic clock). */
+  scheduler: Scheduler;
 }
 
 export class VrrpElection implements Election, DemuxTarget {
@@ -59,22 +61,20 @@ export class VrrpElection implements Election, DemuxTarget {
   private source: string;
   private sendForm: ChecksumForm;
   private socket: VrrpSocket;
-  private timer: NodeJS.Timeout | undefined;
-  /** When the armed timer fires (monotonic ms), or null when none is armed. */
-  private timerAt: number | null = null;
+  private readonly timer: ScheduledEntry;
   private sendFailures = 0;
   private lastSendError: string | null = null;
   private closed = false;
   private readonly now: () => number;
   private readonly dropLog = new RateLimitedLog(10_000);
-  private readonly onTimer = () => this.fire();
 
   constructor(
     readonly name: string,
     private readonly cfg: InstanceConfig,
     private readonly deps: VrrpElectionDeps,
   ) {
-    this.now = deps.now ?? (() => performance.now());
+    this.now = deps.scheduler.now;
+    this.timer = deps.scheduler.entry((now) => this.apply({ type: 'tick' }, now));
     this.socket = deps.socket;
     this.source = deps.source;
     this.sendForm = cfg.v3ChecksumAsV2 ? 'no-pseudo' : 'rfc';
@@ -162,9 +162,9 @@ export class VrrpElection implements Election, DemuxTarget {
 
   // --- the state machine --------------------------------------------------------------------------
 
-  private apply(ev: FsmEvent): void {
+  private apply(ev: FsmEvent, now: number = this.now()): void {
     if (this.closed) return;
-    const { state, actions } = step(this.fsmCfg, this.snap, ev, this.now());
+    const { state, actions } = step(this.fsmCfg, this.snap, ev, now);
     this.snap = state;
     for (const a of actions) this.perform(a);
     this.arm();
@@ -190,28 +190,16 @@ export class VrrpElection implements Election, DemuxTarget {
     }
   }
 
-  /** Keeps one timer at or before the FSM's deadline (see the header). */
+  /** Sets the scheduler entry to the FSM's deadline (see the header). */
   private arm(): void {
     const at = nextDeadline(this.snap);
-    if (at === null) return this.disarm();
-    if (this.timerAt !== null && this.timerAt <= at) return; // fires early enough; fire() sleeps on
-    this.disarm();
-    this.timerAt = at;
-    this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(at - this.now())));
-  }
-
-  private fire(): void {
-    this.timer = undefined;
-    this.timerAt = null;
-    const at = nextDeadline(this.snap);
-    if (at !== null && at > this.now()) return this.arm(); // the deadline moved later since we armed
-    this.apply({ type: 'tick' });
+    const armed = this.timer.slot >= 0;
+    if (at === null ? !armed : armed && at === this.timer.at) return;
+    this.deps.scheduler.set(this.timer, at);
   }
 
   private disarm(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerAt = null;
+    if (this.timer.slot >= 0) this.deps.scheduler.set(this.timer, null);
   }
 
   private sendAdvert(priority: number): void {
@@ -239,6 +227,7 @@ export class VrrpElection implements Election, DemuxTarget {
       preemptDelayMs: c.preemptDelay * 1000,
       localAddress: this.source,
       lowerPrioNoAdvert: c.lowerPrioNoAdvert,
+      advertGrid: true,
     };
   }
 

@@ -46,6 +46,9 @@ type IpSnapshot = Parameters<typeof parseIpAddrJson>[0][];
 export class LinkWatcher {
   private readonly cache = new LinkCache();
   private readonly listeners = new Set<LinkChangeListener>();
+  private readonly interfaceListeners = new Map<string, Set<() => void>>();
+  /** Interfaces changed in this turn whose watchers have not been called yet. */
+  private readonly dirty = new Set<string>();
   private events: RouteSocket | null = null;
   private timer: NodeJS.Timeout | null = null;
   private polling = false;
@@ -101,6 +104,21 @@ export class LinkWatcher {
     return this.cache.all();
   }
 
+  /**
+   * Calls `listener` after `ifname` (link or addresses) changed, at most once per turn of the event
+   * loop: the changes of one burst (a takeover adding 200 VIPs) are one call per listener. Returns
+   * the function that unsubscribes it.
+   */
+  watchInterface(ifname: string, listener: () => void): () => void {
+    let set = this.interfaceListeners.get(ifname);
+    if (!set) this.interfaceListeners.set(ifname, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.interfaceListeners.get(ifname) === set) this.interfaceListeners.delete(ifname);
+    };
+  }
+
   /** Calls `listener` for every change from now on; returns the function that unsubscribes it. */
   onChange(listener: LinkChangeListener): () => void {
     this.listeners.add(listener);
@@ -111,6 +129,7 @@ export class LinkWatcher {
     if (this.closed) return;
     this.closed = true;
     this.listeners.clear();
+    this.interfaceListeners.clear();
     if (this.timer) clearInterval(this.timer);
     this.events?.close();
     this.events = null;
@@ -119,12 +138,34 @@ export class LinkWatcher {
   private emit(changes: readonly LinkChange[]): void {
     for (const ev of changes) {
       this.stats.changes++;
+      if (this.interfaceListeners.has(ev.ifname)) this.markDirty(ev.ifname);
       for (const l of [...this.listeners]) {
         try {
           l(ev);
         } catch (e) {
           this.stats.listenerErrors++;
           this.log?.error({ err: e as Error, change: ev }, 'link change listener threw');
+        }
+      }
+    }
+  }
+
+  private markDirty(ifname: string): void {
+    if (this.dirty.size === 0) setImmediate(() => this.flushDirty());
+    this.dirty.add(ifname);
+  }
+
+  private flushDirty(): void {
+    const names = [...this.dirty];
+    this.dirty.clear();
+    if (this.closed) return;
+    for (const ifname of names) {
+      for (const l of [...(this.interfaceListeners.get(ifname) ?? [])]) {
+        try {
+          l();
+        } catch (e) {
+          this.stats.listenerErrors++;
+          this.log?.error({ err: e as Error, interface: ifname }, 'interface watcher threw');
         }
       }
     }

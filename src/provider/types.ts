@@ -39,6 +39,14 @@ export interface VipProvider {
   announce?(reason: AnnounceReason): void;
   /** Optional: stop background work (GARP bursts, timers) for good. */
   close?(): void;
+  /**
+   * Optional, for a provider that sees changes as they happen (garp: the agent's netlink view of the
+   * interface): call `recheck` whenever who holds the VIPs may have changed (a VIP removed by hand,
+   * or added by someone else). The runner then verifies at once instead of at the next reconcile, so
+   * such a provider can keep `timing.reconcileMs` long — a safety net, not the way drift is found.
+   * Called once, by the runner that drives the provider.
+   */
+  watch?(recheck: () => void): void;
 }
 
 /**
@@ -71,6 +79,11 @@ export interface ProviderRateLimit {
 export interface LinkView {
   /** The interface as the kernel last reported it; null when it does not exist. */
   link(ifname: string): LinkInfo | null;
+  /**
+   * Calls `listener` after `ifname` (its link or its addresses) changed, at most once per turn of the
+   * event loop (a takeover that adds 200 VIPs is one call). Returns the function that unsubscribes it.
+   */
+  watchInterface(ifname: string, listener: () => void): () => void;
 }
 
 /** What every provider factory receives: the instance it serves, and a logger. */

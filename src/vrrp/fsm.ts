@@ -18,6 +18,14 @@ export interface FsmConfig {
   lowerPrioNoAdvert?: boolean; // keepalived lower_prio_no_advert; default false
   downTimerAdverts?: number; // default 3
   higherPrioSendAdvert?: boolean; // keepalived higher_prio_send_advert; default false (extension)
+  /**
+   * Put the Adver_Timer on a grid of the interval (multiples of it on the `now` clock) instead of
+   * `now + interval` after an advert sent out of turn (becoming master, answering priority 0 or a
+   * lower priority). The next advert then comes 0.5–1.5 intervals later, once; after that the cadence
+   * is exactly the interval, as RFC 5798 §6.4.3 says. The agent sets it so that every instance with
+   * the same interval advertises in the same wake-up (scheduler.ts). Default false (RFC-literal).
+   */
+  advertGrid?: boolean;
 }
 
 export interface FsmSnapshot {
@@ -191,7 +199,7 @@ function masterTick(cfg: FsmConfig, s: FsmSnapshot, now: number): StepResult {
   // a driver late by a whole interval or more gets one advert and a fresh schedule, not a burst.
   const interval = csToMs(cfg.advertIntervalCs);
   const advanced = s.adverAt + interval;
-  const adverAt = advanced > now ? advanced : now + interval;
+  const adverAt = advanced > now ? advanced : nextAdverAt(cfg, now);
   return { state: { ...s, adverAt }, actions: [sendAdvert(s.effectivePriority)] };
 }
 
@@ -237,7 +245,7 @@ function masterYields(cfg: FsmConfig, s: FsmSnapshot, rx: AdvertEvent, now: numb
 function masterAdvertsNow(cfg: FsmConfig, s: FsmSnapshot, now: number, after: FsmAction[]): StepResult {
   // keepalived vrrp_dispatcher_read: having sent an advert, the Adver_Timer restarts from now.
   return {
-    state: { ...s, adverAt: now + csToMs(cfg.advertIntervalCs) },
+    state: { ...s, adverAt: nextAdverAt(cfg, now) },
     actions: [sendAdvert(s.effectivePriority), ...after],
   };
 }
@@ -280,7 +288,7 @@ function becomeMaster(cfg: FsmConfig, s: FsmSnapshot, now: number, reason: strin
     masterAdverIntervalCs: cfg.advertIntervalCs,
     masterAddress: cfg.localAddress,
     masterPriority: s.effectivePriority,
-    adverAt: now + csToMs(cfg.advertIntervalCs),
+    adverAt: nextAdverAt(cfg, now),
     faultReason: null,
   });
 }
@@ -341,6 +349,14 @@ function skew(cfg: FsmConfig, priority: number, intervalCs: number): number {
 
 function downInterval(cfg: FsmConfig, priority: number, intervalCs: number): number {
   return masterDownIntervalMs(cfg.version, priority, intervalCs, cfg.downTimerAdverts ?? DEFAULT_DOWN_TIMER_ADVERTS);
+}
+
+/** The Adver_Timer after an advert sent at `now` out of turn: now + interval, or on the grid (advertGrid). */
+function nextAdverAt(cfg: FsmConfig, now: number): number {
+  const interval = csToMs(cfg.advertIntervalCs);
+  if (!cfg.advertGrid) return now + interval;
+  // The first multiple of the interval at least half an interval away: 0.5–1.5 intervals from now.
+  return (Math.floor((now + interval / 2) / interval) + 1) * interval;
 }
 
 function sendAdvert(priority: number): FsmAction {

@@ -159,3 +159,19 @@ test('an interface deleted and created again: FAULT, then a new socket, then BAC
     assert.ok(Number((s.counters as Record<string, unknown>).advertsReceived) > 0);
   });
 });
+
+test('a VIP taken off the master by hand is put back at once (netlink view → verify), not at the 60 s reconcile', { timeout: 60_000 }, async (t) => {
+  if (!requireRoot(t)) return;
+  await withLab([{ name: 'ha1', octet: 1 }], async (lab) => {
+    const ha1 = startAgent(lab, 'ha1', agentConfig({ version: 3, vrid: 51, priority: 150, advertInterval: 0.1, vips: [VIP] }));
+    await settle([[ha1, 'MASTER']], 300);
+    await waitVipHolders(lab, VIP.split('/')[0]!, ['ha1']);
+    const driftBefore = ((await ha1.instanceStatus()).provider as unknown as { counters: { drift: number } }).counters.drift;
+    await lab.run('ha1', ['ip', 'addr', 'del', VIP, 'dev', 'eth0']);
+    // The periodic reconcile is 48–72 s away; only the watch can bring it back within this wait.
+    await waitVipHolders(lab, VIP.split('/')[0]!, ['ha1'], 10_000);
+    const st = await ha1.instanceStatus();
+    assert.equal((st.provider as unknown as { counters: { drift: number } }).counters.drift, driftBefore + 1, 'seen as drift and repaired');
+    assert.equal(st.state, 'MASTER');
+  });
+});

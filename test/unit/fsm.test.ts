@@ -632,3 +632,44 @@ describe('purity and helpers', () => {
     assert.throws(() => compareAddresses('fe80::1::2', 'fe80::1'));
   });
 });
+
+describe('advertGrid: masters advertise on a grid of their interval', () => {
+  const GRID: FsmConfig = { ...V3, advertGrid: true }; // 100 ms interval
+
+  test('becoming master: advert now, the next one 0.5–1.5 intervals later on a multiple of the interval, then every interval', () => {
+    for (const now of [1_000, 1_049.9, 1_050, 1_051, 1_099.99, 1_234.5]) {
+      const b = step(GRID, initialState(GRID, 0), { type: 'startup' }, 0).state;
+      const m = step(GRID, b, { type: 'tick' }, Math.max(now, b.masterDownAt!));
+      const t = Math.max(now, b.masterDownAt!);
+      assert.equal(m.state.state, 'MASTER');
+      assert.deepEqual(m.actions.map((a) => a.type), ['transition', 'send-advert', 'hold-vips']);
+      const at = m.state.adverAt!;
+      assert.equal(at % 100, 0, `on the grid (became master at ${t})`);
+      assert.ok(at - t > 50 && at - t <= 150, `${at - t} ms after becoming master at ${t}`);
+      const next = step(GRID, m.state, { type: 'tick' }, at);
+      assert.equal(next.state.adverAt, at + 100, 'then exactly every interval');
+    }
+  });
+
+  test('two instances that became master at different times advertise at the same instants', () => {
+    let a = step(GRID, { ...initialState(GRID, 0), state: 'BACKUP', masterDownAt: 341.4 }, { type: 'tick' }, 341.4).state;
+    const b = step(GRID, { ...initialState(GRID, 0), state: 'BACKUP', masterDownAt: 377.9 }, { type: 'tick' }, 377.9).state;
+    assert.equal(a.adverAt, 400);
+    assert.equal(b.adverAt, 500);
+    a = step(GRID, a, { type: 'tick' }, 400).state;
+    assert.equal(a.adverAt, b.adverAt, 'from the second grid point on, the same instants');
+  });
+
+  test('answering a lower priority or a priority 0 puts the Adver_Timer back on the grid; a driver late by an interval too', () => {
+    const m = step(GRID, { ...initialState(GRID, 0), state: 'BACKUP', masterDownAt: 400 }, { type: 'tick' }, 400).state;
+    const zero = step(GRID, m, { type: 'advert', src: '198.51.100.200', priority: 0, advertIntervalCs: 10 }, 512);
+    assert.equal(zero.state.adverAt, 600);
+    const late = step(GRID, m, { type: 'tick' }, 777);
+    assert.equal(late.state.adverAt, 900);
+  });
+
+  test('without advertGrid the Adver_Timer is now + interval (RFC 5798 §6.4.3 literally)', () => {
+    const m = step(V3, { ...initialState(V3, 0), state: 'BACKUP', masterDownAt: 341.4 }, { type: 'tick' }, 341.4).state;
+    assert.equal(m.adverAt, 441.4);
+  });
+});

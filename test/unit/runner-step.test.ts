@@ -185,6 +185,25 @@ test('reconcile period has ±20 % jitter', () => {
   }
 });
 
+test('recheck (the provider saw its backend change): verify at once when the goal is reached, never while an operation runs', () => {
+  const s = new Sim(0);
+  s.want('held');
+  s.send({ type: 'recheck' });
+  assert.equal(s.has('start'), false, 'goal not reached yet: nothing extra');
+  s.token();
+  const acquire = s.started();
+  assert.equal(acquire?.op, 'acquire');
+  s.send({ type: 'recheck' });
+  assert.equal(s.has('start'), false, 'the running acquire comes first');
+  s.ok();
+  s.now = 1_000; // long before the periodic reconcile (8–12 s)
+  s.send({ type: 'recheck' });
+  assert.equal(s.started()?.op, 'verify', 'verified at once');
+  s.ok({ [A]: 'not-held', [B]: 'held' });
+  assert.equal(s.state.counters.drift, 1, 'the drift the recheck found');
+  assert.equal(s.state.reached, false, 'so the VIP is acquired again');
+});
+
 test('faultAfter: goal held with no successful acquire for faultAfterMs → fault with the last error and fix; cleared by success', () => {
   const s = new Sim(1_000);
   s.want('held');

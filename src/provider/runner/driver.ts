@@ -87,7 +87,8 @@ export class ProviderRunner {
   private readonly calls = new Map<number, AbortController>();
   private cancelToken: (() => void) | null = null;
   private changeQueued = false;
-  private lastEmitted = '';
+  /** The state last reported through onChange (steps never mutate a state: they return a new one). */
+  private lastEmitted: RunnerState | null = null;
   /** Re-checked after every event: whenReached(), releaseNow() and close() waiters. */
   private readonly watchers = new Set<() => void>();
   private releasing: Promise<boolean> | null = null;
@@ -104,6 +105,9 @@ export class ProviderRunner {
     this.batch = opts.batch ?? new VerifyBatch({ clock: this.clock, limiter: this.limiter });
     this.onChange = opts.onChange;
     this.state = initialState(this.cfg.vips);
+    provider.watch?.(() => {
+      if (!this.state.closed) this.dispatch({ type: 'recheck' });
+    });
   }
 
   /** Sets the goal. Synchronous and cheap: the work happens in the background. */
@@ -307,15 +311,32 @@ export class ProviderRunner {
     this.changeQueued = true;
     queueMicrotask(() => {
       this.changeQueued = false;
-      const st = this.status();
-      const key = JSON.stringify({ ...st, lastChange: null });
-      if (key === this.lastEmitted) return;
-      this.lastEmitted = key;
+      // Compared field by field on the state (no status object, no JSON): reconciles of 200 instances
+      // pass through here every few seconds, and most change nothing but a counter.
+      if (this.lastEmitted && sameReport(this.lastEmitted, this.state)) return;
+      this.lastEmitted = this.state;
       try {
-        this.onChange!(st);
+        this.onChange!(this.status());
       } catch (err) {
         this.log.warn({ err: classifyError(err).message }, 'provider runner onChange callback threw');
       }
     });
   }
+
+}
+
+/** True when status() would report the same for `a` and `b` (lastChange aside). */
+function sameReport(a: RunnerState, b: RunnerState): boolean {
+  if (a === b) return true;
+  if (a.goal !== b.goal || a.ownership !== b.ownership || (a.running === null) !== (b.running === null)) return false;
+  if (a.lastError !== b.lastError || a.lastErrorClass !== b.lastErrorClass || a.fix !== b.fix || a.fault !== b.fault) return false;
+  return sameRecord(a.vips, b.vips) && sameRecord(a.counters, b.counters);
+}
+
+function sameRecord<T extends object>(a: T, b: T): boolean {
+  if (a === b) return true;
+  const ka = Object.keys(a) as (keyof T)[];
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (a[k] !== b[k]) return false;
+  return true;
 }

@@ -14,7 +14,8 @@
 //   goal's backoff). The failure count is NOT reset by a goal change — only a success resets it — so
 //   a flapping goal against a failing backend keeps backing off: the n-th failure in a row waits
 //   random() * min(backoffMaxMs, backoffBaseMs * 2^(n-1)) (full jitter).
-// - Once the goal is reached, verify() every reconcileMs ± 20 %. A verify() result from an older goal
+// - Once the goal is reached, verify() every reconcileMs ± 20 %, and at once on 'recheck' (a provider
+//   that watches its backend said something changed). A verify() result from an older goal
 //   (or after the goal stopped being reached) is ignored. Per VIP: goal held and any VIP not-held or
 //   elsewhere → drift → acquire again; goal released and any VIP held → drift → release again.
 //   'unknown' VIPs are no drift (we cannot tell).
@@ -113,6 +114,8 @@ export type RunnerEvent =
   | { type: 'token' }
   | { type: 'settled'; id: number; outcome: OpOutcome }
   | { type: 'tick' }
+  /** The provider saw its backend change (VipProvider.watch): verify now if the goal is reached. */
+  | { type: 'recheck' }
   | { type: 'release-now'; deadline: number }
   | { type: 'close' };
 
@@ -230,6 +233,10 @@ export function step(state: RunnerState, ev: RunnerEvent, now: number, cfg: Step
       onSettled(s, ev.id, ev.outcome, now, cfg, fx);
       break;
     case 'tick':
+      break;
+    case 'recheck':
+      // Verify now, if the goal is reached and nothing runs (a running operation's outcome comes first).
+      if (s.reached && s.reconcileAt !== null && !s.shutdown && !s.closed) s.reconcileAt = now;
       break;
     case 'release-now':
       onReleaseNow(s, ev.deadline, now, fx);

@@ -113,7 +113,7 @@ export class VerifyBatch {
       call.then(
         (map) => {
           const missing = answered.filter((r) => !(map instanceof Map && map.has(r.provider)));
-          settle(answered.filter((r) => !missing.includes(r)), Promise.resolve(map));
+          settle(missing.length === 0 ? answered : answered.filter((r) => map instanceof Map && map.has(r.provider)), Promise.resolve(map));
           for (const r of missing) {
             if (r.signal.aborted) r.reject(r.signal.reason);
             else this.single(r);
