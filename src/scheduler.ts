@@ -27,20 +27,24 @@ import type { Clock } from './provider/runner/clock.js';
 export interface ScheduledEntry {
   /** Called when the entry falls due (once per set()), with a time at or after its deadline. */
   readonly fire: (now: number) => void;
-  /** @internal heap position, -1 when not armed. */
+  /** Heap position, -1 when not armed (read-only outside the scheduler). */
   slot: number;
-  /** @internal deadline (monotonic ms) while armed. */
+  /** Deadline (monotonic ms) while armed (read-only outside the scheduler). */
   at: number;
 }
 
 export interface PlatformTimers {
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /** Optional: re-arms `handle` (pending or already fired) for the same `ms` it was set with, from now. */
+  refresh?(handle: unknown): void;
 }
 
 const nodeTimers: PlatformTimers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+  // Node's refresh() re-uses the Timeout and its timer list: no new object, no list created and deleted.
+  refresh: (h) => void (h as NodeJS.Timeout).refresh(),
 };
 
 /** Entries due this close to now run in the current wake-up (see the header). */
@@ -61,6 +65,8 @@ export class Scheduler {
   private handle: unknown = null;
   /** When the platform timer fires (monotonic ms), or null when none is armed. */
   private armedAt: number | null = null;
+  /** The last platform timer (pending or fired) and the delay it was set with, for refresh(). */
+  private last: { handle: unknown; ms: number } | null = null;
   private rearmQueued = false;
   private running = false;
   /** Wake-ups of the platform timer so far (for benchmarks and tests). */
@@ -166,20 +172,34 @@ export class Scheduler {
     });
   }
 
-  /** Arms the platform timer at the heap's earliest deadline (or none), unless it already is. */
+  /**
+   * Arms the platform timer at the heap's earliest deadline (or none), unless it already is. The delay
+   * is rounded down (the wake-up serves what is due within EARLY_MS), so a steady cadence — a master's
+   * adverts, a backup's Master_Down moving with each advert — asks for the same delay every time and
+   * the last timer is refreshed instead of a new one being made.
+   */
   private rearm(): void {
     const top = this.heap[0];
     if (!top) return this.disarm();
     if (this.armedAt === top.at) return;
-    this.disarm();
+    const ms = Math.max(0, Math.floor(top.at - this.now()));
     this.armedAt = top.at;
-    this.handle = this.timers.setTimeout(this.wake, Math.max(0, Math.ceil(top.at - this.now())));
+    const last = this.last;
+    if (last && last.ms === ms && this.timers.refresh) {
+      this.timers.refresh(last.handle);
+      this.handle = last.handle;
+      return;
+    }
+    if (this.handle !== null) this.timers.clearTimeout(this.handle);
+    this.handle = this.timers.setTimeout(this.wake, ms);
+    this.last = { handle: this.handle, ms };
   }
 
   private disarm(): void {
     if (this.handle !== null) this.timers.clearTimeout(this.handle);
     this.handle = null;
     this.armedAt = null;
+    this.last = null; // a cleared Node timer cannot be refreshed
   }
 
   // --- the binary heap (by `at`) --------------------------------------------------------------------

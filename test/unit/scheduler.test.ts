@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Scheduler, gridStepMs } from '../../src/scheduler.js';
+import { Scheduler, gridStepMs, type PlatformTimers } from '../../src/scheduler.js';
 import { VirtualClock } from '../support/virtual-clock.js';
 
 function setup(start = 1_000) {
@@ -119,4 +119,42 @@ test('close() cancels everything and the platform timer', async () => {
   assert.equal(clock.pending, 0);
   await clock.advance(1_000);
   assert.equal(ran, false);
+});
+
+test('a steady cadence refreshes the last platform timer instead of making a new one each time', async () => {
+  const clock = new VirtualClock(0);
+  let made = 0;
+  let refreshed = 0;
+  type Handle = { fn: () => void; ms: number; id: unknown };
+  const timers: PlatformTimers = {
+    setTimeout(fn, ms) {
+      made++;
+      return { fn, ms, id: clock.setTimeout(fn, ms) } satisfies Handle;
+    },
+    clearTimeout: (h) => clock.clearTimeout((h as Handle).id),
+    refresh(h) {
+      refreshed++;
+      const handle = h as Handle;
+      clock.clearTimeout(handle.id);
+      handle.id = clock.setTimeout(handle.fn, handle.ms);
+    },
+  };
+  const sched = new Scheduler(() => clock.now(), timers);
+  const sent: number[] = [];
+  const advert = sched.entry((now) => {
+    sent.push(now);
+    sched.set(advert, now + 100); // a master's Adver_Timer
+  });
+  sched.set(advert, 100);
+  await clock.advance(1_000);
+  assert.deepEqual(sent, [100, 200, 300, 400, 500, 600, 700, 800, 900, 1_000]);
+  assert.equal(made, 1, 'one platform timer made');
+  assert.equal(refreshed, 10, 'then refreshed for every next advert');
+  sched.set(advert, null);
+  await clock.advance(0);
+  assert.equal(clock.pending, 0, 'cancelled: no platform timer left');
+  sched.set(advert, 1_100);
+  assert.equal(made, 2, 'after a cancel, a new timer (a cleared one cannot be refreshed)');
+  await clock.advance(100);
+  assert.deepEqual(sent.slice(-1), [1_100]);
 });
