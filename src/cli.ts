@@ -1,12 +1,25 @@
 #!/usr/bin/env node
 // The `ha-agent` command line. Exit codes: 0 ok, 1 failure or failed checks, 2 usage error.
-import { Command, CommanderError } from 'commander';
-import { AGENT_VERSION } from './version.js';
+//
+// Memory: `ha-agent run` is the long-running process, and every module it loads stays resident
+// (issue #5: ≤ 50 MiB RSS at one instance). So this file imports nothing heavy at the top: a plain
+// `run` is recognised by parseRunArgs() and goes straight to the agent; commander (~1.3 MB resident
+// once loaded, with its help and error machinery) is imported only for everything else, including
+// any `run` command line parseRunArgs() does not fully understand (it then reports errors, --help…).
 import { processOut } from './commands/out.js';
+import { tuneV8ForAgent } from './v8-tuning.js';
+import { DEFAULT_CONFIG, parseRunArgs, type RunOptions } from './commands/run-args.js';
 
-const DEFAULT_CONFIG = '/etc/ha-agent/config.yaml';
+async function run(opts: RunOptions): Promise<number> {
+  tuneV8ForAgent(); // before the agent's modules load (see v8-tuning.ts)
+  const { runCommand } = await import('./commands/run.js');
+  return runCommand(opts, processOut);
+}
 
 async function main(argv: string[]): Promise<number> {
+  const fast = parseRunArgs(argv.slice(2));
+  if (fast) return run(fast);
+  const [{ Command, CommanderError }, { AGENT_VERSION }] = await Promise.all([import('commander'), import('./version.js')]);
   let code = 0;
   const program = new Command('ha-agent')
     .description('VRRP high-availability agent, wire-compatible with keepalived, with cloud VIP providers')
@@ -19,9 +32,8 @@ async function main(argv: string[]): Promise<number> {
     .description('run the agent in the foreground (JSON logs on stdout)')
     .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
     .option('--log-level <level>', 'override log.level (trace|debug|info|warn|error)')
-    .action(async (o: { config: string; logLevel?: string }) => {
-      const { runCommand } = await import('./commands/run.js');
-      code = await runCommand(o, processOut);
+    .action(async (o: RunOptions) => {
+      code = await run(o);
     });
 
   program
