@@ -11,10 +11,11 @@
 //   ifinfomsg family u8 · pad u8 · type u16 · index s32 · flags u32 · change u32         16 bytes
 //   ifaddrmsg family u8 · prefixlen u8 · flags u8 · scope u8 · index u32                  8 bytes
 //   rtattr    len u16 · type u16 · payload, each padded to 4 bytes
-import { endianness } from 'node:os';
 import { parseIpv4Address } from '../ip.js';
 
-const LE = endianness() === 'LE';
+// Host byte order from a typed array rather than os.endianness(): node:os is otherwise never loaded
+// by the agent, and every module it loads stays resident (issue #5).
+const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const NLMSG_HDRLEN = 16;
 const IFINFOMSG_LEN = 16;
 const IFADDRMSG_LEN = 8;
