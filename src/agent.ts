@@ -22,6 +22,7 @@ import { netBackend } from './net/link.js';
 import { LinkWatcher } from './net/link-watch.js';
 import { AGENT_VERSION } from './version.js';
 import { RateLimitedLog } from './rate-limited-log.js';
+import { isoTime } from './iso-time.js';
 
 /** Graceful stop budget: priority-0 adverts go out at once, VIP removal gets the rest. */
 const SHUTDOWN_DEADLINE_MS = 700;
@@ -126,7 +127,7 @@ export class Agent {
     return {
       version: AGENT_VERSION,
       pid: process.pid,
-      startedAt: this.startedAt.toISOString(),
+      startedAt: isoTime(this.startedAt.getTime()),
       uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       memory: process.memoryUsage(),
       instances: Object.fromEntries([...this.members].map(([name, m]) => [name, m.instance.status()])),

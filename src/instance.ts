@@ -8,6 +8,7 @@ import type { InstanceConfig } from './config/schema.js';
 import type { Election, ElectionHooks, ElectionState } from './election/types.js';
 import { realClock, type Clock, type ProviderRunner, type ProviderRunnerStatus } from './provider/runner/index.js';
 import type { InstanceStatusJson } from './status/types.js';
+import { isoTime } from './iso-time.js';
 
 /** Why an instance may be in FAULT; health checks add `check:<name>` later. */
 export type FaultSource = 'link' | 'unicast-source' | 'socket' | 'provider' | `check:${string}`;
@@ -138,7 +139,7 @@ export class Instance {
       version: c.version,
       mode: c.unicast ? 'unicast' : 'multicast',
       advertIntervalCs: Math.round(c.advertInterval * 100),
-      since: new Date(this.startedWall + (e.since - this.startedMono)).toISOString(),
+      since: isoTime(this.startedWall + (e.since - this.startedMono)),
       faultReason: e.faultReason,
       faults: Object.fromEntries(this.faults),
       counters: { ...e.counters, ...this.counters },

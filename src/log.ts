@@ -14,6 +14,7 @@
 // - A TTY stays blocking (node makes it so); a terminal held with Ctrl-S can still stall the agent.
 // Callers that pass their own destination (tests, fixtures) get pino writing straight into it.
 import { destination as asyncDestination, pino, type Logger, type LevelWithSilent } from 'pino';
+import { isoTime } from './iso-time.js';
 
 export const REDACT_PATHS = [
   'password',
@@ -110,7 +111,7 @@ export function createLogger(level: LevelWithSilent = 'info', destination?: Node
       level,
       base: { pid: process.pid },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: () => `,"time":"${isoTime(Date.now())}"`, // pino's isoTime, without toISOString (iso-time.ts)
     },
     out as never,
   );

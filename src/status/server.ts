@@ -3,6 +3,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { httpDate } from '../iso-time.js';
 import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics.js';
 import type { StatusJson } from './types.js';
 
@@ -51,7 +52,8 @@ function describeListenError(err: NodeJS.ErrnoException): string {
 }
 
 function send(res: ServerResponse, code: number, type: string, body: string, extra: Record<string, string> = {}): void {
-  res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store', ...extra });
+  res.sendDate = false; // our own Date header: node's calls toUTCString(), which loads ICU (see iso-time.ts)
+  res.writeHead(code, { date: httpDate(Date.now()), 'content-type': type, 'cache-control': 'no-store', ...extra });
   res.end(body);
 }
 

@@ -35,3 +35,14 @@ test('log level filters', () => {
   log.warn('shown');
   assert.deepEqual(out.lines().map((l) => l.msg), ['shown']);
 });
+
+test('every line carries "time" as an ISO-8601 UTC timestamp (written without toISOString, see iso-time.ts)', () => {
+  const out = capture();
+  const log = createLogger('info', out.stream);
+  const before = Date.now();
+  log.info('tick');
+  const [line] = out.lines();
+  const time = String(line!.time);
+  assert.match(time, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+  assert.ok(Date.parse(time) >= before && Date.parse(time) <= Date.now(), time);
+});

@@ -93,6 +93,9 @@ test('GET /status serves the contract JSON', async () => {
   const res = await fetch(`${base}/status`);
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+  const date = res.headers.get('date') ?? '';
+  assert.match(date, /^\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/, 'one Date header, IMF-fixdate (written by the server itself)');
+  assert.ok(Math.abs(Date.parse(date) - Date.now()) < 5_000, date);
   const body = (await res.json()) as StatusJson;
   assert.deepEqual(body, current);
   const vi1 = body.instances.VI_1!;

@@ -1,5 +1,5 @@
-// The V8 flags `ha-agent run` sets on itself (src/v8-tuning.ts) must really take effect although they
-// are set at run time, after V8 started: checked in a fresh node process each, against a control.
+// The V8 flag `ha-agent run` sets on itself (src/v8-tuning.ts) must really take effect although it is
+// set at run time, after V8 started: checked in a fresh node process, against a control.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -20,14 +20,4 @@ test('no function is ever optimised by TurboFan (--max-opt=1)', () => {
   const optimised = (out: string) => /completed optimizing .*<JSFunction hot /.test(out);
   assert.ok(optimised(node(hot, false, ['--trace-opt'])), 'control: without the tuning, hot() is optimised');
   assert.ok(!optimised(node(hot, true, ['--trace-opt'])), 'with the tuning, hot() stays in Ignition/Sparkplug');
-});
-
-test('the young generation does not grow (--semi-space-growth-factor=1)', () => {
-  const churn =
-    "import { getHeapSpaceStatistics } from 'node:v8'; let keep = []; for (let i = 0; i < 2e6; i++) { keep.push({ i, b: [i] }); if (keep.length > 20000) keep = []; }" +
-    " console.log(getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size);";
-  const control = Number(node(churn, false));
-  const tuned = Number(node(churn, true));
-  assert.ok(tuned <= 2 * 1024 * 1024, `new space ${tuned} B: stays at its initial 2 × 1 MiB semi-spaces`);
-  assert.ok(control > tuned, `control: without the tuning the new space grows (${control} B)`);
 });

@@ -25,6 +25,7 @@ import {
   type StepConfig,
 } from './step.js';
 import { VerifyBatch } from './verify-batch.js';
+import { isoTime } from '../../iso-time.js';
 
 export interface ProviderRunnerStatus {
   type: string;
@@ -138,7 +139,7 @@ export class ProviderRunner {
       lastErrorClass: s.lastErrorClass,
       fix: s.fix,
       fault: s.fault,
-      lastChange: s.lastChangeAt === null ? null : new Date(Date.now() - (this.clock.now() - s.lastChangeAt)).toISOString(),
+      lastChange: s.lastChangeAt === null ? null : isoTime(Date.now() - (this.clock.now() - s.lastChangeAt)),
       counters: { ...s.counters },
     };
   }
