@@ -288,14 +288,22 @@ test('LinkWatcher after a receive-queue overflow: re-reads everything, reports t
     await child.ready;
     assert.equal(await child.op('watch'), 'netlink');
     // While the child's event loop is held, thousands of address events overflow its socket's queue.
+    const watchedBefore = await child.op<number>('eth0Watched');
+    const changesBefore = (await child.op<{ changes: number }>('stats')).changes;
     const blocked = child.op('block', { ms: 3_000 });
     const churn = Array.from({ length: 3_000 }, () => `addr add ${VIP}/32 dev eth0\naddr del ${VIP}/32 dev eth0`).join('\n');
     const m = child.mark();
     await lab.run('ha1', ['ip', '-batch', '-'], { input: `${churn}\naddr add 198.51.100.101/32 dev eth0\n` });
     await blocked;
     await child.change(m, 'the last address, found by the re-dump', (c, l) => c.kind === 'address' && cidrs(l).includes('198.51.100.101/32'));
-    const stats = await child.op<{ overflows: number; refreshErrors: number }>('stats');
+    const stats = await child.op<{ overflows: number; refreshErrors: number; changes: number }>('stats');
     assert.ok(stats.overflows >= 1, `an overflow was seen (${JSON.stringify(stats)})`);
+    // The whole backlog was handled in one turn of the child's loop: the interface's watchers heard
+    // of it once (watchInterface coalesces per turn), not once per change.
+    const watched = (await child.op<number>('eth0Watched')) - watchedBefore;
+    assert.ok(stats.changes - changesBefore >= 10, `many changes reported (${stats.changes - changesBefore})`);
+    t.diagnostic(`eth0 watchers: ${watched} call(s) for ${stats.changes - changesBefore} change(s)`);
+    assert.ok(watched >= 1 && watched <= 2, `eth0 watchers called ${watched} time(s) for ${stats.changes - changesBefore} changes`);
     assert.equal(stats.refreshErrors, 0);
     assert.deepEqual(await child.op('watched'), await viaIp(lab, 'ha1'), 'the cache matches ip');
     // and events keep coming after the overflow
