@@ -159,7 +159,9 @@ export class Scheduler {
       for (const e of due) e.fire(e.at > now ? e.at : now);
     } finally {
       this.running = false;
-      this.rearm();
+      // Timed from the wake-up, as the platform's loop time is: the callbacks' own run time is not
+      // part of the next delay (see rearm()).
+      this.rearm(now);
     }
   };
 
@@ -173,23 +175,25 @@ export class Scheduler {
   }
 
   /**
-   * Arms the platform timer at the heap's earliest deadline (or none), unless it already is. The delay
-   * is rounded down (the wake-up serves what is due within EARLY_MS), so a steady cadence — a master's
-   * adverts, a backup's Master_Down moving with each advert — asks for the same delay every time and
-   * the last timer is refreshed instead of a new one being made.
+   * Arms the platform timer at the heap's earliest deadline (or none), unless it already is. A steady
+   * cadence — a master's adverts, a backup's Master_Down moving with each advert — needs about the same
+   * delay every time: when the last timer's delay, counted from `now`, lands within [deadline − EARLY_MS,
+   * deadline + 1 ms], that timer is refreshed instead of a new one being made (the wake-up serves what
+   * is due within EARLY_MS, so firing that little early is fine). A platform timer counts from the
+   * time its event-loop turn began (Node: libuv's loop time), so after a wake-up `now` is the wake-up's.
    */
-  private rearm(): void {
+  private rearm(now: number = this.now()): void {
     const top = this.heap[0];
     if (!top) return this.disarm();
     if (this.armedAt === top.at) return;
-    const ms = Math.max(0, Math.floor(top.at - this.now()));
     this.armedAt = top.at;
     const last = this.last;
-    if (last && last.ms === ms && this.timers.refresh) {
+    if (last && this.timers.refresh && now + last.ms >= top.at - EARLY_MS && now + last.ms <= top.at + 1) {
       this.timers.refresh(last.handle);
       this.handle = last.handle;
       return;
     }
+    const ms = Math.max(0, Math.floor(top.at - now));
     if (this.handle !== null) this.timers.clearTimeout(this.handle);
     this.handle = this.timers.setTimeout(this.wake, ms);
     this.last = { handle: this.handle, ms };

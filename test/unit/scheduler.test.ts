@@ -158,3 +158,36 @@ test('a steady cadence refreshes the last platform timer instead of making a new
   await clock.advance(100);
   assert.deepEqual(sent.slice(-1), [1_100]);
 });
+
+test('the refresh survives jitter: wake-ups late by 0.5–1.5 ms still re-use the last platform timer', async () => {
+  const clock = new VirtualClock(0);
+  let late = 0.5;
+  let made = 0;
+  let refreshed = 0;
+  type Handle = { fn: () => void; ms: number; id: unknown };
+  const timers: PlatformTimers = {
+    setTimeout(fn, ms) {
+      made++;
+      return { fn, ms, id: clock.setTimeout(fn, ms) } satisfies Handle;
+    },
+    clearTimeout: (h) => clock.clearTimeout((h as Handle).id),
+    refresh(h) {
+      refreshed++;
+      const handle = h as Handle;
+      clock.clearTimeout(handle.id);
+      handle.id = clock.setTimeout(handle.fn, handle.ms);
+    },
+  };
+  // The process sees time a little after the platform timer fired, by a varying amount.
+  const sched = new Scheduler(() => clock.now() + late, timers);
+  const sent: number[] = [];
+  const advert = sched.entry((now) => {
+    sent.push(Math.floor(now));
+    late = late === 0.5 ? 1.5 : 0.5;
+    sched.set(advert, Math.floor(now / 100) * 100 + 100); // on the 100 ms grid, as fsm.ts advertGrid
+  });
+  sched.set(advert, 100);
+  await clock.advance(2_000);
+  assert.ok(sent.length >= 19, `${sent.length} adverts`);
+  assert.ok(made <= 2 && refreshed >= 17, `made ${made} timers, refreshed ${refreshed} times`);
+});
