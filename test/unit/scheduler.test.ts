@@ -13,6 +13,26 @@ function setup(start = 1_000) {
   return { clock, sched };
 }
 
+/** Platform timers on the virtual clock that also refresh (as Node's do), counting both. */
+function refreshableTimers(clock: VirtualClock) {
+  const count = { made: 0, refreshed: 0 };
+  type Handle = { fn: () => void; ms: number; id: unknown };
+  const timers: PlatformTimers = {
+    setTimeout(fn, ms) {
+      count.made++;
+      return { fn, ms, id: clock.setTimeout(fn, ms) } satisfies Handle;
+    },
+    clearTimeout: (h) => clock.clearTimeout((h as Handle).id),
+    refresh(h) {
+      count.refreshed++;
+      const handle = h as Handle;
+      clock.clearTimeout(handle.id);
+      handle.id = clock.setTimeout(handle.fn, handle.ms);
+    },
+  };
+  return { timers, count };
+}
+
 test('200 entries due at the same time fire in ONE wake-up of one platform timer', async () => {
   const { clock, sched } = setup();
   const fired: number[] = [];
@@ -123,22 +143,7 @@ test('close() cancels everything and the platform timer', async () => {
 
 test('a steady cadence refreshes the last platform timer instead of making a new one each time', async () => {
   const clock = new VirtualClock(0);
-  let made = 0;
-  let refreshed = 0;
-  type Handle = { fn: () => void; ms: number; id: unknown };
-  const timers: PlatformTimers = {
-    setTimeout(fn, ms) {
-      made++;
-      return { fn, ms, id: clock.setTimeout(fn, ms) } satisfies Handle;
-    },
-    clearTimeout: (h) => clock.clearTimeout((h as Handle).id),
-    refresh(h) {
-      refreshed++;
-      const handle = h as Handle;
-      clock.clearTimeout(handle.id);
-      handle.id = clock.setTimeout(handle.fn, handle.ms);
-    },
-  };
+  const { timers, count } = refreshableTimers(clock);
   const sched = new Scheduler(() => clock.now(), timers);
   const sent: number[] = [];
   const advert = sched.entry((now) => {
@@ -148,13 +153,13 @@ test('a steady cadence refreshes the last platform timer instead of making a new
   sched.set(advert, 100);
   await clock.advance(1_000);
   assert.deepEqual(sent, [100, 200, 300, 400, 500, 600, 700, 800, 900, 1_000]);
-  assert.equal(made, 1, 'one platform timer made');
-  assert.equal(refreshed, 10, 'then refreshed for every next advert');
+  assert.equal(count.made, 1, 'one platform timer made');
+  assert.equal(count.refreshed, 10, 'then refreshed for every next advert');
   sched.set(advert, null);
   await clock.advance(0);
   assert.equal(clock.pending, 0, 'cancelled: no platform timer left');
   sched.set(advert, 1_100);
-  assert.equal(made, 2, 'after a cancel, a new timer (a cleared one cannot be refreshed)');
+  assert.equal(count.made, 2, 'after a cancel, a new timer (a cleared one cannot be refreshed)');
   await clock.advance(100);
   assert.deepEqual(sent.slice(-1), [1_100]);
 });
@@ -162,22 +167,7 @@ test('a steady cadence refreshes the last platform timer instead of making a new
 test('the refresh survives jitter: wake-ups late by 0.5–1.5 ms still re-use the last platform timer', async () => {
   const clock = new VirtualClock(0);
   let late = 0.5;
-  let made = 0;
-  let refreshed = 0;
-  type Handle = { fn: () => void; ms: number; id: unknown };
-  const timers: PlatformTimers = {
-    setTimeout(fn, ms) {
-      made++;
-      return { fn, ms, id: clock.setTimeout(fn, ms) } satisfies Handle;
-    },
-    clearTimeout: (h) => clock.clearTimeout((h as Handle).id),
-    refresh(h) {
-      refreshed++;
-      const handle = h as Handle;
-      clock.clearTimeout(handle.id);
-      handle.id = clock.setTimeout(handle.fn, handle.ms);
-    },
-  };
+  const { timers, count } = refreshableTimers(clock);
   // The process sees time a little after the platform timer fired, by a varying amount.
   const sched = new Scheduler(() => clock.now() + late, timers);
   const sent: number[] = [];
@@ -189,5 +179,5 @@ test('the refresh survives jitter: wake-ups late by 0.5–1.5 ms still re-use th
   sched.set(advert, 100);
   await clock.advance(2_000);
   assert.ok(sent.length >= 19, `${sent.length} adverts`);
-  assert.ok(made <= 2 && refreshed >= 17, `made ${made} timers, refreshed ${refreshed} times`);
+  assert.ok(count.made <= 2 && count.refreshed >= 17, `made ${count.made} timers, refreshed ${count.refreshed} times`);
 });
