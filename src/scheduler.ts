@@ -7,9 +7,9 @@
 // 200 instances with 200 timers are 200+ wake-ups a second; entries that fall due together here are
 // served in one wake-up. Two rules make them fall due together:
 // - deadlines that allow it are QUANTISED: the runner's clock (clock()) rounds a timer of `ms` up to a
-//   grid step of at most ms/8 (≤ 1 s): reconciles jittered over ±20 % of 10 s still spread out, but
-//   land on whole seconds, and all instances whose reconcile falls due within the same second share a
-//   wake-up (and their verifyMany() batch). Timers under 800 ms are exact.
+//   grid step of at most ms/8 (≤ 1 s): reconciles jittered ±20 % still spread out, but land on whole
+//   seconds, and all instances whose reconcile falls due within the same second share a wake-up (and
+//   their verifyMany() batch). Timers under 800 ms are exact.
 // - the VRRP state machine puts every master's Adver_Timer on a grid of its interval (fsm.ts,
 //   advertGrid), so all instances with the same interval advertise in the same wake-up.
 // Node's timers count in whole milliseconds from a cached loop time, so the platform timer may fire up
@@ -17,8 +17,9 @@
 // wake-up, each told it is its own deadline (max(now, at)) — a callback never sees a time before it.
 //
 // Contract: set(entry, at) arms or moves an entry (at = monotonic ms), set(entry, null) cancels it.
-// A callback runs once per set(), given a time at or after its deadline; it may set entries (its own included); an
-// entry set again for a time already past runs in the next wake-up, never in the same loop. Moving a
+// A callback runs once per set(), given a time at or after its deadline; it may set entries (its own
+// included); an entry set again for a time already past runs in the next wake-up, never in the same
+// loop. Moving a
 // deadline later does not re-arm the platform timer at once: that is done once after the current
 // burst of work (a microtask), so a burst of 200 received adverts costs one re-arm, not 200.
 // No clock is read inside except through the injected `now`; tests inject timers and clock.

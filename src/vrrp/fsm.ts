@@ -243,7 +243,8 @@ function masterYields(cfg: FsmConfig, s: FsmSnapshot, rx: AdvertEvent, now: numb
 }
 
 function masterAdvertsNow(cfg: FsmConfig, s: FsmSnapshot, now: number, after: FsmAction[]): StepResult {
-  // keepalived vrrp_dispatcher_read: having sent an advert, the Adver_Timer restarts from now.
+  // keepalived vrrp_dispatcher_read: having sent an advert, the Adver_Timer restarts from now (with
+  // advertGrid: at the next grid point half an interval or more away).
   return {
     state: { ...s, adverAt: nextAdverAt(cfg, now) },
     actions: [sendAdvert(s.effectivePriority), ...after],
