@@ -19,9 +19,8 @@
 // Contract: set(entry, at) arms or moves an entry (at = monotonic ms), set(entry, null) cancels it.
 // A callback runs once per set(), given a time at or after its deadline; it may set entries (its own
 // included); an entry set again for a time already past runs in the next wake-up, never in the same
-// loop. Moving a
-// deadline later does not re-arm the platform timer at once: that is done once after the current
-// burst of work (a microtask), so a burst of 200 received adverts costs one re-arm, not 200.
+// loop. Moving a deadline later does not re-arm the platform timer at once: that is done once after
+// the current burst of work (a microtask), so a burst of 200 received adverts costs one re-arm, not 200.
 // No clock is read inside except through the injected `now`; tests inject timers and clock.
 import type { Clock } from './provider/runner/clock.js';
 
