@@ -127,6 +127,7 @@ export class ProviderRunner {
     }
   }
 
+  /** What /status shows. A field added here belongs in sameReport() too (onChange fires on it). */
   status(): ProviderRunnerStatus {
     const s = this.state;
     return {

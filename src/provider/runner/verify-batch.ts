@@ -112,8 +112,9 @@ export class VerifyBatch {
       const answered = group;
       call.then(
         (map) => {
-          const missing = answered.filter((r) => !(map instanceof Map && map.has(r.provider)));
-          settle(missing.length === 0 ? answered : answered.filter((r) => map instanceof Map && map.has(r.provider)), Promise.resolve(map));
+          const inAnswer = (r: Request) => map instanceof Map && map.has(r.provider);
+          const missing = answered.filter((r) => !inAnswer(r));
+          settle(missing.length === 0 ? answered : answered.filter(inAnswer), Promise.resolve(map));
           for (const r of missing) {
             if (r.signal.aborted) r.reject(r.signal.reason);
             else this.single(r);
