@@ -5,6 +5,8 @@
   #                  fallback: iputils `arping`.
   #   netlink:       rtnetlink requests and link/address events (native/netlink.c);
   #                  fallback: iproute2 `ip`.
+  #   vrrp_offload:  VRRP's steady state (and a garp takeover) on a thread of its own
+  #                  (native/vrrp_offload.c); fallback: every advert through the event loop.
   "targets": [
     {
       "target_name": "packet_socket",
@@ -15,6 +17,12 @@
       "target_name": "netlink",
       "sources": ["native/netlink.c"],
       "cflags": ["-Wall", "-Wextra", "-O2"]
+    },
+    {
+      "target_name": "vrrp_offload",
+      "sources": ["native/vrrp_offload.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2", "-pthread"],
+      "libraries": ["-pthread"]
     }
   ]
 }

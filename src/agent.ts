@@ -9,6 +9,7 @@ import { Instance } from './instance.js';
 import { VrrpElection } from './election/vrrp.js';
 import { VrrpSocket } from './vrrp/transport.js';
 import { ReceiveDemux } from './vrrp/demux.js';
+import { AdvertOffload, offloadUnavailable } from './vrrp/offload.js';
 import { ProviderRunner } from './provider/runner/index.js';
 import { createTypeResources, type TypeResources } from './provider/runner/index.js';
 import { Scheduler, type ScheduledEntry } from './scheduler.js';
@@ -36,10 +37,12 @@ export class StartupError extends Error {
   override name = 'StartupError';
 }
 
-/** One interface's VRRP socket and demux, shared by the instances on it. */
+/** One interface's VRRP socket, offload and demux, shared by the instances on it. */
 interface Port {
   ifname: string;
   socket: VrrpSocket;
+  /** Receives for the socket and carries the steady state (vrrp/offload.ts); null: not available. */
+  offload: AdvertOffload | null;
   demux: ReceiveDemux;
   users: Set<Member>;
   /** Every address on the interface (uint32), shared by reference with the instances' receive checks. */
@@ -66,6 +69,8 @@ export class Agent {
   private readonly clock = this.scheduler.clock();
   private readonly socketCheck: ScheduledEntry;
   private stopping: Promise<void> | null = null;
+  /** The offload's absence was logged (once per agent). */
+  private offloadSaid = false;
   /** Serialises add / remove / replace. */
   private changes: Promise<unknown> = Promise.resolve();
 
@@ -131,7 +136,7 @@ export class Agent {
       uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       memory: process.memoryUsage(),
       instances: Object.fromEntries([...this.members].map(([name, m]) => [name, m.instance.status()])),
-      interfaces: Object.fromEntries([...this.ports].map(([ifname, p]) => [ifname, { dropped: { ...p.demux.dropped }, socket: { ...p.socket.stats } }])),
+      interfaces: Object.fromEntries([...this.ports].map(([ifname, p]) => [ifname, { dropped: { ...p.demux.dropped }, socket: { ...p.socket.stats }, offload: p.offload?.stats() ?? null }])),
     };
   }
 
@@ -174,6 +179,7 @@ export class Agent {
     const shared = this.resourcesFor(module);
     const port = this.portFor(link);
     let instance: Instance | undefined;
+    let election: VrrpElection | undefined;
     const runner = new ProviderRunner(provider, {
       clock: this.clock,
       log: ilog,
@@ -182,8 +188,8 @@ export class Agent {
       limiter: shared.limiter,
       batch: shared.batch,
       onChange: (st) => instance?.onProviderChange(st),
+      syncGoal: () => election?.sync(),
     });
-    let election: VrrpElection | undefined;
     instance = new Instance(name, cfg, {
       runner,
       clock: this.clock,
@@ -196,6 +202,7 @@ export class Agent {
           hooks,
           log: ilog,
           scheduler: this.scheduler,
+          offload: port.offload,
         })),
     });
     const member: Member = { instance, election: election! };
@@ -238,6 +245,7 @@ export class Agent {
   private releasePortIfUnused(port: Port): void {
     if (port.users.size > 0 || this.ports.get(port.ifname) !== port) return;
     port.socket.close();
+    port.offload?.close();
     this.ports.delete(port.ifname);
   }
 
@@ -246,7 +254,10 @@ export class Agent {
     this.scheduler.set(this.socketCheck, null);
     for (const m of this.members.values()) m.election.close();
     await Promise.all([...this.members.values()].map((m) => m.instance.runner.close()));
-    for (const p of this.ports.values()) p.socket.close();
+    for (const p of this.ports.values()) {
+      p.socket.close();
+      p.offload?.close();
+    }
     this.watcher.close();
     await this.server?.close();
     this.scheduler.close();
@@ -273,16 +284,37 @@ export class Agent {
     const onDrop = (reason: string, detail: () => string) => {
       if (reason !== 'unknown-vrid' && drops.allow(reason)) this.log.debug({ evt: 'drop', interface: link.name, reason, detail: detail() }, `datagram dropped on ${link.name}: ${reason}`);
     };
-    port = { ifname: link.name, socket, demux: new ReceiveDemux({ onDrop }), users: new Set(), local: new Set(), queued: false };
+    port = { ifname: link.name, socket, offload: this.openOffload(link), demux: new ReceiveDemux({ onDrop }), users: new Set(), local: new Set(), queued: false };
     refreshLocal(port.local, link);
-    this.attach(port, socket);
+    this.attach(port, socket, port.offload);
     this.ports.set(link.name, port);
     return port;
   }
 
-  /** Routes the socket's datagrams through the port's demux; its trouble (see transport.ts) is a fault source at once. */
-  private attach(port: Port, socket: VrrpSocket): void {
+  /**
+   * The interface's offload, or null (then the socket receives): the addon is missing or switched
+   * off (said once, at info), or it failed to open (said at warn; the agent works without it).
+   */
+  private openOffload(link: LinkInfo): AdvertOffload | null {
+    const why = offloadUnavailable();
+    try {
+      const offload = why === null ? AdvertOffload.open(link.name, link.index) : null;
+      if (!offload && !this.offloadSaid) this.log.info({ reason: why }, `VRRP offload off (${why}): every advert goes through the event loop`);
+      this.offloadSaid = true;
+      return offload;
+    } catch (e) {
+      this.log.warn({ interface: link.name, err: (e as Error).message }, `cannot open the VRRP offload on ${link.name}; every advert goes through the event loop`);
+      return null;
+    }
+  }
+
+  /** Routes received datagrams through the port's demux; the socket's trouble (see transport.ts) is a fault source at once. */
+  private attach(port: Port, socket: VrrpSocket, offload: AdvertOffload | null): void {
     socket.onDatagram((d) => port.demux.dispatch(d));
+    if (offload) {
+      socket.pauseReceive();
+      offload.onDatagram((d) => port.demux.dispatch(d));
+    }
     socket.onTrouble(() => {
       if (port.socket !== socket || this.stopping) return;
       for (const m of port.users) this.evaluate(m);
@@ -342,11 +374,15 @@ export class Agent {
     if (link.index === port.socket.ifindex && !failing) return;
     try {
       const sock = VrrpSocket.open(port.ifname, link.index);
+      const offload = this.openOffload(link);
       const old = port.socket;
+      const oldOffload = port.offload;
       port.socket = sock;
+      port.offload = offload;
+      this.attach(port, sock, offload);
+      for (const m of port.users) m.election.setSocket(sock, offload); // takes its rule back from the old offload
       old.close();
-      this.attach(port, sock);
-      for (const m of port.users) m.election.setSocket(sock);
+      oldOffload?.close();
       this.log.warn({ interface: port.ifname, from: old.ifindex, to: link.index }, `reopened the VRRP socket on ${port.ifname}`);
     } catch (e) {
       this.log.error({ interface: port.ifname, err: (e as Error).message }, `cannot reopen the VRRP socket on ${port.ifname}`);

@@ -55,6 +55,7 @@ export class Instance {
       hold: () => this.runner.want(true),
       release: () => this.runner.want(false),
       announce: (reason) => this.runner.announce(reason),
+      takeover: () => this.runner.takeover(),
       transition: (from, to, reason) => this.onTransition(from, to, reason),
     });
   }

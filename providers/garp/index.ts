@@ -10,11 +10,13 @@
 // Errors are ProviderErrors: no permission → permanent (run as root or grant CAP_NET_ADMIN); the
 // interface missing → permanent (with the interfaces that do exist); a VIP that is not an address →
 // permanent; anything else → retryable.
-import type { PreflightCheck, ProviderContext, ProviderModule, ProviderTiming, VipOwnership, VipProvider } from '../../src/provider/types.js';
+import type { LocalTakeover, PreflightCheck, ProviderContext, ProviderModule, ProviderTiming, VipOwnership, VipProvider } from '../../src/provider/types.js';
 import { permanent, ProviderError, retryable } from '../../src/provider/errors.js';
 import { getLink, INSTALL_IPROUTE2, NetError, readLinkLayer, type LinkInfo } from '../../src/net/link.js';
 import { addAddress, parseCidr, removeAddresses, type Cidr } from '../../src/net/address.js';
 import { sharedLinkAnnouncer, type LinkAnnouncer } from '../../src/net/announcer.js';
+import { addressRequest } from '../../src/net/netlink/message.js';
+import { buildGratuitousArp } from '../../src/net/arp.js';
 import { GarpSchedule, KEEPALIVED_GARP_DEFAULTS, type GarpSettings, type TimerApi } from '../../src/net/garp.js';
 import { garpPreflight } from './preflight.js';
 
@@ -220,6 +222,23 @@ class GarpProvider implements VipProvider {
     let out = '';
     for (const c of this.cidrs) out += present.has(c.address) ? '1' : '0';
     return out;
+  }
+
+  /**
+   * acquire() as bytes for the election's fast path (vrrp/offload.ts): RTM_NEWADDR per VIP, then one
+   * gratuitous ARP per VIP (the first of the burst acquire() starts; NOARP or garp repeat 0: none).
+   * Only for IPv4 VIPs on an interface the agent's netlink view knows, with its MAC known.
+   */
+  takeover(): LocalTakeover | null {
+    const link = this.ctx.links?.link(this.ctx.interface);
+    const ll = this.linkLayer;
+    if (!link || !ll || this.badVips.length > 0 || this.cidrs.some((c) => c.family !== 4)) return null;
+    const announce = !ll.noarp && this.settings.repeat > 0;
+    return {
+      ifindex: link.index,
+      netlink: this.cidrs.map((c) => addressRequest(0, 'add', { index: link.index, family: 4, address: c.address, prefixLen: c.prefixLen })),
+      frames: announce ? this.cidrs.map((c) => buildGratuitousArp(ll.mac, c.address)) : [],
+    };
   }
 
   announce(reason: 'lower-priority' | 'refresh'): void {

@@ -2,7 +2,7 @@
 // second backend (a lease in etcd) implements the same interface, and the instance → runner →
 // provider pipeline stays the same. An election decides and tells its hooks, synchronously and in
 // order; it never waits on them (the hooks only set goals, which the provider runner works towards).
-import type { AnnounceReason } from '../provider/types.js';
+import type { AnnounceReason, LocalTakeover } from '../provider/types.js';
 
 export type ElectionState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
 
@@ -15,6 +15,11 @@ export interface ElectionHooks {
   announce(reason: AnnounceReason): void;
   /** A state change, after its side actions. */
   transition(from: ElectionState, to: ElectionState, reason: string): void;
+  /**
+   * Optional: what an election may do by itself, at the instant it takes over, before hold() is even
+   * called (the provider's LocalTakeover; null when there is nothing it can do ahead). hold() follows.
+   */
+  takeover?(): LocalTakeover | null;
 }
 
 export interface ElectionCounters {

@@ -10,6 +10,14 @@
 // every step; the scheduler serves the deadlines of all instances with one platform timer. The FSM
 // puts masters' adverts on a grid of their interval (advertGrid), so instances with the same interval
 // advertise in the same wake-up.
+//
+// Offload (vrrp/offload.ts, when the interface has one): after a step that leaves the FSM in a steady
+// state — MASTER sending the same advert every interval, or BACKUP whose accepted advert would, when
+// repeated, only re-arm the Master_Down_Timer (fsm.ts advertRepeats) — that steady state is handed
+// to the offload's thread and the scheduler entry is disarmed. Before the FSM steps again for any
+// reason, reclaim() takes the rule back and replays what the thread did through the FSM (the last
+// advert sent or absorbed, and the Master_Down tick if its deadline passed), so every decision is
+// still the FSM's, made on the snapshot it would have had.
 import type { Logger } from 'pino';
 import type { InstanceConfig } from '../config/schema.js';
 import { initialState, nextDeadline, step, type FsmAction, type FsmConfig, type FsmEvent, type FsmSnapshot } from '../vrrp/fsm.js';
@@ -21,6 +29,9 @@ import type { VrrpSocket } from '../vrrp/transport.js';
 import { VRRP_MCAST_GROUP } from '../net/ip.js';
 import { RateLimitedLog } from '../rate-limited-log.js';
 import type { Scheduler, ScheduledEntry } from '../scheduler.js';
+import { ENDED, type AdvertOffload, type OffloadReport, type TakeoverPlan } from '../vrrp/offload.js';
+import { advertRepeats, type AdvertEvent } from '../vrrp/fsm.js';
+import { csToMs } from '../vrrp/timers.js';
 import type { Election, ElectionCounters, ElectionHooks, ElectionStatus } from './types.js';
 
 /** Consecutive failed sends after which the socket is considered broken (FAULT until it works again). */
@@ -49,7 +60,14 @@ export interface VrrpElectionDeps {
   log: Logger;
   /** The agent's timers (and its monotonic clock). */
   scheduler: Scheduler;
+  /** The interface's offload (vrrp/offload.ts); absent or null: every advert goes through here. */
+  offload?: AdvertOffload | null;
 }
+
+/** The steady state handed to the offload, and what reclaim() needs to replay it. */
+type Handed =
+  | { kind: 'send'; key: number; datagrams: number }
+  | { kind: 'absorb'; key: number; rx: AdvertEvent; takeover: number };
 
 export class VrrpElection implements Election, DemuxTarget {
   readonly kind = 'vrrp';
@@ -67,6 +85,10 @@ export class VrrpElection implements Election, DemuxTarget {
   private closed = false;
   private readonly now: () => number;
   private readonly dropLog = new RateLimitedLog(10_000);
+  private offload: AdvertOffload | null;
+  private handed: Handed | null = null;
+  /** The last advert accepted, and its datagram: what a BACKUP may hand to the offload to absorb. */
+  private lastRx: { ev: AdvertEvent; datagram: Buffer } | null = null;
 
   constructor(
     readonly name: string,
@@ -76,6 +98,7 @@ export class VrrpElection implements Election, DemuxTarget {
     this.now = deps.scheduler.now;
     this.timer = deps.scheduler.entry((now) => this.apply({ type: 'tick' }, now));
     this.socket = deps.socket;
+    this.offload = deps.offload ?? null;
     this.source = deps.source;
     this.sendForm = cfg.v3ChecksumAsV2 ? 'no-pseudo' : 'rfc';
     this.fsmCfg = this.makeFsmConfig();
@@ -99,32 +122,60 @@ export class VrrpElection implements Election, DemuxTarget {
   }
 
   close(): void {
+    this.reclaim();
     this.closed = true;
     this.disarm();
+  }
+
+  /**
+   * Catches up with the offload when its rule ended by itself (a Master_Down deadline passed, maybe
+   * with a takeover): the provider runner calls this before it acts on a result, so a verify that saw
+   * the takeover's VIPs is not mistaken for drift. Cheap when nothing ended.
+   */
+  sync(): void {
+    const h = this.handed;
+    if (!h || this.closed) return;
+    const r = this.offload?.peek(h.key);
+    if (r && r.ended === ENDED.running) return;
+    this.reclaim();
+    this.arm();
   }
 
   trouble(): string | null {
     return this.sendFailures >= SEND_FAILURES_TO_FAULT ? `cannot send adverts on ${this.cfg.interface}: ${this.lastSendError ?? 'send failed'}` : null;
   }
 
-  /** The agent reopened the interface's socket (the interface was re-created). */
-  setSocket(socket: VrrpSocket): void {
+  /** The agent reopened the interface's socket (the interface was re-created); call before closing the old ones. */
+  setSocket(socket: VrrpSocket, offload: AdvertOffload | null = this.offload): void {
+    this.reclaim();
     this.socket = socket;
+    this.offload = offload;
     this.sendFailures = 0;
     this.lastSendError = null;
+    this.arm();
   }
 
   /** The interface was renumbered: adverts leave from `source` from the next one on. */
   setSource(source: string): void {
     if (source === this.source) return;
+    this.reclaim();
     this.source = source;
     this.fsmCfg = this.makeFsmConfig();
     this.encoder = this.makeEncoder(this.encoder.nextIpId);
+    this.lastRx = null;
     this.deps.log.warn({ instance: this.name, source }, `advert source is now ${source}`);
+    this.arm();
   }
 
   status(): ElectionStatus {
     const s = this.snap;
+    const counters = { ...this.counters, dropped: { ...this.counters.dropped } };
+    const h = this.handed;
+    const live = h ? this.offload?.peek(h.key) : null;
+    if (h && live) {
+      if (h.kind === 'send') counters.advertsSent += live.count * h.datagrams;
+      else counters.advertsReceived += live.count;
+    }
     return {
       state: s.state,
       effectivePriority: s.effectivePriority,
@@ -132,7 +183,7 @@ export class VrrpElection implements Election, DemuxTarget {
       masterPriority: s.state === 'MASTER' ? s.effectivePriority : s.masterPriority,
       since: s.since,
       faultReason: s.faultReason,
-      counters: { ...this.counters, dropped: { ...this.counters.dropped } },
+      counters,
     };
   }
 
@@ -157,13 +208,17 @@ export class VrrpElection implements Election, DemuxTarget {
       this.encoder.setForm('mcast-pseudo');
       this.deps.log.warn({ instance: this.name, peer: r.src }, 'peer uses the old unicast VRRPv3 checksum (224.0.0.18 pseudo-header); answering in the same form');
     }
-    this.apply({ type: 'advert', src: r.src, priority: r.priority, advertIntervalCs: r.advertIntervalCs });
+    const ev: AdvertEvent = { type: 'advert', src: r.src, priority: r.priority, advertIntervalCs: r.advertIntervalCs };
+    this.lastRx = this.offload ? { ev, datagram } : null; // copied only if handed over (arm)
+    this.apply(ev);
+    this.lastRx = null;
   }
 
   // --- the state machine --------------------------------------------------------------------------
 
   private apply(ev: FsmEvent, now: number = this.now()): void {
     if (this.closed) return;
+    this.reclaim();
     const { state, actions } = step(this.fsmCfg, this.snap, ev, now);
     this.snap = state;
     for (const a of actions) this.perform(a);
@@ -190,8 +245,10 @@ export class VrrpElection implements Election, DemuxTarget {
     }
   }
 
-  /** Sets the scheduler entry to the FSM's deadline (see the header). */
+  /** Sets the scheduler entry to the FSM's deadline, or hands the steady state over (see the header). */
   private arm(): void {
+    if (this.closed) return;
+    if (this.handed || this.handOver()) return this.disarm();
     const at = nextDeadline(this.snap);
     const armed = this.timer.slot >= 0;
     if (at === null ? !armed : armed && at === this.timer.at) return;
@@ -200,6 +257,83 @@ export class VrrpElection implements Election, DemuxTarget {
 
   private disarm(): void {
     if (this.timer.slot >= 0) this.deps.scheduler.set(this.timer, null);
+  }
+
+  // --- the offload (see the header) ----------------------------------------------------------------
+
+  /** Hands the FSM's steady state to the offload when it has one; true when it did. */
+  private handOver(): boolean {
+    const off = this.offload;
+    const s = this.snap;
+    if (!off) return false;
+    if (s.state === 'MASTER' && s.adverAt !== null && this.sendFailures === 0) {
+      const { datagrams, dsts } = this.encoder.template(s.effectivePriority);
+      const key = off.key(() => this.sync());
+      off.send(key, datagrams, dsts, this.encoder.nextIpId, s.adverAt - this.now(), csToMs(this.fsmCfg.advertIntervalCs));
+      this.handed = { kind: 'send', key, datagrams: datagrams.length };
+      return true;
+    }
+    const rx = this.lastRx;
+    if (s.state === 'BACKUP' && rx && s.masterDownAt !== null) {
+      const downMs = advertRepeats(this.fsmCfg, s, rx.ev);
+      if (downMs === null) return false;
+      const plan = this.takeoverPlan();
+      const key = off.key(() => this.sync());
+      off.absorb(key, Buffer.from(rx.datagram), downMs, s.masterDownAt - this.now(), plan);
+      this.handed = { kind: 'absorb', key, rx: rx.ev, takeover: plan?.adverts.length ?? 0 };
+      return true;
+    }
+    return false;
+  }
+
+  /** What the offload does when the Master_Down deadline passes: our advert, and the provider's part. */
+  private takeoverPlan(): TakeoverPlan {
+    const { datagrams, dsts } = this.encoder.template(this.snap.effectivePriority);
+    const local = this.deps.hooks.takeover?.() ?? null;
+    return { adverts: datagrams, dsts, ipId: this.encoder.nextIpId, netlink: local?.netlink ?? [], frames: local?.frames ?? [], ifindex: local?.ifindex ?? 0 };
+  }
+
+  /** Takes the steady state back from the offload and replays what it did (see the header). */
+  private reclaim(): void {
+    const h = this.handed;
+    if (!h) return;
+    this.handed = null;
+    const r = this.offload?.stop(h.key) ?? null;
+    if (!r) return; // the offload was closed under us: nothing to replay
+    if (h.kind === 'send') this.replaySends(h, r);
+    else this.replayAbsorbed(h, r);
+  }
+
+  private replaySends(h: Extract<Handed, { kind: 'send' }>, r: OffloadReport): void {
+    this.counters.advertsSent += r.count * h.datagrams;
+    this.encoder.resumeIpId(r.nextIpId);
+    if (r.count > 0) {
+      // The last Adver_Timer tick the thread served, through the FSM (its advert is already sent).
+      const at = this.now() - r.lastAgoMs;
+      this.snap = step(this.fsmCfg, { ...this.snap, adverAt: at }, { type: 'tick' }, at).state;
+    }
+    if (r.ended === ENDED.sendError) {
+      this.counters.advertSendErrors++;
+      this.sendFailures++;
+      this.lastSendError = r.error;
+    }
+  }
+
+  private replayAbsorbed(h: Extract<Handed, { kind: 'absorb' }>, r: OffloadReport): void {
+    this.counters.advertsReceived += r.count;
+    // advertRepeats: the last absorbed advert gives the snapshot all of them would have given.
+    if (r.count > 0) this.snap = step(this.fsmCfg, this.snap, h.rx, this.now() - r.lastAgoMs).state;
+    if (r.firedAgoMs < 0) return;
+    // The Master_Down_Timer fired in the thread, at the deadline the FSM set.
+    const at = Math.max(this.now() - r.firedAgoMs, this.snap.masterDownAt ?? 0);
+    const { state, actions } = step(this.fsmCfg, this.snap, { type: 'tick' }, at);
+    this.snap = state;
+    if (r.tookOver) this.encoder.resumeIpId(r.nextIpId);
+    for (const a of actions) {
+      if (a.type === 'send-advert' && r.tookOver && !r.error) this.counters.advertsSent += h.takeover; // sent by the thread
+      else this.perform(a);
+    }
+    if (r.nlError) this.deps.log.warn({ instance: this.name, err: r.nlError }, `the fast takeover could not add the VIPs (${r.nlError}); the provider adds them`);
   }
 
   private sendAdvert(priority: number): void {

@@ -22,6 +22,18 @@ export interface PreflightCheck {
 
 export type AnnounceReason = 'lower-priority' | 'refresh';
 
+/**
+ * A takeover a provider can describe ahead as bytes, for a native fast path to carry out the instant
+ * the node becomes MASTER (vrrp/offload.ts): rtnetlink requests (RTM_NEWADDR for the VIPs; an
+ * existing address is success), then Ethernet frames (a gratuitous ARP per VIP) on `ifindex`.
+ * acquire() still follows and must find it done (idempotent).
+ */
+export interface LocalTakeover {
+  ifindex: number;
+  netlink: Buffer[];
+  frames: Buffer[];
+}
+
 export interface VipProvider {
   readonly type: string;
   /** Make this node hold the VIPs; resolve once confirmed. Called again on retry and on drift. */
@@ -47,6 +59,12 @@ export interface VipProvider {
    * Called once, by the runner that drives the provider.
    */
   watch?(recheck: () => void): void;
+  /**
+   * Optional, for a provider whose acquire is local (garp): the same takeover as bytes (LocalTakeover),
+   * for the election's fast path. Null when it cannot say now (link layer unknown, a VIP that is not
+   * IPv4). Read-only and cheap: called whenever a BACKUP settles on a master.
+   */
+  takeover?(): LocalTakeover | null;
 }
 
 /**

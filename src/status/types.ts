@@ -63,5 +63,6 @@ export interface StatusJson {
   memory?: NodeJS.MemoryUsage;
   instances: Record<string, InstanceStatusJson>;
   /** Per interface: datagrams no instance here serves (unknown VRID, malformed), and the socket's counters. */
-  interfaces?: Record<string, { dropped: Record<string, number>; socket: object }>;
+  /** Per interface: datagrams no instance took, the VRRP socket's counters, and the offload's (null: none). */
+  interfaces?: Record<string, { dropped: Record<string, number>; socket: object; offload: object | null }>;
 }

@@ -126,6 +126,21 @@ export class AdvertEncoder {
     return this.out;
   }
 
+  /**
+   * The datagrams of an advert at `priority` for someone else to send (vrrp/offload.ts): fresh copies,
+   * whose IP id and header checksum the sender sets, from nextIpId on, and their destinations as
+   * uint32. Uses no IP id here.
+   */
+  template(priority: number): { datagrams: Buffer[]; dsts: number[] } {
+    if (priority !== this.priority) this.writePriority(priority);
+    return { datagrams: this.slots.map((s) => Buffer.from(s.out.datagram)), dsts: this.slots.map((s) => s.dst) };
+  }
+
+  /** Continues the IP ids from `id` (the next one someone else's sends left off at). */
+  resumeIpId(id: number): void {
+    this.ipId = Number.isInteger(id) && id >= 1 && id <= 0xffff ? id : 1;
+  }
+
   private writePriority(priority: number): void {
     if (!Number.isInteger(priority) || priority < 0 || priority > 255) throw new RangeError(`cannot encode VRRP advert: priority ${priority}`);
     for (const s of this.slots) {

@@ -62,7 +62,7 @@ export interface StepResult {
   actions: FsmAction[];
 }
 
-type AdvertEvent = Extract<FsmEvent, { type: 'advert' }>;
+export type AdvertEvent = Extract<FsmEvent, { type: 'advert' }>;
 
 const OWNER_PRIORITY = 255;
 const STOP_PRIORITY = 0;
@@ -87,6 +87,22 @@ export function nextDeadline(s: FsmSnapshot): number | null {
   if (s.state === 'MASTER') return s.adverAt;
   if (s.state === 'BACKUP') return s.masterDownAt;
   return null;
+}
+
+/**
+ * For a driver that lets identical adverts be absorbed without stepping (vrrp/offload.ts): when `s`
+ * is the snapshot right after BACKUP accepted `rx`, the same advert again at any time t before the
+ * deadline gives { ...s, masterDownAt: t + returned ms } and no actions (keepalived vrrp_state_backup
+ * with an unchanged master). Null when a repeat could do anything else: priority 0, a lower priority
+ * we would preempt (now or after preempt_delay), or a snapshot that did not take rx as its master.
+ */
+export function advertRepeats(cfg: FsmConfig, s: FsmSnapshot, rx: AdvertEvent): number | null {
+  if (s.state !== 'BACKUP' || s.masterDownAt === null || rx.priority === STOP_PRIORITY) return null;
+  if (preempts(cfg) && rx.priority < s.effectivePriority) return null;
+  if (s.masterAddress !== rx.src || s.masterPriority !== rx.priority) return null;
+  const interval = cfg.version === 3 ? rx.advertIntervalCs : s.masterAdverIntervalCs;
+  if (interval !== s.masterAdverIntervalCs) return null;
+  return downInterval(cfg, s.effectivePriority, interval);
 }
 
 export function step(cfg: FsmConfig, s: FsmSnapshot, ev: FsmEvent, now: number): StepResult {

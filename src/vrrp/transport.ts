@@ -55,6 +55,8 @@ export interface RawSocket {
   setOption(level: number, option: number, value: number | Buffer, length?: number): void;
   send(buf: Buffer, offset: number, length: number, address: string, before: (() => void) | null, after: (err: Error | null, bytes: number) => void): void;
   close(): void;
+  /** Stops polling for received datagrams (raw-socket 1.8.1). */
+  pauseRecv?(): void;
 }
 
 /** struct ip_mreqn { in_addr multiaddr; in_addr address; int ifindex; } */
@@ -132,6 +134,7 @@ export class VrrpSocket {
   private readonly troubleListeners: ((trouble: string | null) => void)[] = [];
   private retryTimer: NodeJS.Timeout | null = null;
   private recentReopens: number[] = [];
+  private receivePaused = false;
 
   private constructor(
     readonly ifname: string,
@@ -147,6 +150,27 @@ export class VrrpSocket {
 
   onDatagram(handler: (datagram: Buffer) => void): void {
     this.handler = handler;
+  }
+
+  /**
+   * Stops reading: the interface's offload (vrrp/offload.ts) receives every datagram instead. The
+   * socket stays open to send; raw-socket stops polling it and its receive buffer shrinks to the
+   * kernel's minimum, so the few datagrams the kernel still queues there cost nothing. Kept across
+   * a reopen; for good.
+   */
+  pauseReceive(): void {
+    this.receivePaused = true;
+    if (this.sock) this.applyPause(this.sock);
+  }
+
+  private applyPause(sock: RawSocket): void {
+    try {
+      sock.pauseRecv?.();
+      sock.setOption(SOL_SOCKET, SO_RCVBUF, 0);
+    } catch (e) {
+      this.stats.socketErrors++;
+      this.stats.lastError = (e as Error).message;
+    }
   }
 
   /**
@@ -263,6 +287,7 @@ export class VrrpSocket {
   /** Wires a configured raw-socket to this VrrpSocket: datagrams, errors, and its unasked close. */
   private attach(sock: RawSocket): RawSocket {
     this.drainOnReady(sock);
+    if (this.receivePaused) this.applyPause(sock);
     sock.on('message', (buf) => {
       if (sock !== this.sock) return;
       this.stats.received++;

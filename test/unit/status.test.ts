@@ -166,7 +166,7 @@ test('metrics: fault sources per instance and drops nobody on the interface serv
   const s: StatusJson = {
     ...current,
     instances: { VI_1: instance({ state: 'FAULT', faults: { link: 'interface eth0 is down', provider: 'cannot take the VIPs' } }) },
-    interfaces: { eth0: { dropped: { 'unknown-vrid': 7, truncated: 1 }, socket: {} } },
+    interfaces: { eth0: { dropped: { 'unknown-vrid': 7, truncated: 1 }, socket: {}, offload: null } },
   };
   const lines = renderMetrics(s).split('\n');
   assert.deepEqual(lines.filter((l) => l.startsWith('ha_agent_fault{')), ['ha_agent_fault{instance="VI_1",source="link"} 1', 'ha_agent_fault{instance="VI_1",source="provider"} 1']);

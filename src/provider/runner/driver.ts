@@ -9,7 +9,7 @@
 // nothing throws into the caller or leaves an unhandled rejection.
 import type { Logger } from 'pino';
 import { classifyError, type ErrorClass } from '../errors.js';
-import type { AnnounceReason, Ownership, ProviderTiming, VipOwnership, VipProvider } from '../types.js';
+import type { AnnounceReason, LocalTakeover, Ownership, ProviderTiming, VipOwnership, VipProvider } from '../types.js';
 import { realClock, type Clock } from './clock.js';
 import { RateLimiter } from './rate-limiter.js';
 import {
@@ -63,6 +63,12 @@ export interface ProviderRunnerOptions {
   abortGraceMs?: number;
   /** Called (deferred, coalesced) after the status changed. */
   onChange?: (status: ProviderRunnerStatus) => void;
+  /**
+   * Called just before a provider call's result is acted on, so whoever sets the goal can bring it up
+   * to date first: the election's offload may have taken over outside JS (vrrp/offload.ts), and a
+   * verify that saw its VIPs must meet the new goal, not be taken for drift and released.
+   */
+  syncGoal?: () => void;
 }
 
 export const DEFAULT_ABORT_GRACE_MS = 5_000;
@@ -97,7 +103,7 @@ export class ProviderRunner {
 
   constructor(
     private readonly provider: VipProvider,
-    opts: ProviderRunnerOptions,
+    private readonly opts: ProviderRunnerOptions,
   ) {
     this.log = opts.log.child({ provider: provider.type });
     this.clock = opts.clock ?? realClock;
@@ -114,6 +120,21 @@ export class ProviderRunner {
   /** Sets the goal. Synchronous and cheap: the work happens in the background. */
   want(hold: boolean): void {
     this.dispatch({ type: 'want', goal: hold ? 'held' : 'released' });
+  }
+
+  /**
+   * The provider's LocalTakeover (VipProvider.takeover), offered only while the runner is idle with
+   * the VIPs released: a fast path must never race an operation of ours. Null otherwise.
+   */
+  takeover(): LocalTakeover | null {
+    const s = this.state;
+    if (s.closed || s.shutdown || s.goal !== 'released' || s.running !== null || !isReached(s) || !this.provider.takeover) return null;
+    try {
+      return this.provider.takeover();
+    } catch (err) {
+      this.log.warn({ err: classifyError(err).message }, 'provider takeover plan failed');
+      return null;
+    }
   }
 
   /** Re-announces the VIPs (e.g. GARP) while we are supposed to hold them. Fire and forget. */
@@ -260,14 +281,25 @@ export class ProviderRunner {
       call.then(
         (value) => {
           this.calls.delete(id);
+          this.syncGoal();
           this.dispatch({ type: 'settled', id, outcome: { ok: true, value } });
         },
         (err: unknown) => {
           this.calls.delete(id);
+          this.syncGoal();
           this.dispatch({ type: 'settled', id, outcome: { ok: false, error: classifyError(err) } });
         },
       );
     });
+  }
+
+  /** opts.syncGoal, guarded: a goal set by a fast path outside JS reaches us before any result does. */
+  private syncGoal(): void {
+    try {
+      this.opts.syncGoal?.();
+    } catch (err) {
+      this.log.warn({ err: classifyError(err).message }, 'syncGoal callback threw');
+    }
   }
 
   private arm(): void {
