@@ -28,8 +28,10 @@ import { decodeArp, decodeVrrp, firstAdvert, firstGarp, startCapture } from '../
 import { startAgentMulti, startKeepalivedMulti, type NamedParams } from './daemons.js';
 import { cpuPercent, killTree, treeCpu, type TreeCpu } from './proc-cpu.js';
 
-type Impl = 'ours' | 'keepalived';
+type Impl = 'ours' | 'keepalived' | 'no-offload';
 const IMPLS: Impl[] = ['ours', 'keepalived'];
+/** Also accepted by --impl: our agent with HA_AGENT_OFFLOAD=off (every advert on the event loop). */
+const ALL_IMPLS: Impl[] = [...IMPLS, 'no-offload'];
 
 interface Scenario {
   key: string;
@@ -97,7 +99,8 @@ function usage(): string {
     '  --quick              settle 2 s, measure 5 s (both scenarios)',
     '  --scenario LIST      n1, n200 or n1,n200 (default both)',
     '  --count N            instances in the big scenario (default 200)',
-    '  --impl LIST          ours, keepalived or ours,keepalived (default both)',
+    '  --impl LIST          ours, keepalived, no-offload (ours with HA_AGENT_OFFLOAD=off), comma-separated\n' +
+      '                       (default ours,keepalived)',
     '  --settle S           quiet seconds after the election before measuring (default 5)',
     '  --measure S          CPU window in seconds (default 20)',
     '  --garp n1|all|none   where to measure the GARP lag after a takeover (default n1; at N=200 the takeover burst\n' +
@@ -144,7 +147,7 @@ function parseArgs(argv: string[]): Options {
     } else throw new Error(`unknown option ${a}\n${usage()}`);
   }
   if (count > 254 - FIRST_VIP_OCTET + 1) throw new Error(`--count ${count}: at most ${254 - FIRST_VIP_OCTET + 1} (one VIP each in 198.51.100.0/24)`);
-  if (impls.some((x) => !IMPLS.includes(x))) throw new Error(`--impl: ours and/or keepalived, got ${impls.join(',')}`);
+  if (impls.some((x) => !ALL_IMPLS.includes(x))) throw new Error(`--impl: ${ALL_IMPLS.join(', ')}, got ${impls.join(',')}`);
   if (!(Number.isInteger(nice) && nice >= -20 && nice <= 19)) throw new Error('--nice: an integer in -20..19');
   if (!['all', 'n1', 'none'].includes(garp)) throw new Error(`--garp: all, n1 or none, got ${garp}`);
   const all: Record<string, Scenario> = {
@@ -193,7 +196,10 @@ function installSignalCleanup(): void {
 
 function start(lab: Lab, impl: Impl, node: string, list: NamedParams[], o: Options): Watched {
   const wrapper = o.nice ? ['nice', '-n', String(o.nice)] : [];
-  const w = impl === 'ours' ? startAgentMulti(lab, node, list, o.logLevel, wrapper) : startKeepalivedMulti(lab, node, list, wrapper);
+  const w =
+    impl === 'keepalived'
+      ? startKeepalivedMulti(lab, node, list, wrapper)
+      : startAgentMulti(lab, node, list, o.logLevel, impl === 'no-offload' ? [...wrapper, 'env', 'HA_AGENT_OFFLOAD=off'] : wrapper);
   running.add(w);
   void w.closed.then(() => running.delete(w));
   return w;
@@ -413,6 +419,8 @@ function printReport(o: Options, results: RunResult[]): void {
     const cpu = okOurs && okKa ? ratioText(ours.cpuMaster + ours.cpuBackup, ka.cpuMaster + ka.cpuBackup) : null;
     const rss = okOurs && okKa ? ratioText(ours.rssMasterKb, ka.rssMasterKb) : null;
     if (cpu && rss) row('', 'ours/ka', '', '', cpu.text, rss.text);
+    const plain = get('no-offload');
+    if (plain && !plain.error && okKa) row('', 'no-off/ka', '', '', ratioText(plain.cpuMaster + plain.cpuBackup, ka.cpuMaster + ka.cpuBackup).text, ratioText(plain.rssMasterKb, ka.rssMasterKb).text);
     const targets: string[] = [];
     if (cpu) targets.push(`CPU ≤ ${s.cpuRatioMax}× keepalived: ${mark(cpu.value <= s.cpuRatioMax)}`);
     if (okOurs) targets.push(`master RSS ≤ ${s.rssMiBMax} MiB: ${mark(ours.rssMasterKb / 1024 <= s.rssMiBMax)} (${mib(ours.rssMasterKb)})`);

@@ -29,8 +29,9 @@ import { isoTime } from './iso-time.js';
 const SHUTDOWN_DEADLINE_MS = 700;
 /** How long a new instance waits for stale copies of its VIPs to be removed before it starts anyway. */
 const STARTUP_CLEANUP_MS = 5_000;
-/** Socket health (sends failing, raw socket re-created behind our back) is re-checked this often, on
- *  whole multiples of it on the scheduler's clock: the same wake-ups as adverts at 1 s (or any divisor). */
+/** While a socket is in trouble (sends failing, raw socket re-created behind our back) it is re-checked
+ *  this often, on whole multiples of it on the scheduler's clock (the same wake-ups as adverts at 1 s).
+ *  A healthy agent never runs the check: trouble arms it (VrrpElection onTrouble, evaluate()). */
 const SOCKET_CHECK_MS = 1_000;
 
 export class StartupError extends Error {
@@ -79,11 +80,9 @@ export class Agent {
     private readonly log: Logger,
   ) {
     watcher.onChange((ev) => this.linkChanged(ev.ifname));
-    this.socketCheck = this.scheduler.entry((now) => {
-      this.checkSockets();
-      this.scheduler.set(this.socketCheck, nextMultiple(now, SOCKET_CHECK_MS));
+    this.socketCheck = this.scheduler.entry(() => {
+      if (this.checkSockets()) this.wantSocketCheck();
     });
-    this.scheduler.set(this.socketCheck, nextMultiple(this.scheduler.now(), SOCKET_CHECK_MS));
   }
 
   /** Starts every configured instance and the status server; throws StartupError with a fix. */
@@ -203,6 +202,7 @@ export class Agent {
           log: ilog,
           scheduler: this.scheduler,
           offload: port.offload,
+          onTrouble: () => this.wantSocketCheck(),
         })),
     });
     const member: Member = { instance, election: election! };
@@ -358,7 +358,15 @@ export class Agent {
     }
     m.instance.setFault('link', linkFault);
     m.instance.setFault('unicast-source', sourceFault);
-    m.instance.setFault('socket', (port && port.socket.trouble()) ?? m.election.trouble());
+    const socketFault = (port && port.socket.trouble()) ?? m.election.trouble();
+    m.instance.setFault('socket', socketFault);
+    if (socketFault !== null) this.wantSocketCheck();
+  }
+
+  /** Arms the socket check for the next whole second, unless it is armed (it runs only while needed). */
+  private wantSocketCheck(): void {
+    if (this.socketCheck.slot >= 0 || this.stopping) return;
+    this.scheduler.set(this.socketCheck, nextMultiple(this.scheduler.now(), SOCKET_CHECK_MS));
   }
 
   /**
@@ -389,15 +397,21 @@ export class Agent {
     }
   }
 
-  /** Cheap, in memory: only an interface whose socket is in trouble costs a syscall. */
-  private checkSockets(): void {
-    if (this.stopping) return;
+  /**
+   * Every second while some instance's socket is in trouble (elections' onTrouble and evaluate() arm
+   * it): reopen and re-evaluate. Returns true while trouble remains (then it runs again).
+   */
+  private checkSockets(): boolean {
+    if (this.stopping) return false;
+    let again = false;
     for (const port of this.ports.values()) {
       const troubled = [...port.users].some((m) => m.election.trouble() !== null || m.instance.hasFault('socket'));
       if (!troubled) continue;
       this.refreshSocket(port);
       for (const m of port.users) this.evaluate(m);
+      again ||= [...port.users].some((m) => m.election.trouble() !== null || m.instance.hasFault('socket'));
     }
+    return again;
   }
 }
 

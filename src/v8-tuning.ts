@@ -12,12 +12,15 @@
 //   ~3.5 MB of its compiler code in the node binary are paged in and stay resident, plus its zone
 //   memory and optimised code. Measured (bench/cost.ts, N = 1 at 0.1 s): master RSS -3.6 MiB, CPU
 //   unchanged within noise (1.0 % either way).
-// Not set: --semi-space-growth-factor=1 (young generation kept at 1 MiB semi-spaces). It saved 1.9 MiB
-//   on a backup but nothing on the master, and the scavenges it adds land in the takeover: GARP lag
-//   3.0–4.5 ms instead of 2.5–3.4 (bench/cost.ts, three runs each).
+// --semi-space-growth-factor=1 (young generation kept at its initial semi-spaces): with the VRRP
+//   offload (vrrp/offload.ts) the event loop hardly runs in steady state, so the semi-spaces start-up
+//   grew (200 instances: ~16 MiB) were never shrunk by a later GC. Measured (bench/cost.ts, N = 200):
+//   master RSS 71.4 → 58.9 MiB; N = 1 unchanged. (Before the offload it was left out because its
+//   extra scavenges landed in the JS takeover path; the takeover's advert, VIPs and first GARP now
+//   leave from the offload's thread, GARP lag 0.2–0.35 ms either way.)
 import { setFlagsFromString } from 'node:v8';
 
-export const AGENT_V8_FLAGS = ['--max-opt=1'] as const;
+export const AGENT_V8_FLAGS = ['--max-opt=1', '--semi-space-growth-factor=1'] as const;
 
 let applied = false;
 

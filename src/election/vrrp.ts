@@ -62,6 +62,8 @@ export interface VrrpElectionDeps {
   scheduler: Scheduler;
   /** The interface's offload (vrrp/offload.ts); absent or null: every advert goes through here. */
   offload?: AdvertOffload | null;
+  /** Called when trouble() turns non-null (sends keep failing), so the agent looks at the socket. */
+  onTrouble?: () => void;
 }
 
 /** The steady state handed to the offload, and what reclaim() needs to replay it. */
@@ -312,11 +314,7 @@ export class VrrpElection implements Election, DemuxTarget {
       const at = this.now() - r.lastAgoMs;
       this.snap = step(this.fsmCfg, { ...this.snap, adverAt: at }, { type: 'tick' }, at).state;
     }
-    if (r.ended === ENDED.sendError) {
-      this.counters.advertSendErrors++;
-      this.sendFailures++;
-      this.lastSendError = r.error;
-    }
+    if (r.ended === ENDED.sendError) this.sendFailed(r.error);
   }
 
   private replayAbsorbed(h: Extract<Handed, { kind: 'absorb' }>, r: OffloadReport): void {
@@ -341,12 +339,14 @@ export class VrrpElection implements Election, DemuxTarget {
       if (this.socket.send(datagram, dst)) {
         this.counters.advertsSent++;
         this.sendFailures = 0;
-      } else {
-        this.counters.advertSendErrors++;
-        this.sendFailures++;
-        this.lastSendError = this.socket.stats.lastError;
-      }
+      } else this.sendFailed(this.socket.stats.lastError);
     }
+  }
+
+  private sendFailed(error: string | null): void {
+    this.counters.advertSendErrors++;
+    this.lastSendError = error;
+    if (++this.sendFailures === SEND_FAILURES_TO_FAULT) this.deps.onTrouble?.();
   }
 
   // --- derived configuration ----------------------------------------------------------------------

@@ -101,10 +101,13 @@ export class AdvertOffload {
   static open(ifname: string, ifindex: number): AdvertOffload | null {
     if (offloadUnavailable() !== null) return null;
     const binding = loadAddon<Binding>('vrrp_offload').binding!;
-    let self: AdvertOffload | null = null;
-    const handle = binding.open(ifname, ifindex, (events) => self?.deliver(events));
-    self = new AdvertOffload(binding, handle);
-    return self;
+    // The addon holds this callback for as long as the handle lives: through a WeakRef, so an offload
+    // nobody closed can still be collected (the addon then closes it: its thread stops).
+    let self: WeakRef<AdvertOffload> | null = null;
+    const handle = binding.open(ifname, ifindex, (events) => self?.deref()?.deliver(events));
+    const offload = new AdvertOffload(binding, handle);
+    self = new WeakRef(offload);
+    return offload;
   }
 
   /** Receives every datagram the thread did not absorb (a Buffer of its own). */

@@ -21,3 +21,14 @@ test('no function is ever optimised by TurboFan (--max-opt=1)', () => {
   assert.ok(optimised(node(hot, false, ['--trace-opt'])), 'control: without the tuning, hot() is optimised');
   assert.ok(!optimised(node(hot, true, ['--trace-opt'])), 'with the tuning, hot() stays in Ignition/Sparkplug');
 });
+
+test('the young generation stays at its initial size (--semi-space-growth-factor=1)', () => {
+  // Objects that survive scavenges make V8 grow the semi-spaces; with the tuning they stay as they began.
+  const grow =
+    "import { getHeapSpaceStatistics } from 'node:v8'; const keep = []; for (let i = 0; i < 400000; i++) keep.push({ i, s: 'x' + i });" +
+    " console.log(getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size);";
+  const control = Number(node(grow, false).trim());
+  const tuned = Number(node(grow, true).trim());
+  assert.ok(tuned > 0 && control > 0, `sizes: control ${control}, tuned ${tuned}`);
+  assert.ok(tuned < control, `new space: control ${control} B, tuned ${tuned} B (tuned must stay smaller)`);
+});
