@@ -29,9 +29,14 @@
  *   stop(handle, key) -> report | null
  *       Ends the rule (if it is still running) and removes it: { ended, count, lastAgoMs, nextIpId,
  *       nextInMs, firedAgoMs, tookOver, error, nlError }. `ended` says how it had ended before this
- *       call: 0 still running, 1 deadline passed, 2 another datagram for the VRID, 3 send failed.
+ *       call: 0 still running, 1 deadline passed, 2 another datagram for the VRID, 3 send failed,
+ *       4 the lease lapsed.
  *       Ages are ms before now (−1: never); nextInMs is when a send rule's next advert was due.
- *   peek(handle, key) -> { count, ended, tookOver } | null (the rule stays)
+ *   peek(handle, key) -> the same report | null (the rule stays)
+ *   lease(handle, ms)
+ *       Every rule ends (ended 4) unless lease() is called again within ms: a JS event loop that is
+ *       stuck must not leave a thread advertising (or taking over) on its behalf. No lease until the
+ *       first call; after it, send() and absorb() renew it as well.
  *   stats(handle) -> { received, absorbed, forwarded, sent, sendErrors }
  *   close(handle)
  *
@@ -69,6 +74,7 @@
 #define ENDED_DEADLINE 1
 #define ENDED_MISMATCH 2
 #define ENDED_SEND_ERROR 3
+#define ENDED_LEASE 4
 #define MAX_DATAGRAM 65536
 /* Datagrams read per recvmmsg, and the room for each: a VRRP advert is at most 20 + 8 + 255 × 4 bytes,
  * anything longer reaches JS cut short and is dropped there (its IP length no longer matches). */
@@ -130,6 +136,8 @@ typedef struct offload {
   int call_pending;
   int stopping;
   int closed;
+  double lease_until; /* every rule ends once this passes (0: no lease) */
+  double lease_ms;    /* the last lease(): a new rule renews it too (JS is alive when it makes one) */
   int refs; /* the JS handle and the tsfn: the last one finalized frees this (both on the JS thread) */
   napi_threadsafe_function tsfn;
   double received, absorbed, forwarded, sent, send_errors;
@@ -353,9 +361,17 @@ static void fire(offload_t *o, rule_t *r, double now) {
 /* Due sends and passed deadlines (mutex held); returns the ms until the next one (−1: none). */
 static double run_timers(offload_t *o, double now) {
   double next = -1;
+  int lapsed = o->lease_until > 0 && now >= o->lease_until;
   for (int i = 0; i < o->nrules; i++) {
     rule_t *r = o->rules[i];
     if (r->ended) continue;
+    if (lapsed) {
+      /* JS has not renewed the lease: its loop is stuck. Act on nothing it decided any more. */
+      r->ended = ENDED_LEASE;
+      push_event(o, r->key, NULL, 0);
+      continue;
+    }
+    if (o->lease_until > 0 && (next < 0 || o->lease_until - now < next)) next = o->lease_until - now;
     if (r->kind == RULE_SEND) {
       if (r->next <= now + EARLY_MS) {
         int err = send_advert(o, r->d, r->nd, &r->ipid);
@@ -733,6 +749,7 @@ static napi_value install(napi_env env, offload_t *o, rule_t *r) {
   int i = find_rule(o, r->key);
   if (i >= 0) remove_rule_at(o, i);
   int ok = add_rule(o, r);
+  if (o->lease_ms > 0) o->lease_until = mono_ms() + o->lease_ms;
   pthread_mutex_unlock(&o->mu);
   if (!ok) {
     free_rule(r);
@@ -834,6 +851,21 @@ static napi_value js_absorb(napi_env env, napi_callback_info info) {
   return install(env, o, r);
 }
 
+static napi_value js_lease(napi_env env, napi_callback_info info) {
+  napi_value argv[2], undef;
+  double ms;
+  if (!get_args(env, info, 2, argv)) return NULL;
+  offload_t *o = get_handle(env, argv[0]);
+  if (!o || !get_double(env, argv[1], "leaseMs", &ms)) return NULL;
+  pthread_mutex_lock(&o->mu);
+  o->lease_ms = ms;
+  o->lease_until = mono_ms() + ms;
+  pthread_mutex_unlock(&o->mu);
+  wake(o);
+  napi_get_undefined(env, &undef);
+  return undef;
+}
+
 static napi_value set_num(napi_env env, napi_value obj, const char *name, double v) {
   napi_value n;
   napi_create_double(env, v, &n);
@@ -920,6 +952,7 @@ ADDON_MODULE(
   ADDON_METHOD("stop", js_stop),
   ADDON_METHOD("peek", js_peek),
   ADDON_METHOD("stats", js_stats),
+  ADDON_METHOD("lease", js_lease),
   ADDON_METHOD("close", js_close)
 )
 

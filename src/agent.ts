@@ -33,6 +33,11 @@ const STARTUP_CLEANUP_MS = 5_000;
  *  this often, on whole multiples of it on the scheduler's clock (the same wake-ups as adverts at 1 s).
  *  A healthy agent never runs the check: trouble arms it (VrrpElection onTrouble, evaluate()). */
 const SOCKET_CHECK_MS = 1_000;
+/** The offloads' lease (vrrp/offload.ts): renewed this often from the event loop, it lapses after
+ *  OFFLOAD_LEASE_MS without one, so a stuck event loop stops advertising within that (then the peers
+ *  take over, as they would from a stuck keepalived). */
+const OFFLOAD_RENEW_MS = 2_000;
+const OFFLOAD_LEASE_MS = 6_000;
 
 export class StartupError extends Error {
   override name = 'StartupError';
@@ -69,6 +74,7 @@ export class Agent {
   /** The provider runners' clock: the scheduler, with long timers quantised so they share wake-ups. */
   private readonly clock = this.scheduler.clock();
   private readonly socketCheck: ScheduledEntry;
+  private readonly offloadLease: ScheduledEntry;
   private stopping: Promise<void> | null = null;
   /** The offload's absence was logged (once per agent). */
   private offloadSaid = false;
@@ -82,6 +88,14 @@ export class Agent {
     watcher.onChange((ev) => this.linkChanged(ev.ifname));
     this.socketCheck = this.scheduler.entry(() => {
       if (this.checkSockets()) this.wantSocketCheck();
+    });
+    this.offloadLease = this.scheduler.entry((now) => {
+      let any = false;
+      for (const p of this.ports.values()) {
+        p.offload?.lease(OFFLOAD_LEASE_MS);
+        any ||= p.offload !== null;
+      }
+      if (any) this.scheduler.set(this.offloadLease, nextMultiple(now, OFFLOAD_RENEW_MS));
     });
   }
 
@@ -142,9 +156,13 @@ export class Agent {
   stop(): Promise<void> {
     return (this.stopping ??= (async () => {
       this.scheduler.set(this.socketCheck, null);
+      this.scheduler.set(this.offloadLease, null);
       await this.changes.catch(() => {});
       await Promise.all([...this.members.values()].map((m) => m.instance.shutdown(SHUTDOWN_DEADLINE_MS)));
-      for (const p of this.ports.values()) p.socket.close();
+      for (const p of this.ports.values()) {
+        p.socket.close();
+        p.offload?.close();
+      }
       this.ports.clear();
       this.members.clear();
       this.watcher.close();
@@ -252,6 +270,7 @@ export class Agent {
   /** Removes everything after a failed start: no priority 0 to send, VIPs were only ever released. */
   private async abandon(): Promise<void> {
     this.scheduler.set(this.socketCheck, null);
+    this.scheduler.set(this.offloadLease, null);
     for (const m of this.members.values()) m.election.close();
     await Promise.all([...this.members.values()].map((m) => m.instance.runner.close()));
     for (const p of this.ports.values()) {
@@ -301,6 +320,10 @@ export class Agent {
       const offload = why === null ? AdvertOffload.open(link.name, link.index) : null;
       if (!offload && !this.offloadSaid) this.log.info({ reason: why }, `VRRP offload off (${why}): every advert goes through the event loop`);
       this.offloadSaid = true;
+      if (offload) {
+        offload.lease(OFFLOAD_LEASE_MS);
+        if (this.offloadLease.slot < 0) this.scheduler.set(this.offloadLease, nextMultiple(this.scheduler.now(), OFFLOAD_RENEW_MS));
+      }
       return offload;
     } catch (e) {
       this.log.warn({ interface: link.name, err: (e as Error).message }, `cannot open the VRRP offload on ${link.name}; every advert goes through the event loop`);

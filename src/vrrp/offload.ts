@@ -14,14 +14,15 @@
 //     says what the thread did (how many adverts, the last one when, whether the deadline fired);
 //     the election replays that through the FSM, so its snapshot is what it would have been.
 // Every datagram the thread does not absorb is handed to onDatagram() in arrival order; while an
-// offload is open, raw-socket's own receive is paused (transport.ts pauseReceive).
+// offload is open, raw-socket's own receive is paused (transport.ts pauseReceive). The agent renews a
+// lease (lease()) from its event loop: a stuck loop stops the thread's adverts within the lease.
 //
 // The addon is optional: open() returns null with the reason when it is not built (then every advert
 // goes through the event loop, as before), or when HA_AGENT_OFFLOAD=off.
 import { loadAddon } from '../net/native-addon.js';
 
 /** How a rule had ended before stop() (the addon's numbers). */
-export const ENDED = Object.freeze({ running: 0, deadline: 1, mismatch: 2, sendError: 3 });
+export const ENDED = Object.freeze({ running: 0, deadline: 1, mismatch: 2, sendError: 3, leaseLapsed: 4 });
 
 export interface OffloadReport {
   ended: number;
@@ -74,6 +75,7 @@ interface Binding {
   stop(h: Handle, key: number): OffloadReport | null;
   peek(h: Handle, key: number): OffloadReport | null;
   stats(h: Handle): OffloadStats;
+  lease(h: Handle, ms: number): void;
   close(h: Handle): void;
 }
 
@@ -141,6 +143,15 @@ export class AdvertOffload {
   /** What a rule did so far, without ending it. */
   peek(key: number): OffloadReport | null {
     return this.closed ? null : this.binding.peek(this.handle, key);
+  }
+
+  /**
+   * Every rule ends unless this is called again within `ms` (and send()/absorb() renew it): if the
+   * event loop gets stuck, the thread stops advertising and taking over on its behalf, as a stuck
+   * keepalived would, and the peers fail over. No lease until the first call.
+   */
+  lease(ms: number): void {
+    if (!this.closed) this.binding.lease(this.handle, ms);
   }
 
   stats(): OffloadStats {

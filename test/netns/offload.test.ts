@@ -53,6 +53,7 @@ interface Command {
   plan?: HexPlan | null;
   keys?: number[];
   send?: { dst: string; hex: string }[];
+  ms?: number;
 }
 
 interface HexPlan {
@@ -108,6 +109,9 @@ function runChild(): void {
         return need().peek(c.key!);
       case 'stats':
         return need().stats();
+      case 'lease':
+        need().lease(c.ms!);
+        return null;
       case 'close': {
         // peek every rule, close, and say when close returned (the thread is joined by then)
         const o = need();
@@ -226,6 +230,9 @@ class Child {
   }
   stats(): Promise<OffloadStats> {
     return this.op('stats');
+  }
+  lease(ms: number): Promise<null> {
+    return this.op('lease', { ms });
   }
   send(key: number, t: { datagrams: Buffer[]; dsts: number[] }, ipId: number, delayMs: number, intervalMs: number): Promise<null> {
     return this.op('send', { key, datagrams: t.datagrams.map((d) => d.toString('hex')), dsts: t.dsts, ipId, delayMs, intervalMs });
@@ -742,6 +749,48 @@ if (childMode) {
       const wire = vrrpOnWire(readPcap(await cap.stop(500))).filter((d) => d.src === node.ip);
       assert.deepEqual(wire.map((d) => d.id), Array.from({ length: report.count }, (_, i) => 100 + i), 'every counted advert, and only those, on the wire');
       assert.equal((await ha1.stats()).sent, report.count, 'the ended rule sends nothing once the link is back');
+      assert.equal((await ha1.exit()).code, 0);
+    });
+  });
+  test('a lapsed lease (the event loop stuck) ends every rule (4): no more adverts, no takeover; a new rule renews it', { timeout: 60_000 }, async (t) => {
+    if (!requireRoot(t)) return;
+    await withLab(NODES, async (lab) => {
+      const node = lab.node('ha1');
+      const ha1 = await Child.start(lab, 'ha1');
+      const { ifindex } = await ha1.open();
+      const sending = await ha1.key();
+      const absorbing = await ha1.key();
+      await ha1.lease(400);
+      await ha1.send(sending, encoder(node.ip, [MCAST]).template(150), 1, 0, 20);
+      // A takeover armed far away: the lease must end it without carrying it out.
+      const ours = encoder(node.ip, [MCAST]).template(150);
+      const plan: Plan = {
+        adverts: ours.datagrams,
+        dsts: ours.dsts,
+        ipId: 500,
+        netlink: [addressRequest(0, 'add', { index: ifindex, family: 4, address: '203.0.113.77', prefixLen: 32 })],
+        frames: [],
+        ifindex,
+      };
+      await ha1.absorb(absorbing, encoder(lab.node('ha2').ip, [MCAST]).template(200).datagrams[0]!, 30_000, 30_000, plan);
+      await ha1.waitEnded(sending);
+      await ha1.waitEnded(absorbing);
+      const sent = await ha1.stop(sending);
+      const absorbed = await ha1.stop(absorbing);
+      assert.equal(sent?.ended, 4, 'the send rule ended with the lease');
+      assert.ok((sent?.count ?? 0) >= 1, 'it had sent before the lease lapsed');
+      assert.equal(absorbed?.ended, 4, 'the absorb rule ended with the lease');
+      assert.equal(absorbed?.tookOver, false, 'no takeover on a lapsed lease');
+      assert.equal(absorbed?.firedAgoMs, -1);
+      assert.ok(!(await addressesOf(lab, 'ha1')).includes('203.0.113.77'), 'the VIP was not added');
+      const after = (await ha1.stats()).sent;
+      assert.equal(after, sent!.count, 'nothing sent after the lapse');
+      // JS is alive again: a new rule renews the lease and runs.
+      const again = await ha1.key();
+      await ha1.send(again, encoder(node.ip, [MCAST]).template(150), 1, 0, 20);
+      await eventually(() => ha1.peek(again), (r) => (r?.count ?? 0) >= 3, 10_000, 'the new rule sends', 20);
+      assert.equal((await ha1.peek(again))?.ended, 0);
+      await ha1.stop(again);
       assert.equal((await ha1.exit()).code, 0);
     });
   });
