@@ -68,8 +68,8 @@ export interface VrrpElectionDeps {
 
 /** The steady state handed to the offload, and what reclaim() needs to replay it. */
 type Handed =
-  | { kind: 'send'; key: number; datagrams: number }
-  | { kind: 'absorb'; key: number; rx: AdvertEvent; takeover: number };
+  | { kind: 'send'; key: number; datagrams: number; ipId: number }
+  | { kind: 'absorb'; key: number; rx: AdvertEvent; takeover: number; ipId: number };
 
 export class VrrpElection implements Election, DemuxTarget {
   readonly kind = 'vrrp';
@@ -272,7 +272,7 @@ export class VrrpElection implements Election, DemuxTarget {
       const { datagrams, dsts } = this.encoder.template(s.effectivePriority);
       const key = off.key(() => this.sync());
       off.send(key, datagrams, dsts, this.encoder.nextIpId, s.adverAt - this.now(), csToMs(this.fsmCfg.advertIntervalCs));
-      this.handed = { kind: 'send', key, datagrams: datagrams.length };
+      this.handed = { kind: 'send', key, datagrams: datagrams.length, ipId: this.encoder.nextIpId };
       return true;
     }
     const rx = this.lastRx;
@@ -282,7 +282,7 @@ export class VrrpElection implements Election, DemuxTarget {
       const plan = this.takeoverPlan();
       const key = off.key(() => this.sync());
       off.absorb(key, Buffer.from(rx.datagram), downMs, s.masterDownAt - this.now(), plan);
-      this.handed = { kind: 'absorb', key, rx: rx.ev, takeover: plan?.adverts.length ?? 0 };
+      this.handed = { kind: 'absorb', key, rx: rx.ev, takeover: plan?.adverts.length ?? 0, ipId: plan.ipId };
       return true;
     }
     return false;
@@ -314,7 +314,21 @@ export class VrrpElection implements Election, DemuxTarget {
       const at = this.now() - r.lastAgoMs;
       this.snap = step(this.fsmCfg, { ...this.snap, adverAt: at }, { type: 'tick' }, at).state;
     }
-    if (r.ended === ENDED.sendError) this.sendFailed(r.error);
+    if (r.ended === ENDED.sendError) {
+      // The thread gave up on the advert due at now + nextInMs at its first failing destination: that
+      // Adver_Timer tick is served here, as sendAdvert would have served it — the datagrams the thread
+      // sent before the failure count as sent, the failing one and the rest are sent from here, with
+      // the IP ids the thread's attempt gave them (not a second advert, not a second failure).
+      const first = ipIdAfter(h.ipId, r.count * h.datagrams);
+      this.encoder.resumeIpId(first);
+      const due = this.now() + r.nextInMs;
+      const { state, actions } = step(this.fsmCfg, { ...this.snap, adverAt: due }, { type: 'tick' }, Math.max(due, this.now()));
+      this.snap = state;
+      for (const a of actions) {
+        if (a.type === 'send-advert') this.sendAdvert(a.priority, ipIdDistance(first, r.nextIpId) - 1);
+        else this.perform(a);
+      }
+    }
   }
 
   private replayAbsorbed(h: Extract<Handed, { kind: 'absorb' }>, r: OffloadReport): void {
@@ -326,16 +340,26 @@ export class VrrpElection implements Election, DemuxTarget {
     const at = Math.max(this.now() - r.firedAgoMs, this.snap.masterDownAt ?? 0);
     const { state, actions } = step(this.fsmCfg, this.snap, { type: 'tick' }, at);
     this.snap = state;
-    if (r.tookOver) this.encoder.resumeIpId(r.nextIpId);
+    // The takeover advert was sent by the thread; if one of its datagrams failed, that one and the
+    // rest are sent from here, with the IP ids the thread's attempt gave them (as in replaySends).
+    if (r.tookOver) this.encoder.resumeIpId(r.error ? h.ipId : r.nextIpId);
     for (const a of actions) {
-      if (a.type === 'send-advert' && r.tookOver && !r.error) this.counters.advertsSent += h.takeover; // sent by the thread
-      else this.perform(a);
+      if (a.type !== 'send-advert' || !r.tookOver) this.perform(a);
+      else if (r.error) this.sendAdvert(a.priority, ipIdDistance(h.ipId, r.nextIpId) - 1);
+      else this.countSent(h.takeover);
     }
     if (r.nlError) this.deps.log.warn({ instance: this.name, err: r.nlError }, `the fast takeover could not add the VIPs (${r.nlError}); the provider adds them`);
   }
 
-  private sendAdvert(priority: number): void {
-    for (const { dst, datagram } of this.encoder.next(priority)) {
+  /**
+   * One advert, every destination. `sentAlready`: its first datagrams were sent by the offload's
+   * thread (which gave up at the next one); they take their IP ids but are not sent again.
+   */
+  private sendAdvert(priority: number, sentAlready = 0): void {
+    const out = this.encoder.next(priority);
+    this.countSent(sentAlready);
+    for (let i = sentAlready; i < out.length; i++) {
+      const { dst, datagram } = out[i]!;
       if (this.socket.send(datagram, dst)) {
         this.counters.advertsSent++;
         this.sendFailures = 0;
@@ -347,6 +371,12 @@ export class VrrpElection implements Election, DemuxTarget {
     this.counters.advertSendErrors++;
     this.lastSendError = error;
     if (++this.sendFailures === SEND_FAILURES_TO_FAULT) this.deps.onTrouble?.();
+  }
+
+  /** Datagrams the offload's thread sent: as sendAdvert counts a successful send. */
+  private countSent(n: number): void {
+    this.counters.advertsSent += n;
+    if (n > 0) this.sendFailures = 0;
   }
 
   // --- derived configuration ----------------------------------------------------------------------
@@ -399,4 +429,14 @@ export class VrrpElection implements Election, DemuxTarget {
       ...(firstIpId === undefined ? {} : { firstIpId }),
     });
   }
+}
+
+/** The IP id `n` datagrams after `id` (1..0xffff, as AdvertEncoder counts). */
+function ipIdAfter(id: number, n: number): number {
+  return ((id - 1 + n) % 0xffff) + 1;
+}
+
+/** How many datagrams took IP ids from `from` up to (not including) `to`. */
+function ipIdDistance(from: number, to: number): number {
+  return (((to - from) % 0xffff) + 0xffff) % 0xffff;
 }
