@@ -13,8 +13,8 @@
  *       socket receives that no rule absorbs is handed to onEvents(list) on the JS thread, in order,
  *       as a Buffer; a rule that ended by itself is announced in the same list as its key (a number).
  *   send(handle, key, datagrams[], dsts[], ipId, delayMs, intervalMs)
- *       Rule "send": the advert (one datagram per destination, IP header included) leaves in delayMs,
- *       then every intervalMs, each datagram with the next IP id (1..0xffff, as AdvertEncoder) and its
+ *       Rule "send": the advert (one datagram per destination, IP header included) leaves in delayMs
+ *       (negative: overdue, at once), then every intervalMs on that grid, each datagram with the next IP id (1..0xffff, as AdvertEncoder) and its
  *       header checksum. Sends missed by a late thread are skipped (the cadence stays on its grid).
  *       A failing sendto ends the rule (JS takes over and reports the failure as it always does).
  *   absorb(handle, key, expected, downMs, delayMs, takeover | null)
@@ -735,6 +735,16 @@ static int get_adverts(napi_env env, napi_value arr, napi_value dsts, rule_t *r)
   return 1;
 }
 
+/* A delay: negative means overdue (the first send, or the deadline, is due at once; a send rule's
+ * cadence stays on its grid). */
+static int get_delay(napi_env env, napi_value v, const char *name, double *out) {
+  if (napi_get_value_double(env, v, out) == napi_ok && *out == *out && *out > -1e12 && *out < 1e12) return 1;
+  char msg[96];
+  snprintf(msg, sizeof msg, ADDON_NAME ": %s must be a finite number", name);
+  napi_throw_type_error(env, NULL, msg);
+  return 0;
+}
+
 static int get_double(napi_env env, napi_value v, const char *name, double *out) {
   if (napi_get_value_double(env, v, out) == napi_ok && *out >= 0) return 1;
   char msg[96];
@@ -770,7 +780,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   offload_t *o = get_handle(env, argv[0]);
   if (!o) return NULL;
   if (napi_get_value_uint32(env, argv[1], &key) != napi_ok) return throw_errno(env, "key", EINVAL);
-  if (!get_int(env, argv[4], "ipId", &ipid) || !get_double(env, argv[5], "delayMs", &delay) || !get_double(env, argv[6], "intervalMs", &interval)) return NULL;
+  if (!get_int(env, argv[4], "ipId", &ipid) || !get_delay(env, argv[5], "delayMs", &delay) || !get_double(env, argv[6], "intervalMs", &interval)) return NULL;
   if (interval < 1) {
     napi_throw_range_error(env, NULL, ADDON_NAME ": intervalMs must be ≥ 1");
     return NULL;
@@ -812,7 +822,7 @@ static napi_value js_absorb(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, ADDON_NAME ": expected must be a VRRP datagram");
     return NULL;
   }
-  if (!get_double(env, argv[3], "downMs", &down) || !get_double(env, argv[4], "delayMs", &delay)) return NULL;
+  if (!get_double(env, argv[3], "downMs", &down) || !get_delay(env, argv[4], "delayMs", &delay)) return NULL;
   rule_t *r = calloc(1, sizeof *r);
   if (!r) return throw_errno(env, "calloc", ENOMEM);
   r->key = key;

@@ -125,12 +125,13 @@ export class AdvertOffload {
     return key;
   }
 
+  /** Sends the advert in `delayMs` (negative: overdue — at once, the cadence kept on its grid), then every `intervalMs`. */
   send(key: number, datagrams: Buffer[], dsts: number[], ipId: number, delayMs: number, intervalMs: number): void {
-    this.binding.send(this.handle, key, datagrams, dsts, ipId, Math.max(0, delayMs), intervalMs);
+    this.binding.send(this.handle, key, datagrams, dsts, ipId, delayMs, intervalMs);
   }
 
   absorb(key: number, expected: Buffer, downMs: number, delayMs: number, plan: TakeoverPlan | null): void {
-    this.binding.absorb(this.handle, key, expected, downMs, Math.max(0, delayMs), plan);
+    this.binding.absorb(this.handle, key, expected, downMs, delayMs, plan);
   }
 
   /** Ends a rule and says what it did; null when there is no such rule (or the offload is closed). */

@@ -174,7 +174,7 @@ class FakeOffload {
 
   send(key: number, datagrams: Buffer[], dsts: number[], ipId: number, delayMs: number, intervalMs: number): void {
     this.checkOpen();
-    const delay = Math.max(0, delayMs);
+    const delay = delayMs; // negative: overdue, sent at once, the cadence kept on its grid
     if (!(intervalMs >= 1)) throw new RangeError('vrrp_offload: intervalMs must be ≥ 1');
     const now = this.clock.now();
     const r: SendRule = {
@@ -186,7 +186,7 @@ class FakeOffload {
 
   absorb(key: number, expected: Buffer, downMs: number, delayMs: number, plan: TakeoverPlan | null): void {
     this.checkOpen();
-    const delay = Math.max(0, delayMs);
+    const delay = delayMs;
     const hl = expected.length >= 1 ? (expected[0]! & 0x0f) * 4 : 0;
     if (expected.length < 22 || expected[0]! >> 4 !== 4 || hl < 20 || expected.length < hl + 2) throw new TypeError('vrrp_offload: expected must be a VRRP datagram');
     if (!(downMs >= 0)) throw new TypeError('vrrp_offload: downMs must be a number ≥ 0');
@@ -636,6 +636,24 @@ describe('election with an offload: targeted cases', () => {
     await both(runs, 5000.25, (r) => r.election.shutdown());
     assert.deepEqual(off.sends(), plain.sends(), 'the takeover advert by the thread, then the same adverts on the same grid');
     assert.deepEqual(off.election.status(), plain.election.status());
+  });
+
+  test('the event loop hears of the takeover more than half an interval late: one late advert, then the same grid as without the offload', async () => {
+    const latency = 1450; // the FSM puts its next advert 1390.625 ms after this takeover: overdue by then
+    const plain = new Run(V3_1S, false, { takeover: true });
+    const off = new Run(V3_1S, true, { takeover: true, latencyMs: latency });
+    const runs = [plain, off];
+    await both(runs, 0, (r) => r.election.start(null));
+    for (let i = 0; i < 3; i++) await both(runs, 1000, (r) => r.receive(r.advert(PEERS[0], 200)));
+    const down = masterDownIntervalMs(3, 100, 100);
+    const takeoverAt = START + 3000 + down;
+    await both(runs, down + latency + 10);
+    await both(runs, 5000.25, (r) => r.election.shutdown());
+    const late = (r: Run) => r.sends().filter((s) => s.t > takeoverAt && s.t <= takeoverAt + latency);
+    const onGrid = (r: Run) => r.sends().filter((s) => s.t > takeoverAt + latency).map((s) => ({ ...s, ipId: 0 }));
+    assert.equal(late(plain).length, 1, 'without the offload: the first grid advert after the takeover');
+    assert.deepEqual(late(off).map((s) => s.t), [takeoverAt + latency], 'with it: that advert leaves when the event loop hears of the takeover');
+    assert.deepEqual(onGrid(off), onGrid(plain), 'then the same adverts on the same grid (IP ids aside)');
   });
 
   test('the master says goodbye (priority 0): both runs take over after Skew_Time', async () => {
