@@ -8,7 +8,9 @@
 // run our agent, then (in a fresh, identical lab) both run keepalived.
 // Per run:
 //   - start node 1 alone until it masters every instance, then node 2; wait until every instance is
-//     MASTER on node 1 and BACKUP on node 2 and no instance has moved for the settle period (5 s).
+//     MASTER on node 1 and BACKUP on node 2 and no instance has moved for the settle period (12 s:
+//     V8's memory reducer runs two major GCs ~8 s after a node's start-up GC — ~50 ms of CPU once,
+//     start-up work rather than the steady cost measured here; a 5 s settle put them in the window).
 //     A daemon that does not get there in time is measured anyway and flagged (!) in the table;
 //   - CPU: utime+stime(+cutime+cstime) of each node's daemon process tree over 20 s, as % of one
 //     core (keepalived: parent + VRRP child; ours: the node process + the `ip`/`arping` it spawns);
@@ -101,7 +103,8 @@ function usage(): string {
     '  --count N            instances in the big scenario (default 200)',
     '  --impl LIST          ours, keepalived, no-offload (ours with HA_AGENT_OFFLOAD=off), comma-separated\n' +
       '                       (default ours,keepalived)',
-    '  --settle S           quiet seconds after the election before measuring (default 5)',
+    '  --settle S           quiet seconds after the election before measuring (default 12: past V8\'s\n' +
+      '                       one-time memory-reducing GCs ~8 s after start-up)',
     '  --measure S          CPU window in seconds (default 20)',
     '  --garp n1|all|none   where to measure the GARP lag after a takeover (default n1; at N=200 the takeover burst\n' +
     '                       of adverts + GARPs overflows the veth backlog or the capture, so some VRIDs go unmatched)',
@@ -112,7 +115,7 @@ function usage(): string {
 }
 
 function parseArgs(argv: string[]): Options {
-  let settleS = 5;
+  let settleS = 12;
   let measureS = 20;
   let count = 200;
   let keys = ['n1', 'n200'];

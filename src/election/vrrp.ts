@@ -20,7 +20,7 @@
 // still the FSM's, made on the snapshot it would have had.
 import type { Logger } from 'pino';
 import type { InstanceConfig } from '../config/schema.js';
-import { initialState, nextDeadline, step, type FsmAction, type FsmConfig, type FsmEvent, type FsmSnapshot } from '../vrrp/fsm.js';
+import { advertRepeats, initialState, nextDeadline, step, type AdvertEvent, type FsmAction, type FsmConfig, type FsmEvent, type FsmSnapshot } from '../vrrp/fsm.js';
 import { passwordToAuthData, type ChecksumForm } from '../vrrp/packet.js';
 import { AdvertEncoder } from '../vrrp/advert-encoder.js';
 import { checkAdvert, compileView, type CompiledView } from '../vrrp/validate.js';
@@ -30,7 +30,6 @@ import { VRRP_MCAST_GROUP } from '../net/ip.js';
 import { RateLimitedLog } from '../rate-limited-log.js';
 import type { Scheduler, ScheduledEntry } from '../scheduler.js';
 import { ENDED, type AdvertOffload, type OffloadReport, type TakeoverPlan } from '../vrrp/offload.js';
-import { advertRepeats, type AdvertEvent } from '../vrrp/fsm.js';
 import { csToMs } from '../vrrp/timers.js';
 import type { Election, ElectionCounters, ElectionHooks, ElectionStatus } from './types.js';
 
@@ -69,7 +68,7 @@ export interface VrrpElectionDeps {
 /** The steady state handed to the offload, and what reclaim() needs to replay it. */
 type Handed =
   | { kind: 'send'; key: number; datagrams: number; ipId: number }
-  | { kind: 'absorb'; key: number; rx: AdvertEvent; takeover: number; ipId: number };
+  | { kind: 'absorb'; key: number; rx: AdvertEvent; takeover: number; ipId: number }; // takeover: its advert's datagrams
 
 export class VrrpElection implements Election, DemuxTarget {
   readonly kind = 'vrrp';
@@ -282,7 +281,7 @@ export class VrrpElection implements Election, DemuxTarget {
       const plan = this.takeoverPlan();
       const key = off.key(() => this.sync());
       off.absorb(key, Buffer.from(rx.datagram), downMs, s.masterDownAt - this.now(), plan);
-      this.handed = { kind: 'absorb', key, rx: rx.ev, takeover: plan?.adverts.length ?? 0, ipId: plan.ipId };
+      this.handed = { kind: 'absorb', key, rx: rx.ev, takeover: plan.adverts.length, ipId: plan.ipId };
       return true;
     }
     return false;
