@@ -56,6 +56,7 @@ export class Instance {
       release: () => this.runner.want(false),
       announce: (reason) => this.runner.announce(reason),
       takeover: () => this.runner.takeover(),
+      tookOver: () => this.runner.takeoverDone(),
       transition: (from, to, reason) => this.onTransition(from, to, reason),
     });
   }

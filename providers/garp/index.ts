@@ -94,6 +94,8 @@ class GarpProvider implements VipProvider {
   private scheduleMac = '';
   /** Stops watching the interface (watch()). */
   private unwatch: (() => void) | null = null;
+  /** GARPs per VIP the takeover fast path sent (takeoverDone()), counted in the next first burst. */
+  private fastGarps = 0;
 
   constructor(
     private readonly ctx: ProviderContext,
@@ -187,6 +189,7 @@ class GarpProvider implements VipProvider {
 
   private async doRelease(signal: AbortSignal): Promise<void> {
     this.stopAnnouncing(); // first, and even when aborted: never announce what we are giving up
+    this.fastGarps = 0;
     signal.throwIfAborted();
     // Every copy of each VIP address goes, whatever its prefix: a stale /32 (keepalived's default)
     // under a /24 config must not stay behind, answering ARP on a backup.
@@ -241,6 +244,11 @@ class GarpProvider implements VipProvider {
     };
   }
 
+  takeoverDone(): void {
+    const ll = this.linkLayer;
+    this.fastGarps = ll && !ll.noarp && this.settings.repeat > 0 ? 1 : 0;
+  }
+
   announce(reason: 'lower-priority' | 'refresh'): void {
     try {
       if (this.schedule?.running) void this.schedule.burst(reason);
@@ -279,7 +287,8 @@ class GarpProvider implements VipProvider {
       log: this.ctx.log,
       ...(this.deps.timers ? { timers: this.deps.timers } : {}),
     });
-    this.schedule.start();
+    this.schedule.start(this.fastGarps);
+    this.fastGarps = 0;
   }
 
   private stopAnnouncing(): void {

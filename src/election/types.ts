@@ -20,6 +20,8 @@ export interface ElectionHooks {
    * called (the provider's LocalTakeover; null when there is nothing it can do ahead). hold() follows.
    */
   takeover?(): LocalTakeover | null;
+  /** Optional: that LocalTakeover was carried out (just before hold()). */
+  tookOver?(): void;
 }
 
 export interface ElectionCounters {

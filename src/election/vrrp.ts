@@ -68,7 +68,7 @@ export interface VrrpElectionDeps {
 /** The steady state handed to the offload, and what reclaim() needs to replay it. */
 type Handed =
   | { kind: 'send'; key: number; datagrams: number; ipId: number }
-  | { kind: 'absorb'; key: number; rx: AdvertEvent; takeover: number; ipId: number }; // takeover: its advert's datagrams
+  | { kind: 'absorb'; key: number; rx: AdvertEvent; takeover: number; ipId: number; local: boolean }; // takeover: its advert's datagrams; local: the provider's part too
 
 export class VrrpElection implements Election, DemuxTarget {
   readonly kind = 'vrrp';
@@ -281,7 +281,7 @@ export class VrrpElection implements Election, DemuxTarget {
       const plan = this.takeoverPlan();
       const key = off.key(() => this.sync());
       off.absorb(key, Buffer.from(rx.datagram), downMs, s.masterDownAt - this.now(), plan);
-      this.handed = { kind: 'absorb', key, rx: rx.ev, takeover: plan.adverts.length, ipId: plan.ipId };
+      this.handed = { kind: 'absorb', key, rx: rx.ev, takeover: plan.adverts.length, ipId: plan.ipId, local: plan.netlink.length + plan.frames.length > 0 };
       return true;
     }
     return false;
@@ -342,6 +342,8 @@ export class VrrpElection implements Election, DemuxTarget {
     // The takeover advert was sent by the thread; if one of its datagrams failed, that one and the
     // rest are sent from here, with the IP ids the thread's attempt gave them (as in replaySends).
     if (r.tookOver) this.encoder.resumeIpId(r.error ? h.ipId : r.nextIpId);
+    // The provider's part (VIPs added, first GARPs sent) is done: its acquire, after hold(), counts it.
+    if (r.tookOver && h.local && !r.nlError && state.state === 'MASTER') this.deps.hooks.tookOver?.();
     for (const a of actions) {
       if (a.type !== 'send-advert' || !r.tookOver) this.perform(a);
       else if (r.error) this.sendAdvert(a.priority, ipIdDistance(h.ipId, r.nextIpId) - 1);

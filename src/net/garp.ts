@@ -70,13 +70,18 @@ export class GarpSchedule {
     return this.active;
   }
 
-  /** First burst now, then the delayed and refresh bursts. A no-op while already running. */
-  start(): void {
+  /**
+   * First burst now, then the delayed and refresh bursts. A no-op while already running.
+   * `alreadySent`: GARPs per VIP of the first burst that already left (the takeover fast path sends
+   * one, vrrp/offload.ts); the burst sends the rest, so the count stays `repeat`.
+   */
+  start(alreadySent = 0): void {
     if (this.active) return;
     this.active = true;
     this.cancel = new AbortController();
     const s = this.opts.settings;
-    void this.burst('start');
+    if (alreadySent > 0) void this.send('start', Math.max(0, s.repeat - alreadySent));
+    else void this.burst('start');
     if (s.delay > 0) this.arm('delay', s.delay, () => void this.burst('delay'));
     if (s.refresh > 0) this.armRefresh();
   }

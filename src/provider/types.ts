@@ -65,6 +65,12 @@ export interface VipProvider {
    * IPv4). Read-only and cheap: called whenever a BACKUP settles on a master.
    */
   takeover?(): LocalTakeover | null;
+  /**
+   * Optional, with takeover(): the fast path has just carried it out (the requests succeeded, the
+   * frames are on the wire). The acquire() that follows counts those frames as sent (garp: the first
+   * burst sends one GARP per VIP fewer, so there are still garp_master_repeat of them).
+   */
+  takeoverDone?(): void;
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   reasonOf,
   requireRoot,
   settle,
+  sleep,
   startAgent,
   TAKEOVER_REASON,
   vipHolder,
@@ -24,7 +25,7 @@ import {
   type AgentHandle,
   type VrrpParams,
 } from './harness.js';
-import { decodeVrrp, firstAdvert, startCapture } from './capture.js';
+import { decodeArp, decodeVrrp, firstAdvert, firstGarp, startCapture } from './capture.js';
 
 const VIP = '198.51.100.100/24';
 const FAST: Omit<VrrpParams, 'priority'> = { version: 3, vrid: 51, advertInterval: 0.1, vips: [VIP] };
@@ -103,6 +104,45 @@ test('kill -9 of the master: the backup takes over and the client follows the gr
     await waitVipOn(lab, VIP, 'ha2');
     assert.equal(await clientSees(lab, 'client', VIP), 'ha2');
     await ownership(ha2, 'held');
+  });
+});
+
+test('kill -9 of the master: the backup\'s offload thread absorbed its adverts and takes over — advert, VIP, then exactly garp_master_repeat (5) GARPs at once', OPTS, async (t) => {
+  if (!requireRoot(t)) return;
+  await withLab(nodes('ha1', 'ha2'), async (lab) => {
+    const ha1 = agent(lab, 'ha1', 200);
+    const ha2 = agent(lab, 'ha2', 100);
+    await settle([[ha1, 'MASTER'], [ha2, 'BACKUP']], QUIET);
+    type Offload = { received: number; absorbed: number; forwarded: number; sent: number } | null;
+    const offloadOf = async (a: AgentHandle) => ((await a.status()) as { interfaces?: Record<string, { offload: Offload }> }).interfaces?.eth0?.offload ?? null;
+    // Steady state: the master's adverts leave from its thread, the backup's thread absorbs them.
+    const before = await offloadOf(ha2);
+    assert.ok(before && before.absorbed > 0, `the backup absorbs the master's adverts: ${JSON.stringify(before)}`);
+    assert.ok(((await offloadOf(ha1))?.sent ?? 0) > 0, 'the master sends from its offload thread');
+    const s2 = await ha2.instanceStatus();
+    assert.ok((s2.counters?.advertsReceived ?? 0) >= before.absorbed, 'absorbed adverts are counted as received');
+
+    const cap = await startCapture(lab);
+    const killedAt = Date.now();
+    await ha1.kill9();
+    await lab.setLink('ha1', false);
+    await ha2.waitState('VI_1', 'MASTER', WAIT);
+    assert.equal(reasonOf(ha2, 'MASTER'), TAKEOVER_REASON.masterDown);
+    await waitVipOn(lab, VIP, 'ha2');
+    await sleep(1_500); // the first burst; the second comes garp_master_delay (5 s) later
+    const pcap = await cap.stop(300);
+    const [adverts, arps] = await Promise.all([decodeVrrp(pcap), decodeArp(pcap)]);
+    const ha2Node = lab.node('ha2');
+    const vip = VIP.split('/')[0]!;
+    const first = firstAdvert(adverts, { src: ha2Node.ip, after: killedAt, minPriority: 1 });
+    const garp = firstGarp(arps, vip, ha2Node.mac, killedAt);
+    assert.ok(first && garp, 'an advert and a GARP from the new master');
+    assert.ok(first.time <= garp.time, 'the advert first, then the GARP');
+    const garps = arps.filter((r) => r.gratuitous && r.senderIp === vip && r.senderMac === ha2Node.mac.toLowerCase() && r.time >= killedAt);
+    assert.equal(garps.length, 5, 'garp_master_repeat: one from the thread and four from the provider, not six');
+    assert.ok(!ha2.events.some((e) => /fast takeover could not/.test(String(e.msg ?? ''))), 'the thread added the VIP');
+    await ownership(ha2, 'held');
+    assert.equal(await clientSees(lab, 'client', VIP), 'ha2');
   });
 });
 

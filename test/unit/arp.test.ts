@@ -144,6 +144,16 @@ describe('GARP schedule', () => {
     assert.deepEqual({ ...KEEPALIVED_GARP_DEFAULTS }, { repeat: 5, delay: 5, refresh: 0, refreshRepeat: 1, lowerPrioRepeat: 5 });
   });
 
+  test('start(1): the takeover fast path sent one GARP per VIP already: 4 more at 0 ms, then 5 at 5000 ms', () => {
+    const { clock, announcer, s } = schedule({});
+    s.start(1);
+    clock.advance(60_000);
+    assert.deepEqual(bursts(announcer.sent), [
+      [0, 4],
+      [5000, 5],
+    ]);
+  });
+
   test('default schedule: 5 at 0 ms, 5 at 5000 ms, then nothing', () => {
     const { clock, announcer, s } = schedule({});
     s.start();

@@ -452,6 +452,8 @@ class Run {
   readonly clock = new VirtualClock(START);
   readonly socket = new FakeSocket(this.clock);
   readonly hooks: HookRecord[] = [];
+  /** tookOver() calls: when, and how many hold() calls came before (the provider must hear of it first). */
+  readonly tookOver: { t: number; holdsBefore: number }[] = [];
   readonly scheduler: Scheduler;
   readonly offload: FakeOffload | null;
   readonly election: VrrpElection;
@@ -473,7 +475,11 @@ class Run {
       announce: (reason) => rec('announce', reason),
       transition: (from, to, reason) => rec('transition', from, to, reason),
     };
-    if (opts.takeover) hooks.takeover = () => ({ ifindex: 7, netlink: [Buffer.alloc(32)], frames: [Buffer.alloc(42), Buffer.alloc(42)] });
+    if (opts.takeover) {
+      hooks.takeover = () => ({ ifindex: 7, netlink: [Buffer.alloc(32)], frames: [Buffer.alloc(42), Buffer.alloc(42)] });
+      // Not a hook the plain run has: recorded apart, so the runs' hook calls still compare.
+      hooks.tookOver = () => this.tookOver.push({ t: this.clock.now(), holdsBefore: this.hooks.filter((h) => h.call === 'hold').length });
+    }
     this.election = new VrrpElection('VI_1', instanceConfig(setup), {
       socket: this.socket as unknown as VrrpSocket,
       source: SELF,
@@ -606,6 +612,8 @@ describe('election with an offload: targeted cases', () => {
         assert.equal(r.sends().filter((s) => s.t === takeoverAt).length, 1, 'one advert at the takeover');
       }
       assert.deepEqual(off.offload!.takeovers, [{ t: takeoverAt, netlink: 1, frames: 2, ifindex: 7 }], 'the plan ran in the thread');
+      assert.deepEqual(off.tookOver, [{ t: takeoverAt, holdsBefore: 0 }], 'the provider heard of it before hold()');
+      assert.deepEqual(plain.tookOver, []);
       assert.deepEqual(off.offload!.ruleKinds, ['send'], 'and the new master hands its adverts over');
       assertSameRuns(plain, off, 'after the takeover');
     });

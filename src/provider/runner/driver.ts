@@ -137,6 +137,15 @@ export class ProviderRunner {
     }
   }
 
+  /** The fast path carried out takeover() (VipProvider.takeoverDone); call before want(true). */
+  takeoverDone(): void {
+    try {
+      this.provider.takeoverDone?.();
+    } catch (err) {
+      this.log.warn({ err: classifyError(err).message }, 'provider takeoverDone failed');
+    }
+  }
+
   /** Re-announces the VIPs (e.g. GARP) while we are supposed to hold them. Fire and forget. */
   announce(reason: AnnounceReason): void {
     const s = this.state;
