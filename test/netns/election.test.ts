@@ -146,6 +146,33 @@ test('kill -9 of the master: the backup\'s offload thread absorbed its adverts a
   });
 });
 
+test('without the offload thread (HA_AGENT_OFFLOAD=off, or no addon): election, kill -9 takeover and GARPs through the event loop', OPTS, async (t) => {
+  if (!requireRoot(t)) return;
+  await withLab(nodes('ha1', 'ha2'), async (lab) => {
+    const off = ['env', 'HA_AGENT_OFFLOAD=off'];
+    const ha1 = startAgent(lab, 'ha1', agentConfig({ ...FAST, priority: 200 }), off);
+    const ha2 = startAgent(lab, 'ha2', agentConfig({ ...FAST, priority: 100 }), off);
+    await settle([[ha1, 'MASTER'], [ha2, 'BACKUP']], QUIET);
+    const interfaces = async (a: AgentHandle) => ((await a.status()) as { interfaces?: Record<string, { offload: unknown }> }).interfaces ?? {};
+    assert.equal((await interfaces(ha2)).eth0?.offload, null, 'no offload on the interface');
+    assert.ok(ha2.events.some((e) => /VRRP offload off \(HA_AGENT_OFFLOAD=off\)/.test(String(e.msg ?? ''))), 'said once at start-up');
+    assert.ok(((await ha2.instanceStatus()).counters?.advertsReceived ?? 0) > 0, 'the backup hears the master through raw-socket');
+    const cap = await startCapture(lab);
+    const killedAt = Date.now();
+    await ha1.kill9();
+    await lab.setLink('ha1', false);
+    await ha2.waitState('VI_1', 'MASTER', WAIT);
+    assert.equal(reasonOf(ha2, 'MASTER'), TAKEOVER_REASON.masterDown);
+    await waitVipOn(lab, VIP, 'ha2');
+    await sleep(1_500);
+    const arps = await decodeArp(await cap.stop(300));
+    const vip = VIP.split('/')[0]!;
+    const garps = arps.filter((r) => r.gratuitous && r.senderIp === vip && r.senderMac === lab.node('ha2').mac.toLowerCase() && r.time >= killedAt);
+    assert.equal(garps.length, 5, 'garp_master_repeat, all from the provider');
+    assert.equal(await clientSees(lab, 'client', VIP), 'ha2');
+  });
+});
+
 test('SIGTERM of the master (v2, 1 s): priority 0 on the wire, the backup takes over because of it', OPTS, async (t) => {
   if (!requireRoot(t)) return;
   await withLab(nodes('ha1', 'ha2'), async (lab) => {
