@@ -1,0 +1,426 @@
+// AWS IMDSv2 (EC2 instance metadata service) emulator, wire-faithful to what the real SDK clients send
+// and expect (shared spec wire-and-cloud-apis.md §0.7, §2.1–2.3, §6). Test code only.
+//
+// Contract
+// - startImdsEmulator(opts) listens on opts.host (default 127.0.0.1) and opts.port (default 0, an
+//   ephemeral port) and resolves to { url, close, requests, setDisabled, setRequireToken, faults,
+//   rotateCredentials }. `url` is `http://host:port` with no trailing slash: pass it as `endpoint` to
+//   `new MetadataService(...)` or put it in AWS_EC2_METADATA_SERVICE_ENDPOINT for the credential chain.
+//   Nothing here talks to 169.254.169.254 or to AWS.
+// - PUT /latest/api/token with `X-aws-ec2-metadata-token-ttl-seconds: 1..21600` (decimal digits only)
+//   → 200 text/plain, body = token, response header X-Aws-Ec2-Metadata-Token-Ttl-Seconds echoing the
+//   TTL. Missing or out-of-range TTL → 400. Any `X-Forwarded-For` header → 403. Other methods on the
+//   token path → 405. A token expires TTL seconds after it was issued, on opts.clock (default
+//   Date.now): from then on (now >= issued + TTL·1000) it is unknown → 401.
+// - GET /latest/meta-data/<path> with `X-aws-ec2-metadata-token`. Unknown or expired token → 401. No
+//   token → 401 while the token is required (the default; setRequireToken(false) allows IMDSv1 GETs,
+//   but a token that is present must still be valid). Unknown path → 404. Non-GET → 405. Leading
+//   slashes are collapsed (the SDK sends `//latest/...`, §0.7); a query string is ignored.
+// - setDisabled(true): every request (PUT and GET) → 403, as with http-endpoint disabled.
+// - Bodies are text/plain. Directory listings are newline-separated (no trailing newline) and
+//   sub-directories end with `/`; a directory answers with or without its trailing slash.
+// - Paths (under /latest/meta-data/): instance-id, placement/{region,availability-zone}, mac (device 0),
+//   local-ipv4 (device 0's first address), network/interfaces/macs/ (one `<mac>/` per interface, by
+//   device number), network/interfaces/macs/<mac>/{device-number, interface-id, local-ipv4s, mac,
+//   subnet-id, subnet-ipv4-cidr-block, vpc-id, vpc-ipv4-cidr-block (first VPC CIDR),
+//   vpc-ipv4-cidr-blocks (all, newline-separated)}; with a role: iam/ → `security-credentials/`,
+//   iam/security-credentials/ → the role name, iam/security-credentials/<role> → the §2.1 JSON (Code,
+//   LastUpdated, Type, AccessKeyId, SecretAccessKey, Token, Expiration; AccountId only if given),
+//   2-space indented, times as `YYYY-MM-DDTHH:MM:SSZ`. Without a role there is no iam/ (404).
+// - The view is read on every request that needs it (view.interfaces() is never cached), so
+//   local-ipv4s follows whatever the EC2 emulator's imdsView(instanceId) reports at that moment.
+// - Credentials: role.credentials() is called on every credentials GET until rotateCredentials(next)
+//   replaces it; rotateCredentials() with no argument generates a fresh set (new keys, Expiration =
+//   clock + 6 h) and returns it. LastUpdated is the clock time at which the served AccessKeyId last
+//   changed (start-up, rotation, or role.credentials() returning new keys).
+// - faults.add({ kind, path?, method?, times? }) injects a fault into the next `times` (default 1;
+//   Infinity for ever) requests matching `method` (case-insensitive) and `path` (a string equals the
+//   normalised path, e.g. '/latest/api/token'; a RegExp is tested against it). Kinds: 'status' answers
+//   `status` (default 503) at once; 'latency' waits `ms` (real time) and then serves normally; 'hang'
+//   never answers (close() ends it). Faults are checked in the order added, first match wins, before
+//   the disabled/token/path logic. A fault removes itself once its count is used up.
+// - requests: every request in arrival order, { method, path (as received, e.g. '//latest/...'),
+//   status (0 until answered; stays 0 for a hang), at (clock time of arrival) }.
+// - close() ends hanging requests and open connections and stops the server.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+
+export interface ImdsInterface {
+  mac: string;
+  interfaceId: string;
+  subnetId: string;
+  subnetCidr: string;
+  vpcId: string;
+  vpcCidrs: string[];
+  deviceNumber: number;
+  localIpv4s: string[];
+}
+
+export interface ImdsInstanceView {
+  instanceId: string;
+  region: string;
+  availabilityZone: string;
+  interfaces(): ImdsInterface[];
+}
+
+export interface ImdsRoleCredentials {
+  AccessKeyId: string;
+  SecretAccessKey: string;
+  Token: string;
+  Expiration: Date;
+  AccountId?: string;
+}
+
+export interface ImdsRole {
+  name: string;
+  credentials(): ImdsRoleCredentials;
+}
+
+export interface ImdsEmulatorOptions {
+  view: ImdsInstanceView;
+  role?: ImdsRole;
+  host?: string;
+  port?: number;
+  /** Milliseconds since the epoch; drives token expiry, LastUpdated and `requests[].at`. */
+  clock?: () => number;
+}
+
+export interface ImdsRequestRecord {
+  method: string;
+  path: string;
+  status: number;
+  at: number;
+}
+
+interface FaultMatch {
+  path?: RegExp | string;
+  method?: string;
+  /** How many matching requests the fault applies to (default 1; Infinity for ever). */
+  times?: number;
+}
+
+export type ImdsFault =
+  | (FaultMatch & { kind: 'status'; status?: number })
+  | (FaultMatch & { kind: 'latency'; ms: number })
+  | (FaultMatch & { kind: 'hang' });
+
+export interface ImdsFaultHandle {
+  /** Matching requests the fault will still apply to. */
+  readonly remaining: number;
+  remove(): void;
+}
+
+export interface ImdsFaults {
+  add(fault: ImdsFault): ImdsFaultHandle;
+  clear(): void;
+  /** Faults still armed. */
+  readonly size: number;
+}
+
+export interface ImdsEmulator {
+  url: string;
+  close(): Promise<void>;
+  requests: ImdsRequestRecord[];
+  setDisabled(disabled: boolean): void;
+  setRequireToken(required: boolean): void;
+  faults: ImdsFaults;
+  rotateCredentials(next?: ImdsRoleCredentials | (() => ImdsRoleCredentials)): ImdsRoleCredentials;
+}
+
+export const TOKEN_TTL_HEADER = 'x-aws-ec2-metadata-token-ttl-seconds';
+export const TOKEN_HEADER = 'x-aws-ec2-metadata-token';
+export const MAX_TOKEN_TTL_SECONDS = 21_600;
+
+/** `YYYY-MM-DDTHH:MM:SSZ`, the form IMDS uses for LastUpdated and Expiration. */
+export function imdsTime(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+function randomUpper(n: number): string {
+  const b = randomBytes(n);
+  let s = '';
+  for (let i = 0; i < n; i++) s += ALNUM[b[i]! % ALNUM.length];
+  return s;
+}
+
+/** A fresh credential set in the shape IMDS serves (temporary ASIA keys). */
+export function generateImdsCredentials(now: number, lifetimeMs = 6 * 3600_000): ImdsRoleCredentials {
+  return {
+    AccessKeyId: `ASIA${randomUpper(16)}`,
+    SecretAccessKey: randomBytes(30).toString('base64'),
+    Token: `IQoJb3JpZ2luX2Vj${randomBytes(48).toString('base64')}`,
+    Expiration: new Date(now + lifetimeMs),
+  };
+}
+
+type Node = string | Map<string, Node | (() => Node | undefined)>;
+type Lazy = Node | (() => Node | undefined);
+
+interface ArmedFault {
+  fault: ImdsFault;
+  remaining: number;
+}
+
+export async function startImdsEmulator(opts: ImdsEmulatorOptions): Promise<ImdsEmulator> {
+  const clock = opts.clock ?? Date.now;
+  const { view, role } = opts;
+  const host = opts.host ?? '127.0.0.1';
+  const requests: ImdsRequestRecord[] = [];
+  const tokens = new Map<string, number>(); // token → expiry (clock ms)
+  let disabled = false;
+  let requireToken = true;
+  const armed: ArmedFault[] = [];
+  const hanging = new Set<ServerResponse>();
+  const sockets = new Set<Socket>();
+
+  let credentialSource: (() => ImdsRoleCredentials) | undefined = role ? () => role.credentials() : undefined;
+  let lastKeyId: string | undefined;
+  let lastUpdated = clock();
+
+  const currentCredentials = (): ImdsRoleCredentials => {
+    const c = credentialSource!();
+    if (c.AccessKeyId !== lastKeyId) {
+      if (lastKeyId !== undefined) lastUpdated = clock();
+      lastKeyId = c.AccessKeyId;
+    }
+    return c;
+  };
+  if (credentialSource) currentCredentials(); // LastUpdated of the first set = start-up time
+
+  const credentialsJson = (): string => {
+    const c = currentCredentials();
+    const body: Record<string, string> = {
+      Code: 'Success',
+      LastUpdated: imdsTime(lastUpdated),
+      Type: 'AWS-HMAC',
+      AccessKeyId: c.AccessKeyId,
+      SecretAccessKey: c.SecretAccessKey,
+      Token: c.Token,
+      Expiration: imdsTime(c.Expiration.getTime()),
+    };
+    if (c.AccountId !== undefined) body.AccountId = c.AccountId;
+    return JSON.stringify(body, null, 2);
+  };
+
+  const interfaceNode = (ifc: ImdsInterface): Node =>
+    new Map<string, Lazy>([
+      ['device-number', String(ifc.deviceNumber)],
+      ['interface-id', ifc.interfaceId],
+      ['local-ipv4s', ifc.localIpv4s.join('\n')],
+      ['mac', ifc.mac.toLowerCase()],
+      ['subnet-id', ifc.subnetId],
+      ['subnet-ipv4-cidr-block', ifc.subnetCidr],
+      ['vpc-id', ifc.vpcId],
+      ['vpc-ipv4-cidr-block', () => ifc.vpcCidrs[0]],
+      ['vpc-ipv4-cidr-blocks', ifc.vpcCidrs.join('\n')],
+    ]);
+
+  // The metadata tree, built per request; network entries read view.interfaces() when reached.
+  const metaData = (): Node => {
+    let cached: ImdsInterface[] | undefined; // within one request only
+    const ifcs = (): ImdsInterface[] => (cached ??= [...view.interfaces()].sort((a, b) => a.deviceNumber - b.deviceNumber));
+    const primary = (): ImdsInterface | undefined => ifcs().find((i) => i.deviceNumber === 0);
+    const iam: [string, Lazy][] = role
+      ? [['iam', new Map<string, Lazy>([['security-credentials', new Map<string, Lazy>([[role.name, () => credentialsJson()]])]])]]
+      : [];
+    return new Map<string, Lazy>([
+      ...iam,
+      ['instance-id', view.instanceId],
+      ['local-ipv4', () => primary()?.localIpv4s[0]],
+      ['mac', () => primary()?.mac.toLowerCase()],
+      [
+        'network',
+        new Map<string, Lazy>([
+          [
+            'interfaces',
+            new Map<string, Lazy>([['macs', () => new Map<string, Lazy>(ifcs().map((i) => [i.mac.toLowerCase(), interfaceNode(i)]))]]),
+          ],
+        ]),
+      ],
+      [
+        'placement',
+        new Map<string, Lazy>([
+          ['availability-zone', view.availabilityZone],
+          ['region', view.region],
+        ]),
+      ],
+    ]);
+  };
+
+  const resolve = (path: string): string | undefined => {
+    const prefix = '/latest/meta-data';
+    if (path !== prefix && !path.startsWith(prefix + '/')) return undefined;
+    const rest = path.slice(prefix.length + 1);
+    const trailingSlash = rest === '' || rest.endsWith('/');
+    const parts = rest.split('/').filter((p) => p !== '');
+    let node: Node | undefined = metaData();
+    for (const part of parts) {
+      if (typeof node === 'string' || node === undefined) return undefined;
+      const next: Lazy | undefined = node.get(part) ?? node.get(part.toLowerCase());
+      node = typeof next === 'function' ? next() : next;
+    }
+    if (node === undefined) return undefined;
+    if (typeof node === 'string') return trailingSlash && parts.length > 0 ? undefined : node;
+    const entries: string[] = [];
+    for (const [name, child] of node) {
+      const value = typeof child === 'function' ? child() : child;
+      if (value === undefined) continue;
+      entries.push(typeof value === 'string' ? name : `${name}/`);
+    }
+    return entries.join('\n');
+  };
+
+  const send = (res: ServerResponse, rec: ImdsRequestRecord, status: number, body: string, headers: Record<string, string> = {}): void => {
+    rec.status = status;
+    res.writeHead(status, {
+      'Content-Type': 'text/plain',
+      'Content-Length': String(Buffer.byteLength(body)),
+      Server: 'EC2ws',
+      ...headers,
+    });
+    res.end(body);
+  };
+
+  const matchFault = (method: string, path: string): ArmedFault | undefined => {
+    for (let i = 0; i < armed.length; i++) {
+      const a = armed[i]!;
+      const f = a.fault;
+      if (f.method !== undefined && f.method.toUpperCase() !== method) continue;
+      if (f.path !== undefined && (typeof f.path === 'string' ? f.path !== path : !f.path.test(path))) continue;
+      a.remaining -= 1;
+      if (a.remaining <= 0) armed.splice(i, 1);
+      return a;
+    }
+    return undefined;
+  };
+
+  const serve = (req: IncomingMessage, res: ServerResponse, rec: ImdsRequestRecord, method: string, path: string): void => {
+    if (disabled) return send(res, rec, 403, 'Forbidden');
+    if (path === '/latest/api/token') {
+      if (method !== 'PUT') return send(res, rec, 405, 'Method Not Allowed', { Allow: 'PUT' });
+      if (req.headers['x-forwarded-for'] !== undefined) return send(res, rec, 403, 'Forbidden');
+      const raw = req.headers[TOKEN_TTL_HEADER];
+      const ttlText = Array.isArray(raw) ? raw[0] : raw;
+      const ttl = ttlText !== undefined && /^\s*\d+\s*$/.test(ttlText) ? Number(ttlText.trim()) : NaN;
+      if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TOKEN_TTL_SECONDS) return send(res, rec, 400, 'Bad Request');
+      const now = clock();
+      for (const [t, exp] of tokens) if (now >= exp) tokens.delete(t);
+      const token = `AQAEA${randomBytes(36).toString('base64')}`;
+      tokens.set(token, now + ttl * 1000);
+      return send(res, rec, 200, token, { 'X-Aws-Ec2-Metadata-Token-Ttl-Seconds': String(ttl) });
+    }
+    if (method !== 'GET') return send(res, rec, 405, 'Method Not Allowed', { Allow: 'GET' });
+    const rawToken = req.headers[TOKEN_HEADER];
+    const token = Array.isArray(rawToken) ? rawToken[0] : rawToken;
+    if (token === undefined) {
+      if (requireToken) return send(res, rec, 401, 'Unauthorized');
+    } else {
+      const exp = tokens.get(token);
+      if (exp === undefined || clock() >= exp) {
+        tokens.delete(token);
+        return send(res, rec, 401, 'Unauthorized');
+      }
+    }
+    const body = resolve(path);
+    if (body === undefined) return send(res, rec, 404, 'Not Found');
+    return send(res, rec, 200, body);
+  };
+
+  const server = createServer((req, res) => {
+    const method = (req.method ?? 'GET').toUpperCase();
+    const rawPath = req.url ?? '/';
+    const rec: ImdsRequestRecord = { method, path: rawPath, status: 0, at: clock() };
+    requests.push(rec);
+    req.resume(); // bodies are ignored
+    const path = rawPath.split('?')[0]!.replace(/^\/+/, '/');
+    const fault = matchFault(method, path);
+    if (fault === undefined) return serve(req, res, rec, method, path);
+    const f = fault.fault;
+    switch (f.kind) {
+      case 'status':
+        return send(res, rec, f.status ?? 503, f.status === undefined || f.status === 503 ? 'Service Unavailable' : 'Injected fault');
+      case 'latency': {
+        const t = setTimeout(() => {
+          hanging.delete(res);
+          if (!res.destroyed) serve(req, res, rec, method, path);
+        }, f.ms);
+        hanging.add(res);
+        res.on('close', () => {
+          clearTimeout(t);
+          hanging.delete(res);
+        });
+        return;
+      }
+      case 'hang':
+        hanging.add(res);
+        res.on('close', () => hanging.delete(res));
+        return;
+    }
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', fail);
+      ok();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+
+  const faults: ImdsFaults = {
+    add(fault: ImdsFault): ImdsFaultHandle {
+      const times = fault.times ?? 1;
+      if (!(times > 0)) throw new RangeError(`fault times must be > 0, got ${times}`);
+      const a: ArmedFault = { fault, remaining: times };
+      armed.push(a);
+      return {
+        get remaining() {
+          return armed.includes(a) ? a.remaining : 0;
+        },
+        remove() {
+          const i = armed.indexOf(a);
+          if (i >= 0) armed.splice(i, 1);
+        },
+      };
+    },
+    clear() {
+      armed.length = 0;
+    },
+    get size() {
+      return armed.length;
+    },
+  };
+
+  return {
+    url,
+    requests,
+    faults,
+    setDisabled(b: boolean) {
+      disabled = b;
+    },
+    setRequireToken(b: boolean) {
+      requireToken = b;
+    },
+    rotateCredentials(next?: ImdsRoleCredentials | (() => ImdsRoleCredentials)): ImdsRoleCredentials {
+      if (!role) throw new Error('rotateCredentials: the emulator has no role');
+      const fresh = next ?? generateImdsCredentials(clock());
+      credentialSource = typeof fresh === 'function' ? fresh : () => fresh;
+      return currentCredentials();
+    },
+    async close() {
+      for (const res of hanging) res.destroy();
+      hanging.clear();
+      armed.length = 0;
+      const closed = new Promise<void>((ok) => server.close(() => ok()));
+      server.closeAllConnections();
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
+  };
+}
