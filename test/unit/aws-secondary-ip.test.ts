@@ -1,0 +1,162 @@
+// The aws provider's secondary-ip mode (providers/aws/secondary-ip.ts) with the real SDK clients
+// against the EC2 and IMDSv2 emulators sharing one state: the move, its asynchronous confirmation
+// (a fake clock), EC2 calls per failover, verify's three answers, release, and classed failures.
+// The interface's addresses are a set here (the netlink path is the garp provider's, tested there).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import { Ec2State } from '../emulators/aws/ec2-state.js';
+import { startEc2Emulator, type Ec2Emulator } from '../emulators/aws/ec2-server.js';
+import { startImdsEmulator, type ImdsEmulator } from '../emulators/aws/imds.js';
+import { Imds } from '../../providers/aws/imds.js';
+import { Ec2 } from '../../providers/aws/ec2.js';
+import { SecondaryIpProvider, type LocalAddresses } from '../../providers/aws/secondary-ip.js';
+import { ProviderError } from '../../src/provider/errors.js';
+import type { ProviderTiming } from '../../src/provider/types.js';
+
+const KEY = { accessKeyId: 'AKIDEXAMPLE00000001', secretAccessKey: 'secretExample0000000000000000000000000000' };
+const VIP = '198.51.100.100';
+const TIMING: ProviderTiming = { operationTimeoutMs: 10_000, confirmTimeoutMs: 6_000, reconcileMs: 30_000, backoffBaseMs: 1_000, backoffMaxMs: 30_000, faultAfterMs: 20_000 };
+
+interface World {
+  state: Ec2State;
+  clock: { t: number };
+  ec2: Ec2Emulator;
+  imds: ImdsEmulator;
+  a: { instanceId: string; eni: string; mac: string };
+  b: { instanceId: string; eni: string; mac: string };
+}
+
+async function withWorld(fn: (w: World) => Promise<void>, remapDelayMs = 1_500): Promise<void> {
+  const saved = { ...process.env };
+  Object.assign(process.env, { AWS_ACCESS_KEY_ID: KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: KEY.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true' });
+  delete process.env.AWS_SESSION_TOKEN;
+  delete process.env.AWS_PROFILE;
+  const clock = { t: Date.parse('2026-12-02T12:00:00Z') };
+  const state = new Ec2State({ region: 'eu-west-1', now: () => clock.t, remapDelayMs });
+  const vpc = state.addVpc({ cidrs: ['198.51.100.0/24'] });
+  const subnet = state.addSubnet({ vpcId: vpc.vpcId, cidr: '198.51.100.0/24', availabilityZone: 'eu-west-1a' });
+  const A = state.addInstance({ subnetId: subnet.subnetId, privateIp: '198.51.100.10', secondaryIps: [VIP] });
+  const B = state.addInstance({ subnetId: subnet.subnetId, privateIp: '198.51.100.11' });
+  const ec2 = await startEc2Emulator({ state, credentials: [KEY] });
+  const imds = await startImdsEmulator({ view: state.imdsView(B.instance.instanceId) });
+  try {
+    await fn({
+      state,
+      clock,
+      ec2,
+      imds,
+      a: { instanceId: A.instance.instanceId, eni: A.eni.networkInterfaceId, mac: A.eni.macAddress },
+      b: { instanceId: B.instance.instanceId, eni: B.eni.networkInterfaceId, mac: B.eni.macAddress },
+    });
+  } finally {
+    await ec2.close();
+    await imds.close();
+    process.env = saved;
+  }
+}
+
+function fakeLocal(): LocalAddresses & { set: Set<string> } {
+  const set = new Set<string>(['198.51.100.11']);
+  return {
+    set,
+    add: async (cidr) => void set.add(cidr.split('/')[0]!),
+    remove: async (addresses) => addresses.forEach((a) => set.delete(a)),
+    present: async () => set,
+  };
+}
+
+function provider(w: World, local = fakeLocal(), unassignOnRelease = false) {
+  const p = new SecondaryIpProvider(
+    { instanceName: 'VI_1', interface: 'eth0', vips: [`${VIP}/32`], garp: { repeat: 5, delay: 5, refresh: 0, refreshRepeat: 1, lowerPrioRepeat: 5 }, timing: TIMING, log: pino({ level: 'silent' }) },
+    {
+      given: {},
+      unassignOnRelease,
+      imds: new Imds({ endpoint: w.imds.url }),
+      ec2For: (region) => new Ec2({ region, endpoint: w.ec2.url, timeoutMs: 2_000 }),
+      macOf: () => w.b.mac,
+      local,
+      now: () => w.clock.t,
+      sleep: async (ms) => void (w.clock.t += ms), // the remap lands on the state's clock
+      random: () => 0.5,
+    },
+  );
+  return { p, local };
+}
+
+const signal = () => new AbortController().signal;
+const ec2Calls = (w: World, from = 0) => w.ec2.calls.slice(from).map((c) => c.action);
+
+test('failover: the VIP moves from the other ENI to ours in ONE EC2 call, confirmed through IMDS after the remap delay', async () => {
+  await withWorld(async (w) => {
+    const { p, local } = provider(w);
+    assert.deepEqual(await p.verify(signal()), { [`${VIP}/32`]: 'elsewhere' }, 'before: on the other instance\'s ENI');
+    const from = w.ec2.calls.length;
+    const t0 = w.clock.t;
+    await p.acquire(signal());
+    assert.deepEqual(ec2Calls(w, from), ['AssignPrivateIpAddresses'], 'one assign; the confirmation read IMDS, not EC2');
+    assert.ok(w.clock.t - t0 >= 1_500, 'acquire waited for the remap to show');
+    assert.ok(local.set.has(VIP), 'the VIP is on the interface');
+    assert.ok(w.state.getEni(w.b.eni).secondaryIps.includes(VIP));
+    assert.ok(!w.state.getEni(w.a.eni).secondaryIps.includes(VIP));
+    const call = w.ec2.calls.find((c) => c.action === 'AssignPrivateIpAddresses')!;
+    assert.equal(call.params.AllowReassignment, 'true');
+    assert.equal(call.params.NetworkInterfaceId, w.b.eni, 'the ENI found by the interface\'s MAC');
+    assert.deepEqual(await p.verify(signal()), { [`${VIP}/32`]: 'held' });
+    // Taken off the interface by hand: not held (the runner re-acquires, which needs no EC2 call).
+    local.set.delete(VIP);
+    assert.deepEqual(await p.verify(signal()), { [`${VIP}/32`]: 'not-held' });
+    const again = w.ec2.calls.length;
+    await p.acquire(signal());
+    assert.deepEqual(ec2Calls(w, again), [], 'already ours in IMDS: no EC2 call');
+    assert.ok(local.set.has(VIP));
+  });
+});
+
+test('release: off the interface; in the cloud only with unassignOnRelease, and only while still ours', async () => {
+  await withWorld(async (w) => {
+    const { p, local } = provider(w);
+    await p.acquire(signal());
+    const from = w.ec2.calls.length;
+    await p.release(signal());
+    assert.ok(!local.set.has(VIP));
+    assert.deepEqual(ec2Calls(w, from), [], 'the default keeps the cloud assignment (the next master takes it)');
+    const u = provider(w, local, true).p;
+    await u.release(signal());
+    assert.deepEqual(ec2Calls(w, from), ['DescribeNetworkInterfaces', 'UnassignPrivateIpAddresses']);
+    assert.ok(!w.state.getEni(w.b.eni).secondaryIps.includes(VIP));
+    assert.deepEqual(await u.verify(signal()), { [`${VIP}/32`]: 'not-held' });
+  }, 0);
+});
+
+test('a remap that does not show in time: one DescribeNetworkInterfaces decides; not there → retryable NotConfirmed (2 EC2 calls)', async () => {
+  await withWorld(async (w) => {
+    const { p } = provider(w);
+    const from = w.ec2.calls.length;
+    const err = await p.acquire(signal()).catch((e: unknown) => e);
+    assert.ok(err instanceof ProviderError, String(err));
+    assert.equal(err.errorClass, 'retryable');
+    assert.equal(err.code, 'NotConfirmed');
+    assert.deepEqual(ec2Calls(w, from), ['AssignPrivateIpAddresses', 'DescribeNetworkInterfaces'], 'at most 3 EC2 calls per failover');
+  }, 60_000);
+});
+
+test('failures come back classed: a missing permission (permanent, names the IAM action), throttling (retryable, then it works)', async () => {
+  await withWorld(async (w) => {
+    const { p } = provider(w);
+    w.ec2.setAllowedActions(KEY.accessKeyId, ['DescribeNetworkInterfaces']);
+    const denied = await p.acquire(signal()).catch((e: unknown) => e);
+    assert.ok(denied instanceof ProviderError);
+    assert.equal(denied.errorClass, 'permanent');
+    assert.equal(denied.code, 'UnauthorizedOperation');
+    assert.match(denied.fix ?? '', /ec2:AssignPrivateIpAddresses/);
+    w.ec2.setAllowedActions(KEY.accessKeyId, undefined);
+    w.ec2.faults.add({ action: 'AssignPrivateIpAddresses', kind: 'throttle', times: 1 });
+    const throttled = await p.acquire(signal()).catch((e: unknown) => e);
+    assert.ok(throttled instanceof ProviderError);
+    assert.equal(throttled.errorClass, 'retryable');
+    assert.equal(throttled.code, 'RequestLimitExceeded');
+    await p.acquire(signal());
+    assert.deepEqual(await p.verify(signal()), { [`${VIP}/32`]: 'held' });
+  }, 0);
+});
