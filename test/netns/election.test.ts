@@ -45,6 +45,28 @@ async function ownership(a: AgentHandle, want: string): Promise<void> {
   await eventually(async () => (await a.instanceStatus()).provider.ownership, (o) => o === want, 10_000, `${a.label} ownership ${want}`, 200);
 }
 
+/**
+ * kill -9 of ha1 (and its cable pulled), ha2 takes over on its Master_Down_Timer; returns ha2's
+ * adverts and ARP frames captured from the kill until 1.5 s after the VIP is on ha2 (the first GARP
+ * burst; the second comes garp_master_delay, 5 s, later), and ha2's GARPs for the VIP among them.
+ */
+async function killMasterAndCapture(lab: Lab, ha1: AgentHandle, ha2: AgentHandle) {
+  const cap = await startCapture(lab);
+  const killedAt = Date.now();
+  await ha1.kill9();
+  await lab.setLink('ha1', false);
+  await ha2.waitState('VI_1', 'MASTER', WAIT);
+  assert.equal(reasonOf(ha2, 'MASTER'), TAKEOVER_REASON.masterDown);
+  await waitVipOn(lab, VIP, 'ha2');
+  await sleep(1_500);
+  const pcap = await cap.stop(300);
+  const [adverts, arps] = await Promise.all([decodeVrrp(pcap), decodeArp(pcap)]);
+  const node = lab.node('ha2');
+  const vip = VIP.split('/')[0]!;
+  const garps = arps.filter((r) => r.gratuitous && r.senderIp === vip && r.senderMac === node.mac.toLowerCase() && r.time >= killedAt);
+  return { killedAt, adverts, arps, garps, vip, node };
+}
+
 test('two agents: the higher priority is MASTER, alone holds the VIP and answers ARP for it', OPTS, async (t) => {
   if (!requireRoot(t)) return;
   await withLab(nodes('ha1', 'ha2'), async (lab) => {
@@ -122,23 +144,11 @@ test('kill -9 of the master: the backup\'s offload thread absorbed its adverts a
     const s2 = await ha2.instanceStatus();
     assert.ok((s2.counters?.advertsReceived ?? 0) >= before.absorbed, 'absorbed adverts are counted as received');
 
-    const cap = await startCapture(lab);
-    const killedAt = Date.now();
-    await ha1.kill9();
-    await lab.setLink('ha1', false);
-    await ha2.waitState('VI_1', 'MASTER', WAIT);
-    assert.equal(reasonOf(ha2, 'MASTER'), TAKEOVER_REASON.masterDown);
-    await waitVipOn(lab, VIP, 'ha2');
-    await sleep(1_500); // the first burst; the second comes garp_master_delay (5 s) later
-    const pcap = await cap.stop(300);
-    const [adverts, arps] = await Promise.all([decodeVrrp(pcap), decodeArp(pcap)]);
-    const ha2Node = lab.node('ha2');
-    const vip = VIP.split('/')[0]!;
-    const first = firstAdvert(adverts, { src: ha2Node.ip, after: killedAt, minPriority: 1 });
-    const garp = firstGarp(arps, vip, ha2Node.mac, killedAt);
+    const { killedAt, adverts, arps, garps, vip, node } = await killMasterAndCapture(lab, ha1, ha2);
+    const first = firstAdvert(adverts, { src: node.ip, after: killedAt, minPriority: 1 });
+    const garp = firstGarp(arps, vip, node.mac, killedAt);
     assert.ok(first && garp, 'an advert and a GARP from the new master');
     assert.ok(first.time <= garp.time, 'the advert first, then the GARP');
-    const garps = arps.filter((r) => r.gratuitous && r.senderIp === vip && r.senderMac === ha2Node.mac.toLowerCase() && r.time >= killedAt);
     assert.equal(garps.length, 5, 'garp_master_repeat: one from the thread and four from the provider, not six');
     assert.ok(!ha2.events.some((e) => /fast takeover could not/.test(String(e.msg ?? ''))), 'the thread added the VIP');
     await ownership(ha2, 'held');
@@ -157,17 +167,7 @@ test('without the offload thread (HA_AGENT_OFFLOAD=off, or no addon): election, 
     assert.equal((await interfaces(ha2)).eth0?.offload, null, 'no offload on the interface');
     assert.ok(ha2.events.some((e) => /VRRP offload off \(HA_AGENT_OFFLOAD=off\)/.test(String(e.msg ?? ''))), 'said once at start-up');
     assert.ok(((await ha2.instanceStatus()).counters?.advertsReceived ?? 0) > 0, 'the backup hears the master through raw-socket');
-    const cap = await startCapture(lab);
-    const killedAt = Date.now();
-    await ha1.kill9();
-    await lab.setLink('ha1', false);
-    await ha2.waitState('VI_1', 'MASTER', WAIT);
-    assert.equal(reasonOf(ha2, 'MASTER'), TAKEOVER_REASON.masterDown);
-    await waitVipOn(lab, VIP, 'ha2');
-    await sleep(1_500);
-    const arps = await decodeArp(await cap.stop(300));
-    const vip = VIP.split('/')[0]!;
-    const garps = arps.filter((r) => r.gratuitous && r.senderIp === vip && r.senderMac === lab.node('ha2').mac.toLowerCase() && r.time >= killedAt);
+    const { garps } = await killMasterAndCapture(lab, ha1, ha2);
     assert.equal(garps.length, 5, 'garp_master_repeat, all from the provider');
     assert.equal(await clientSees(lab, 'client', VIP), 'ha2');
   });

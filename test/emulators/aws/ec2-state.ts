@@ -16,6 +16,7 @@
 //   now() is injectable (a fake clock); the default, Date.now, is the real-time mode.
 // - imdsView(instanceId) is the shape the IMDS emulator reads; keep it stable.
 import { Ec2Error } from './ec2-errors.js';
+import type { ImdsInstanceView, ImdsInterface } from './imds.js';
 
 export { Ec2Error };
 
@@ -158,25 +159,8 @@ export interface PendingMove {
   at: number;
 }
 
-/** What the IMDS emulator serves for one instance (keep this shape). */
-export interface ImdsInterface {
-  mac: string;
-  interfaceId: string;
-  subnetId: string;
-  subnetCidr: string;
-  vpcId: string;
-  vpcCidrs: string[];
-  deviceNumber: number;
-  /** Primary first, then the secondaries, as visible now. */
-  localIpv4s: string[];
-}
-
-export interface ImdsView {
-  instanceId: string;
-  region: string;
-  availabilityZone: string;
-  interfaces(): ImdsInterface[];
-}
+/** What the IMDS emulator (./imds.ts) serves for one instance: imdsView() answers in its shape. */
+export type ImdsView = ImdsInstanceView;
 
 export interface Ec2StateOptions {
   region?: string;
