@@ -10,7 +10,7 @@ function ec2(code: string, status: number, message = 'details'): EC2ServiceExcep
   return new EC2ServiceException({ name: code, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status }, message });
 }
 
-const classOf = (e: unknown) => awsError(e, 'AssignPrivateIpAddresses', 'assigning 10.0.1.100').errorClass;
+const classOf = (e: unknown) => awsError(e, 'AssignPrivateIpAddresses', 'assigning 198.51.100.100').errorClass;
 
 test('throttling, 5xx, timeouts and network errors are retryable', () => {
   for (const [code, status] of [['RequestLimitExceeded', 503], ['Throttling', 400], ['InternalError', 500], ['Unavailable', 503], ['SomethingNew', 502]] as const)
@@ -23,12 +23,12 @@ test('throttling, 5xx, timeouts and network errors are retryable', () => {
 });
 
 test('a missing permission is permanent and names the IAM action to allow', () => {
-  const e = awsError(ec2('UnauthorizedOperation', 403, 'You are not authorized to perform this operation.'), 'AssignPrivateIpAddresses', 'assigning 10.0.1.100');
+  const e = awsError(ec2('UnauthorizedOperation', 403, 'You are not authorized to perform this operation.'), 'AssignPrivateIpAddresses', 'assigning 198.51.100.100');
   assert.ok(e instanceof ProviderError);
   assert.equal(e.errorClass, 'permanent');
   assert.equal(e.code, 'UnauthorizedOperation');
   assert.match(e.fix!, /allow ec2:AssignPrivateIpAddresses/);
-  assert.match(e.message, /^assigning 10\.0\.1\.100: UnauthorizedOperation \(HTTP 403\): You are not authorized/);
+  assert.match(e.message, /^assigning 198\.51\.100\.100: UnauthorizedOperation \(HTTP 403\): You are not authorized/);
 });
 
 test('wrong ids, limits, auth and clock problems are permanent with a fix that says what to change', () => {
@@ -51,7 +51,7 @@ test('wrong ids, limits, auth and clock problems are permanent with a fix that s
 
 test('InvalidParameterValue: the fix follows EC2\'s message', () => {
   const fixOf = (m: string) => awsError(ec2('InvalidParameterValue', 400, m), 'AssignPrivateIpAddresses', 'x').fix ?? '';
-  assert.match(fixOf('[10.0.1.100] assigned, but move is not allowed.'), /primary/);
+  assert.match(fixOf('[198.51.100.100] assigned, but move is not allowed.'), /primary/);
   assert.match(fixOf("Address does not fall within the subnet's address range"), /subnet CIDR/);
   assert.match(fixOf("Address is in subnet's reserved address range"), /reserved/);
   assert.match(fixOf("There is no route defined for '203.0.113.10/32' in the route table. Use CreateRoute instead."), /create-route/);

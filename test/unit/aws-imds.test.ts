@@ -8,7 +8,7 @@ import { Imds } from '../../providers/aws/imds.js';
 import { discoverFacts, localIpv4s } from '../../providers/aws/facts.js';
 import { ProviderError } from '../../src/provider/errors.js';
 
-process.env.AWS_EC2_METADATA_DISABLED = 'true'; // nothing here may fall back to 169.254.169.254
+process.env.AWS_EC2_METADATA_DISABLED = 'true'; // nothing here may fall back to the real IMDS address
 
 const ETH0 = { mac: '0a:1b:2c:3d:4e:01', interfaceId: 'eni-0000000000000aaa1', subnetId: 'subnet-0aaa', subnetCidr: '198.51.100.0/24', vpcId: 'vpc-01', vpcCidrs: ['198.51.100.0/24', '203.0.113.0/24'], deviceNumber: 0 };
 const ETH1 = { mac: '0a:1b:2c:3d:4e:02', interfaceId: 'eni-0000000000000bbb2', subnetId: 'subnet-0bbb', subnetCidr: '203.0.113.0/24', vpcId: 'vpc-01', vpcCidrs: ['198.51.100.0/24', '203.0.113.0/24'], deviceNumber: 1 };

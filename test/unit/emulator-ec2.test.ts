@@ -49,7 +49,7 @@ const ENI_C = 'eni-0a1b2c3d4e5f60003'; // other subnet
 const RTB = 'rtb-0123456789abcdef0';
 const ALLOC = 'eipalloc-0123456789abcdef0';
 const SG = 'sg-0123456789abcdef0';
-const VIP = '10.0.1.100';
+const VIP = '198.51.100.100';
 
 /** A fake clock for the model (the server's SigV4 clock stays real, the SDK signs with real time). */
 class FakeClock {
@@ -68,15 +68,15 @@ interface World {
 }
 
 /**
- * VPC 10.0.0.0/16 with subnet 10.0.1.0/24 (instances A 10.0.1.10 holding VIP 10.0.1.100 + EIP, and
- * B 10.0.1.20) and subnet 10.0.2.0/24 (a spare ENI), a route 192.168.100.10/32 → A, a VRRP SG.
+ * VPC 198.51.100.0/24 with subnet 198.51.100.0/25 (instances A 198.51.100.10 holding VIP 198.51.100.100 + EIP, and
+ * B 198.51.100.20) and subnet 198.51.100.128/25 (a spare ENI), a route 203.0.113.10/32 → A, a VRRP SG.
  */
 async function world(t: { after(fn: () => unknown): void }, o: { remapDelayMs?: number; serverClock?: () => number; limit?: number } = {}): Promise<World> {
   const clock = new FakeClock();
   const state = new Ec2State({ now: clock.now, remapDelayMs: o.remapDelayMs ?? 0 });
-  state.addVpc({ vpcId: VPC, cidrs: ['10.0.0.0/16'] });
-  state.addSubnet({ subnetId: SUBNET, vpcId: VPC, cidr: '10.0.1.0/24', availabilityZone: 'us-east-1a' });
-  state.addSubnet({ subnetId: SUBNET2, vpcId: VPC, cidr: '10.0.2.0/24', availabilityZone: 'us-east-1b' });
+  state.addVpc({ vpcId: VPC, cidrs: ['198.51.100.0/24'] });
+  state.addSubnet({ subnetId: SUBNET, vpcId: VPC, cidr: '198.51.100.0/25', availabilityZone: 'us-east-1a' });
+  state.addSubnet({ subnetId: SUBNET2, vpcId: VPC, cidr: '198.51.100.128/25', availabilityZone: 'us-east-1b' });
   state.addSecurityGroup({
     groupId: SG,
     groupName: 'ha-peers',
@@ -85,10 +85,10 @@ async function world(t: { after(fn: () => unknown): void }, o: { remapDelayMs?: 
     ingress: [{ ipProtocol: '112', sourceGroupIds: [SG] }],
   });
   const lim = o.limit !== undefined ? { secondaryIpLimit: o.limit } : {};
-  state.addInstance({ instanceId: I_A, networkInterfaceId: ENI_A, macAddress: '0a:1b:2c:3d:4e:5f', subnetId: SUBNET, privateIp: '10.0.1.10', secondaryIps: [VIP], securityGroupIds: [SG], ...lim });
-  state.addInstance({ instanceId: I_B, networkInterfaceId: ENI_B, macAddress: '0a:1b:2c:3d:4e:60', subnetId: SUBNET, privateIp: '10.0.1.20', securityGroupIds: [SG], ...lim });
-  state.addNetworkInterface({ networkInterfaceId: ENI_C, subnetId: SUBNET2, privateIp: '10.0.2.10' });
-  state.addRouteTable({ routeTableId: RTB, vpcId: VPC, subnetIds: [SUBNET], routes: [{ destinationCidrBlock: '192.168.100.10/32', networkInterfaceId: ENI_A }] });
+  state.addInstance({ instanceId: I_A, networkInterfaceId: ENI_A, macAddress: '0a:1b:2c:3d:4e:5f', subnetId: SUBNET, privateIp: '198.51.100.10', secondaryIps: [VIP], securityGroupIds: [SG], ...lim });
+  state.addInstance({ instanceId: I_B, networkInterfaceId: ENI_B, macAddress: '0a:1b:2c:3d:4e:60', subnetId: SUBNET, privateIp: '198.51.100.20', securityGroupIds: [SG], ...lim });
+  state.addNetworkInterface({ networkInterfaceId: ENI_C, subnetId: SUBNET2, privateIp: '198.51.100.138' });
+  state.addRouteTable({ routeTableId: RTB, vpcId: VPC, subnetIds: [SUBNET], routes: [{ destinationCidrBlock: '203.0.113.10/32', networkInterfaceId: ENI_A }] });
   state.addAddress({ allocationId: ALLOC, publicIp: '203.0.113.7', networkInterfaceId: ENI_A, privateIpAddress: VIP });
   state.addAddress({ allocationId: 'eipalloc-0000000000000free', publicIp: '203.0.113.8' });
   const emu = await startEc2Emulator({
@@ -156,7 +156,7 @@ test('SigV4: a signed request is accepted; the response carries x-amzn-RequestId
   assert.equal(a.SourceDestCheck, true);
   assert.deepEqual(a.Groups, [{ GroupId: SG, GroupName: 'ha-peers' }]);
   assert.deepEqual(a.PrivateIpAddresses?.map((p) => [p.PrivateIpAddress, p.Primary, p.Association?.PublicIp]), [
-    ['10.0.1.10', true, undefined],
+    ['198.51.100.10', true, undefined],
     [VIP, false, '203.0.113.7'],
   ]);
   assert.deepEqual(a.TagSet, []);
@@ -166,10 +166,10 @@ test('SigV4: session-token credentials are accepted; the same key without its to
   const w = await world(t);
   const ok = await w.client({}, TEMP).send(new DescribeSubnetsCommand({ SubnetIds: [SUBNET, SUBNET2] }));
   assert.deepEqual(ok.Subnets?.map((s) => [s.SubnetId, s.CidrBlock, s.AvailabilityZone]), [
-    [SUBNET, '10.0.1.0/24', 'us-east-1a'],
-    [SUBNET2, '10.0.2.0/24', 'us-east-1b'],
+    [SUBNET, '198.51.100.0/25', 'us-east-1a'],
+    [SUBNET2, '198.51.100.128/25', 'us-east-1b'],
   ]);
-  assert.equal(ok.Subnets![0]!.AvailableIpAddressCount, 256 - 5 - 3); // 2 primaries + the VIP
+  assert.equal(ok.Subnets![0]!.AvailableIpAddressCount, 128 - 5 - 3); // a /25: 2 primaries + the VIP
   const noToken = { accessKeyId: TEMP.accessKeyId, secretAccessKey: TEMP.secretAccessKey };
   const e = await rejection(w.client({}, noToken).send(new DescribeSubnetsCommand({})));
   assert.equal(e.name, 'AuthFailure');
@@ -233,15 +233,15 @@ test('Assign with AllowReassignment moves a secondary after the remap delay (fak
   assert.equal(w.emu.calls[0]!.params['DryRun'], undefined, 'Assign carries no DryRun');
 
   w.clock.advance(4_999);
-  assert.deepEqual(await ipsOf(c, ENI_A), ['10.0.1.10', VIP], 'not moved before the delay');
-  assert.deepEqual(await ipsOf(c, ENI_B), ['10.0.1.20']);
+  assert.deepEqual(await ipsOf(c, ENI_A), ['198.51.100.10', VIP], 'not moved before the delay');
+  assert.deepEqual(await ipsOf(c, ENI_B), ['198.51.100.20']);
   let eip = await c.send(new DescribeAddressesCommand({ AllocationIds: [ALLOC] }));
   assert.equal(eip.Addresses?.[0]?.NetworkInterfaceId, ENI_A);
   assert.equal(w.state.pendingMoves().length, 1);
 
   w.clock.advance(1);
-  assert.deepEqual(await ipsOf(c, ENI_A), ['10.0.1.10']);
-  assert.deepEqual(await ipsOf(c, ENI_B), ['10.0.1.20', VIP]);
+  assert.deepEqual(await ipsOf(c, ENI_A), ['198.51.100.10']);
+  assert.deepEqual(await ipsOf(c, ENI_B), ['198.51.100.20', VIP]);
   eip = await c.send(new DescribeAddressesCommand({ AllocationIds: [ALLOC] }));
   assert.deepEqual([eip.Addresses?.[0]?.NetworkInterfaceId, eip.Addresses?.[0]?.PrivateIpAddress, eip.Addresses?.[0]?.InstanceId], [ENI_B, VIP, I_B]);
   assert.equal(w.state.pendingMoves().length, 0);
@@ -255,7 +255,7 @@ test('Assign without AllowReassignment → InvalidParameterValue "[ip] assigned,
   assert.equal(e.message, `[${VIP}] assigned, but move is not allowed.`);
   assert.equal(e.$metadata.httpStatusCode, 400);
   assert.equal(e.$metadata.attempts, 1);
-  assert.deepEqual(await ipsOf(c, ENI_A), ['10.0.1.10', VIP]);
+  assert.deepEqual(await ipsOf(c, ENI_A), ['198.51.100.10', VIP]);
   w.state.moveNotAllowedCode = 'InvalidIPAddress.InUse';
   const e2 = await rejection(c.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: ENI_B, PrivateIpAddresses: [VIP] })));
   assert.equal(e2.name, 'InvalidIPAddress.InUse');
@@ -264,15 +264,15 @@ test('Assign without AllowReassignment → InvalidParameterValue "[ip] assigned,
 test('a primary IP never moves, even with AllowReassignment; a fresh address is assigned at once', async (t) => {
   const w = await world(t, { remapDelayMs: 1_000 });
   const c = w.client();
-  const e = await rejection(c.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: ENI_B, PrivateIpAddresses: ['10.0.1.10'], AllowReassignment: true })));
+  const e = await rejection(c.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: ENI_B, PrivateIpAddresses: ['198.51.100.10'], AllowReassignment: true })));
   assert.equal(e.name, 'InvalidParameterValue');
   w.clock.advance(10_000);
-  assert.deepEqual(await ipsOf(c, ENI_A), ['10.0.1.10', VIP]);
-  assert.deepEqual(await ipsOf(c, ENI_B), ['10.0.1.20']);
-  await c.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: ENI_B, PrivateIpAddresses: ['10.0.1.200'] }));
-  assert.deepEqual(await ipsOf(c, ENI_B), ['10.0.1.20', '10.0.1.200']);
-  await c.send(new UnassignPrivateIpAddressesCommand({ NetworkInterfaceId: ENI_B, PrivateIpAddresses: ['10.0.1.200'] }));
-  assert.deepEqual(await ipsOf(c, ENI_B), ['10.0.1.20']);
+  assert.deepEqual(await ipsOf(c, ENI_A), ['198.51.100.10', VIP]);
+  assert.deepEqual(await ipsOf(c, ENI_B), ['198.51.100.20']);
+  await c.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: ENI_B, PrivateIpAddresses: ['198.51.100.99'] }));
+  assert.deepEqual(await ipsOf(c, ENI_B), ['198.51.100.20', '198.51.100.99']);
+  await c.send(new UnassignPrivateIpAddressesCommand({ NetworkInterfaceId: ENI_B, PrivateIpAddresses: ['198.51.100.99'] }));
+  assert.deepEqual(await ipsOf(c, ENI_B), ['198.51.100.20']);
   const e2 = await rejection(c.send(new UnassignPrivateIpAddressesCommand({ NetworkInterfaceId: ENI_B, PrivateIpAddresses: [VIP] })));
   assert.equal(e2.name, 'InvalidParameterValue');
 });
@@ -281,28 +281,28 @@ test('outside the subnet, reserved addresses, the per-ENI limit and unknown ENI 
   const w = await world(t, { limit: 2 });
   const c = w.client();
   const assign = (ips: string[], eni = ENI_B) => c.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: eni, PrivateIpAddresses: ips, AllowReassignment: true }));
-  const outside = await rejection(assign(['10.0.2.50']));
+  const outside = await rejection(assign(['198.51.100.178']));
   assert.deepEqual([outside.name, outside.message], ['InvalidParameterValue', "Address does not fall within the subnet's address range"]);
-  for (const ip of ['10.0.1.0', '10.0.1.1', '10.0.1.2', '10.0.1.3', '10.0.1.255']) {
+  for (const ip of ['198.51.100.0', '198.51.100.1', '198.51.100.2', '198.51.100.3', '198.51.100.127']) {
     const r = await rejection(assign([ip]));
     assert.deepEqual([r.name, r.message], ['InvalidParameterValue', "Address is in subnet's reserved address range"], ip);
   }
   // All-or-nothing: the first is fine, the second reserved → nothing assigned.
-  await rejection(assign(['10.0.1.50', '10.0.1.255']));
-  assert.deepEqual(await ipsOf(c, ENI_B), ['10.0.1.20']);
-  const lim = await rejection(assign(['10.0.1.50', '10.0.1.51', '10.0.1.52']));
+  await rejection(assign(['198.51.100.50', '198.51.100.127']));
+  assert.deepEqual(await ipsOf(c, ENI_B), ['198.51.100.20']);
+  const lim = await rejection(assign(['198.51.100.50', '198.51.100.51', '198.51.100.52']));
   assert.equal(lim.name, 'PrivateIpAddressLimitExceeded');
-  assert.deepEqual(await ipsOf(c, ENI_B), ['10.0.1.20']);
-  await assign(['10.0.1.50', VIP]);
-  assert.deepEqual(await ipsOf(c, ENI_B), ['10.0.1.20', '10.0.1.50', VIP]);
-  const nf = await rejection(assign(['10.0.1.60'], 'eni-0ffffffffffffffff'));
+  assert.deepEqual(await ipsOf(c, ENI_B), ['198.51.100.20']);
+  await assign(['198.51.100.50', VIP]);
+  assert.deepEqual(await ipsOf(c, ENI_B), ['198.51.100.20', '198.51.100.50', VIP]);
+  const nf = await rejection(assign(['198.51.100.60'], 'eni-0ffffffffffffffff'));
   assert.deepEqual([nf.name, nf.message], ['InvalidNetworkInterfaceID.NotFound', "The networkInterface ID 'eni-0ffffffffffffffff' does not exist"]);
 });
 
 test('SecondaryPrivateIpAddressCount picks free, unreserved addresses', async (t) => {
   const w = await world(t);
   const r = await w.client().send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: ENI_B, SecondaryPrivateIpAddressCount: 2 }));
-  assert.deepEqual(r.AssignedPrivateIpAddresses?.map((a) => a.PrivateIpAddress), ['10.0.1.4', '10.0.1.5']);
+  assert.deepEqual(r.AssignedPrivateIpAddresses?.map((a) => a.PrivateIpAddress), ['198.51.100.4', '198.51.100.5']);
 });
 
 // ------------------------------------------------------------------ Describe* filters
@@ -314,7 +314,7 @@ test('DescribeNetworkInterfaces filters (the Appendix A pair, and the others of 
     ((await c.send(new DescribeNetworkInterfacesCommand({ Filters }))).NetworkInterfaces ?? []).map((n) => n.NetworkInterfaceId);
   assert.deepEqual(await ids([{ Name: 'attachment.instance-id', Values: [I_A] }, { Name: 'addresses.private-ip-address', Values: [VIP] }]), [ENI_A]);
   assert.deepEqual(await ids([{ Name: 'attachment.instance-id', Values: [I_B] }, { Name: 'addresses.private-ip-address', Values: [VIP] }]), []);
-  assert.deepEqual(await ids([{ Name: 'private-ip-address', Values: ['10.0.1.20', '10.0.2.10'] }]), [ENI_B, ENI_C]);
+  assert.deepEqual(await ids([{ Name: 'private-ip-address', Values: ['198.51.100.20', '198.51.100.138'] }]), [ENI_B, ENI_C]);
   assert.deepEqual(await ids([{ Name: 'network-interface-id', Values: [ENI_C] }]), [ENI_C]);
   assert.deepEqual(await ids([{ Name: 'subnet-id', Values: [SUBNET] }]), [ENI_A, ENI_B]);
   assert.deepEqual(await ids([{ Name: 'vpc-id', Values: [VPC] }]), [ENI_A, ENI_B, ENI_C]);
@@ -334,12 +334,12 @@ test('DescribeNetworkInterfaces filters (the Appendix A pair, and the others of 
 test('ReplaceRoute + DescribeRouteTables (filters), and the route errors', async (t) => {
   const w = await world(t);
   const c = w.client();
-  await c.send(new ReplaceRouteCommand({ RouteTableId: RTB, DestinationCidrBlock: '192.168.100.10/32', NetworkInterfaceId: ENI_B }));
-  assert.equal(w.emu.calls[0]!.params['DestinationCidrBlock'], '192.168.100.10/32');
+  await c.send(new ReplaceRouteCommand({ RouteTableId: RTB, DestinationCidrBlock: '203.0.113.10/32', NetworkInterfaceId: ENI_B }));
+  assert.equal(w.emu.calls[0]!.params['DestinationCidrBlock'], '203.0.113.10/32');
   const r = await c.send(
     new DescribeRouteTablesCommand({
       Filters: [
-        { Name: 'route.destination-cidr-block', Values: ['192.168.100.10/32'] },
+        { Name: 'route.destination-cidr-block', Values: ['203.0.113.10/32'] },
         { Name: 'vpc-id', Values: [VPC] },
       ],
     }),
@@ -347,42 +347,42 @@ test('ReplaceRoute + DescribeRouteTables (filters), and the route errors', async
   assert.equal(r.RouteTables?.length, 1);
   const routes = r.RouteTables![0]!.Routes!;
   assert.deepEqual(routes.map((x) => [x.DestinationCidrBlock, x.GatewayId, x.NetworkInterfaceId, x.InstanceId, x.State]), [
-    ['10.0.0.0/16', 'local', undefined, undefined, 'active'],
-    ['192.168.100.10/32', undefined, ENI_B, I_B, 'active'],
+    ['198.51.100.0/24', 'local', undefined, undefined, 'active'],
+    ['203.0.113.10/32', undefined, ENI_B, I_B, 'active'],
   ]);
   assert.deepEqual(r.RouteTables![0]!.Associations?.map((a) => [a.SubnetId, a.Main, a.AssociationState?.State]), [[SUBNET, false, 'associated']]);
   const bySubnet = await c.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'association.subnet-id', Values: [SUBNET2] }] }));
   assert.deepEqual(bySubnet.RouteTables, []);
   const byId = await c.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'route-table-id', Values: [RTB] }] }));
   assert.equal(byId.RouteTables?.[0]?.RouteTableId, RTB);
-  const noRoute = await rejection(c.send(new ReplaceRouteCommand({ RouteTableId: RTB, DestinationCidrBlock: '192.168.100.11/32', NetworkInterfaceId: ENI_B })));
-  assert.deepEqual([noRoute.name, noRoute.message], ['InvalidParameterValue', "There is no route defined for '192.168.100.11/32' in the route table. Use CreateRoute instead."]);
-  const noTable = await rejection(c.send(new ReplaceRouteCommand({ RouteTableId: 'rtb-0ffffffffffffffff', DestinationCidrBlock: '192.168.100.10/32', NetworkInterfaceId: ENI_B })));
+  const noRoute = await rejection(c.send(new ReplaceRouteCommand({ RouteTableId: RTB, DestinationCidrBlock: '203.0.113.11/32', NetworkInterfaceId: ENI_B })));
+  assert.deepEqual([noRoute.name, noRoute.message], ['InvalidParameterValue', "There is no route defined for '203.0.113.11/32' in the route table. Use CreateRoute instead."]);
+  const noTable = await rejection(c.send(new ReplaceRouteCommand({ RouteTableId: 'rtb-0ffffffffffffffff', DestinationCidrBlock: '203.0.113.10/32', NetworkInterfaceId: ENI_B })));
   assert.equal(noTable.name, 'InvalidRouteTableID.NotFound');
-  await c.send(new ReplaceRouteCommand({ RouteTableId: RTB, DestinationCidrBlock: '192.168.100.10/32', InstanceId: I_A }));
-  assert.deepEqual(w.state.routeTables.get(RTB)!.routes[1], { destinationCidrBlock: '192.168.100.10/32', instanceId: I_A, networkInterfaceId: ENI_A, state: 'active', origin: 'CreateRoute' });
+  await c.send(new ReplaceRouteCommand({ RouteTableId: RTB, DestinationCidrBlock: '203.0.113.10/32', InstanceId: I_A }));
+  assert.deepEqual(w.state.routeTables.get(RTB)!.routes[1], { destinationCidrBlock: '203.0.113.10/32', instanceId: I_A, networkInterfaceId: ENI_A, state: 'active', origin: 'CreateRoute' });
 });
 
 test('AssociateAddress + DescribeAddresses; Resource.AlreadyAssociated without AllowReassociation', async (t) => {
   const w = await world(t);
   const c = w.client();
-  const e = await rejection(c.send(new AssociateAddressCommand({ AllocationId: ALLOC, NetworkInterfaceId: ENI_B, PrivateIpAddress: '10.0.1.20' })));
+  const e = await rejection(c.send(new AssociateAddressCommand({ AllocationId: ALLOC, NetworkInterfaceId: ENI_B, PrivateIpAddress: '198.51.100.20' })));
   assert.equal(e.name, 'Resource.AlreadyAssociated');
   assert.equal(e.$metadata.httpStatusCode, 400);
-  const r = await c.send(new AssociateAddressCommand({ AllocationId: ALLOC, NetworkInterfaceId: ENI_B, PrivateIpAddress: '10.0.1.20', AllowReassociation: true }));
+  const r = await c.send(new AssociateAddressCommand({ AllocationId: ALLOC, NetworkInterfaceId: ENI_B, PrivateIpAddress: '198.51.100.20', AllowReassociation: true }));
   assert.match(r.AssociationId ?? '', /^eipassoc-/);
   const d = await c.send(new DescribeAddressesCommand({ Filters: [{ Name: 'network-interface-id', Values: [ENI_B] }] }));
   assert.deepEqual(d.Addresses?.map((a) => [a.AllocationId, a.PublicIp, a.PrivateIpAddress, a.InstanceId, a.AssociationId, a.Domain]), [
-    [ALLOC, '203.0.113.7', '10.0.1.20', I_B, r.AssociationId, 'vpc'],
+    [ALLOC, '203.0.113.7', '198.51.100.20', I_B, r.AssociationId, 'vpc'],
   ]);
   const free = await c.send(new AssociateAddressCommand({ PublicIp: '203.0.113.8', InstanceId: I_A }));
   assert.ok(free.AssociationId);
   const all = await c.send(new DescribeAddressesCommand({}));
   assert.deepEqual(all.Addresses?.map((a) => [a.PublicIp, a.NetworkInterfaceId, a.PrivateIpAddress]), [
-    ['203.0.113.7', ENI_B, '10.0.1.20'],
-    ['203.0.113.8', ENI_A, '10.0.1.10'],
+    ['203.0.113.7', ENI_B, '198.51.100.20'],
+    ['203.0.113.8', ENI_A, '198.51.100.10'],
   ]);
-  const notMine = await rejection(c.send(new AssociateAddressCommand({ AllocationId: ALLOC, NetworkInterfaceId: ENI_B, PrivateIpAddress: '10.0.1.77', AllowReassociation: true })));
+  const notMine = await rejection(c.send(new AssociateAddressCommand({ AllocationId: ALLOC, NetworkInterfaceId: ENI_B, PrivateIpAddress: '198.51.100.77', AllowReassociation: true })));
   assert.equal(notMine.name, 'InvalidParameterValue');
   const nf = await rejection(c.send(new AssociateAddressCommand({ AllocationId: 'eipalloc-0ffffffffffffffff', NetworkInterfaceId: ENI_B })));
   assert.equal(nf.name, 'InvalidAllocationID.NotFound');
@@ -401,7 +401,7 @@ test('DescribeSecurityGroups (protocol-112 rule, escaped description) and Descri
   assert.equal(byProto.SecurityGroups?.length, 1);
   const inst = await c.send(new DescribeInstancesCommand({ InstanceIds: [I_B] }));
   const i = inst.Reservations![0]!.Instances![0]!;
-  assert.deepEqual([i.InstanceId, i.State?.Name, i.State?.Code, i.PrivateIpAddress, i.SubnetId, i.VpcId, i.Placement?.AvailabilityZone], [I_B, 'running', 16, '10.0.1.20', SUBNET, VPC, 'us-east-1a']);
+  assert.deepEqual([i.InstanceId, i.State?.Name, i.State?.Code, i.PrivateIpAddress, i.SubnetId, i.VpcId, i.Placement?.AvailabilityZone], [I_B, 'running', 16, '198.51.100.20', SUBNET, VPC, 'us-east-1a']);
   assert.deepEqual(i.NetworkInterfaces?.map((n) => [n.NetworkInterfaceId, n.Attachment?.DeviceIndex, n.MacAddress]), [[ENI_B, 0, '0a:1b:2c:3d:4e:60']]);
   const all = await c.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-state-name', Values: ['running'] }] }));
   assert.equal(all.Reservations?.length, 2);
@@ -419,13 +419,13 @@ test('xml: text is escaped and the error envelope is the §1.4 one', () => {
 
 test('DryRun: 412 DryRunOperation when allowed, 403 UnauthorizedOperation when denied; state untouched', async (t) => {
   const w = await world(t);
-  const ok = await rejection(w.client().send(new ReplaceRouteCommand({ DryRun: true, RouteTableId: RTB, DestinationCidrBlock: '192.168.100.10/32', NetworkInterfaceId: ENI_B })));
+  const ok = await rejection(w.client().send(new ReplaceRouteCommand({ DryRun: true, RouteTableId: RTB, DestinationCidrBlock: '203.0.113.10/32', NetworkInterfaceId: ENI_B })));
   assert.deepEqual([ok.name, ok.message, ok.$metadata.httpStatusCode, ok.$fault, ok.$metadata.attempts], ['DryRunOperation', 'Request would have succeeded, but DryRun flag is set.', 412, 'client', 1]);
   assert.equal(w.state.routeTables.get(RTB)!.routes[1]!.networkInterfaceId, ENI_A);
   const ro = w.client({}, READONLY);
   const okRead = await rejection(ro.send(new DescribeNetworkInterfacesCommand({ DryRun: true, NetworkInterfaceIds: [ENI_A] })));
   assert.equal(okRead.name, 'DryRunOperation');
-  const denied = await rejection(ro.send(new ReplaceRouteCommand({ DryRun: true, RouteTableId: RTB, DestinationCidrBlock: '192.168.100.10/32', NetworkInterfaceId: ENI_B })));
+  const denied = await rejection(ro.send(new ReplaceRouteCommand({ DryRun: true, RouteTableId: RTB, DestinationCidrBlock: '203.0.113.10/32', NetworkInterfaceId: ENI_B })));
   assert.deepEqual([denied.name, denied.message, denied.$metadata.httpStatusCode], ['UnauthorizedOperation', 'You are not authorized to perform this operation.', 403]);
 });
 
@@ -434,10 +434,10 @@ test('UnauthorizedOperation for a denied action (real call); setAllowedActions c
   const ro = w.client({}, READONLY);
   const e = await rejection(ro.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: ENI_B, PrivateIpAddresses: [VIP], AllowReassignment: true })));
   assert.deepEqual([e.name, e.$metadata.httpStatusCode, e.$metadata.attempts], ['UnauthorizedOperation', 403, 1]);
-  assert.deepEqual(w.state.imdsView(I_B).interfaces()[0]!.localIpv4s, ['10.0.1.20']);
+  assert.deepEqual(w.state.imdsView(I_B).interfaces()[0]!.localIpv4s, ['198.51.100.20']);
   w.emu.setAllowedActions(READONLY.accessKeyId, undefined);
   await ro.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: ENI_B, PrivateIpAddresses: [VIP], AllowReassignment: true }));
-  assert.deepEqual(w.state.imdsView(I_B).interfaces()[0]!.localIpv4s, ['10.0.1.20', VIP]);
+  assert.deepEqual(w.state.imdsView(I_B).interfaces()[0]!.localIpv4s, ['198.51.100.20', VIP]);
 });
 
 test('unknown action → 400 InvalidAction (SDK request rewritten before signing); an unsigned request → 401 AuthFailure', async (t) => {
@@ -497,7 +497,7 @@ test('authFailure / unauthorized faults are not retried', async (t) => {
   w.emu.faults.add({ action: 'ReplaceRoute', times: 1, kind: 'unauthorized' });
   w.emu.faults.add({ action: 'DescribeSubnets', times: 1, kind: 'authFailure' });
   const c = w.client({ maxAttempts: 3 });
-  const u = await rejection(c.send(new ReplaceRouteCommand({ RouteTableId: RTB, DestinationCidrBlock: '192.168.100.10/32', NetworkInterfaceId: ENI_B })));
+  const u = await rejection(c.send(new ReplaceRouteCommand({ RouteTableId: RTB, DestinationCidrBlock: '203.0.113.10/32', NetworkInterfaceId: ENI_B })));
   assert.deepEqual([u.name, u.$metadata.attempts], ['UnauthorizedOperation', 1]);
   const a = await rejection(c.send(new DescribeSubnetsCommand({})));
   assert.deepEqual([a.name, a.$metadata.httpStatusCode], ['AuthFailure', 401]);
@@ -564,15 +564,15 @@ test('imdsView reflects the remap only after the delay (fake clock); shape for t
   const b = w.state.imdsView(I_B);
   assert.deepEqual([b.instanceId, b.region, b.availabilityZone], [I_B, 'us-east-1', 'us-east-1a']);
   assert.deepEqual(b.interfaces(), [
-    { mac: '0a:1b:2c:3d:4e:60', interfaceId: ENI_B, subnetId: SUBNET, subnetCidr: '10.0.1.0/24', vpcId: VPC, vpcCidrs: ['10.0.0.0/16'], deviceNumber: 0, localIpv4s: ['10.0.1.20'] },
+    { mac: '0a:1b:2c:3d:4e:60', interfaceId: ENI_B, subnetId: SUBNET, subnetCidr: '198.51.100.0/25', vpcId: VPC, vpcCidrs: ['198.51.100.0/24'], deviceNumber: 0, localIpv4s: ['198.51.100.20'] },
   ]);
   await w.client().send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: ENI_B, PrivateIpAddresses: [VIP], AllowReassignment: true }));
   w.clock.advance(1_999);
-  assert.deepEqual(a.interfaces()[0]!.localIpv4s, ['10.0.1.10', VIP]);
-  assert.deepEqual(b.interfaces()[0]!.localIpv4s, ['10.0.1.20']);
+  assert.deepEqual(a.interfaces()[0]!.localIpv4s, ['198.51.100.10', VIP]);
+  assert.deepEqual(b.interfaces()[0]!.localIpv4s, ['198.51.100.20']);
   w.clock.advance(1);
-  assert.deepEqual(a.interfaces()[0]!.localIpv4s, ['10.0.1.10']);
-  assert.deepEqual(b.interfaces()[0]!.localIpv4s, ['10.0.1.20', VIP]);
+  assert.deepEqual(a.interfaces()[0]!.localIpv4s, ['198.51.100.10']);
+  assert.deepEqual(b.interfaces()[0]!.localIpv4s, ['198.51.100.20', VIP]);
   assert.throws(() => w.state.imdsView('i-0ffffffffffffffff'));
 });
 
@@ -584,8 +584,8 @@ test('a move back before the first one lands cancels it (the control-plane view 
   assert.equal(again.name, 'InvalidParameterValue', 'already B’s in the control plane');
   await c.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: ENI_A, PrivateIpAddresses: [VIP], AllowReassignment: true }));
   w.clock.advance(5_000);
-  assert.deepEqual(await ipsOf(c, ENI_A), ['10.0.1.10', VIP]);
-  assert.deepEqual(await ipsOf(c, ENI_B), ['10.0.1.20']);
+  assert.deepEqual(await ipsOf(c, ENI_A), ['198.51.100.10', VIP]);
+  assert.deepEqual(await ipsOf(c, ENI_B), ['198.51.100.20']);
 });
 
 test('ModifyNetworkInterfaceAttribute SourceDestCheck=false (overlay mode, spec §1.5) shows in DescribeNetworkInterfaces', async (t) => {
@@ -602,10 +602,10 @@ test('ModifyNetworkInterfaceAttribute SourceDestCheck=false (overlay mode, spec 
 
 test('real-time mode (Date.now): a move shows up by itself once the delay has passed (waits for the event, generous cap)', async (t) => {
   const state = new Ec2State({ remapDelayMs: 1_500 });
-  state.addVpc({ vpcId: VPC, cidrs: ['10.0.0.0/16'] });
-  state.addSubnet({ subnetId: SUBNET, vpcId: VPC, cidr: '10.0.1.0/24' });
-  state.addInstance({ instanceId: I_A, networkInterfaceId: ENI_A, subnetId: SUBNET, privateIp: '10.0.1.10', secondaryIps: [VIP] });
-  state.addInstance({ instanceId: I_B, networkInterfaceId: ENI_B, subnetId: SUBNET, privateIp: '10.0.1.20' });
+  state.addVpc({ vpcId: VPC, cidrs: ['198.51.100.0/24'] });
+  state.addSubnet({ subnetId: SUBNET, vpcId: VPC, cidr: '198.51.100.0/25' });
+  state.addInstance({ instanceId: I_A, networkInterfaceId: ENI_A, subnetId: SUBNET, privateIp: '198.51.100.10', secondaryIps: [VIP] });
+  state.addInstance({ instanceId: I_B, networkInterfaceId: ENI_B, subnetId: SUBNET, privateIp: '198.51.100.20' });
   const emu = await startEc2Emulator({ state, credentials: [KEY] });
   const c = new EC2Client({ endpoint: emu.url, region: 'us-east-1', credentials: KEY, maxAttempts: 1 });
   t.after(async () => {
@@ -624,5 +624,5 @@ test('real-time mode (Date.now): a move shows up by itself once the delay has pa
     await new Promise((r) => setTimeout(r, 50));
   }
   assert.ok(Date.now() >= pending[0]!.at, 'not visible before its time');
-  assert.deepEqual(await ipsOf(c, ENI_A), ['10.0.1.10']);
+  assert.deepEqual(await ipsOf(c, ENI_A), ['198.51.100.10']);
 });

@@ -3,7 +3,7 @@
 // and the SDK's default credential chain from @aws-sdk/credential-provider-node; raw fetch for the protocol
 // edges the SDK never sends. Every test passes the emulator's URL explicitly or sets
 // AWS_EC2_METADATA_SERVICE_ENDPOINT to it (and restores it); while this file runs the variable otherwise
-// points at a closed loopback port, so nothing can fall through to 169.254.169.254.
+// points at a closed loopback port, so nothing can fall through to the real IMDS address.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -91,21 +91,21 @@ function makeView(): ImdsInstanceView & { ifcs: ImdsInterface[]; reads: number }
         mac: MAC1,
         interfaceId: 'eni-0a1b2c3d4e5f60002',
         subnetId: 'subnet-0bbb1111cccc2222d',
-        subnetCidr: '10.0.2.0/24',
+        subnetCidr: '198.51.100.128/25',
         vpcId: 'vpc-0123456789abcdef0',
-        vpcCidrs: ['10.0.0.0/16', '100.64.0.0/16'],
+        vpcCidrs: ['198.51.100.0/24', '203.0.113.0/24'],
         deviceNumber: 1,
-        localIpv4s: ['10.0.2.20'],
+        localIpv4s: ['198.51.100.148'],
       },
       {
         mac: MAC0,
         interfaceId: 'eni-0a1b2c3d4e5f60001',
         subnetId: 'subnet-0aaa1111bbbb2222c',
-        subnetCidr: '10.0.1.0/24',
+        subnetCidr: '198.51.100.0/25',
         vpcId: 'vpc-0123456789abcdef0',
-        vpcCidrs: ['10.0.0.0/16', '100.64.0.0/16'],
+        vpcCidrs: ['198.51.100.0/24', '203.0.113.0/24'],
         deviceNumber: 0,
-        localIpv4s: ['10.0.1.10'],
+        localIpv4s: ['198.51.100.10'],
       },
     ] as ImdsInterface[],
     interfaces(): ImdsInterface[] {
@@ -197,7 +197,7 @@ test('MetadataService reads instance facts, the MAC listing and per-interface en
     assert.equal(await get('placement/region'), 'us-east-1');
     assert.equal(await get('placement/availability-zone'), 'us-east-1a');
     assert.equal(await get('mac'), MAC0);
-    assert.equal(await get('local-ipv4'), '10.0.1.10');
+    assert.equal(await get('local-ipv4'), '198.51.100.10');
     assert.equal(await get('network/interfaces/macs/'), `${MAC0}/\n${MAC1}/`);
     const m0 = `network/interfaces/macs/${MAC0}`;
     const m1 = `network/interfaces/macs/${MAC1}`;
@@ -207,15 +207,15 @@ test('MetadataService reads instance facts, the MAC listing and per-interface en
     ].join('\n'));
     assert.equal(await get(`${m0}/interface-id`), 'eni-0a1b2c3d4e5f60001');
     assert.equal(await get(`${m1}/interface-id`), 'eni-0a1b2c3d4e5f60002');
-    assert.equal(await get(`${m0}/local-ipv4s`), '10.0.1.10');
+    assert.equal(await get(`${m0}/local-ipv4s`), '198.51.100.10');
     assert.equal(await get(`${m1}/device-number`), '1');
     assert.equal(await get(`${m0}/device-number`), '0');
     assert.equal(await get(`${m0}/subnet-id`), 'subnet-0aaa1111bbbb2222c');
-    assert.equal(await get(`${m0}/subnet-ipv4-cidr-block`), '10.0.1.0/24');
-    assert.equal(await get(`${m1}/subnet-ipv4-cidr-block`), '10.0.2.0/24');
+    assert.equal(await get(`${m0}/subnet-ipv4-cidr-block`), '198.51.100.0/25');
+    assert.equal(await get(`${m1}/subnet-ipv4-cidr-block`), '198.51.100.128/25');
     assert.equal(await get(`${m0}/vpc-id`), 'vpc-0123456789abcdef0');
-    assert.equal(await get(`${m0}/vpc-ipv4-cidr-block`), '10.0.0.0/16');
-    assert.equal(await get(`${m0}/vpc-ipv4-cidr-blocks`), '10.0.0.0/16\n100.64.0.0/16');
+    assert.equal(await get(`${m0}/vpc-ipv4-cidr-block`), '198.51.100.0/24');
+    assert.equal(await get(`${m0}/vpc-ipv4-cidr-blocks`), '198.51.100.0/24\n203.0.113.0/24');
     assert.equal(await get(`${m0}/mac`), MAC0);
     assert.equal(await get('iam/security-credentials/'), ROLE);
     assert.equal(await get('placement/'), 'availability-zone\nregion');
@@ -248,15 +248,15 @@ test('MetadataService: local-ipv4s follows the view between calls (interfaces() 
   await withEmulator(async ({ emu, view }) => {
     const md = svc(emu.url);
     const path = `latest/meta-data/network/interfaces/macs/${MAC0}/local-ipv4s`;
-    assert.equal(await md.request(path, {}), '10.0.1.10');
+    assert.equal(await md.request(path, {}), '198.51.100.10');
     const readsBefore = view.reads;
-    view.ifcs.find((i) => i.deviceNumber === 0)!.localIpv4s.push('10.0.1.100'); // a VIP assigned
-    assert.equal(await md.request(path, {}), '10.0.1.10\n10.0.1.100');
+    view.ifcs.find((i) => i.deviceNumber === 0)!.localIpv4s.push('198.51.100.100'); // a VIP assigned
+    assert.equal(await md.request(path, {}), '198.51.100.10\n198.51.100.100');
     assert.ok(view.reads > readsBefore, 'the emulator re-read the view');
-    view.ifcs.find((i) => i.deviceNumber === 0)!.localIpv4s = ['10.0.1.10']; // moved away again
-    view.ifcs.find((i) => i.deviceNumber === 1)!.localIpv4s.push('10.0.1.100');
-    assert.equal(await md.request(path, {}), '10.0.1.10');
-    assert.equal(await md.request(`latest/meta-data/network/interfaces/macs/${MAC1}/local-ipv4s`, {}), '10.0.2.20\n10.0.1.100');
+    view.ifcs.find((i) => i.deviceNumber === 0)!.localIpv4s = ['198.51.100.10']; // moved away again
+    view.ifcs.find((i) => i.deviceNumber === 1)!.localIpv4s.push('198.51.100.100');
+    assert.equal(await md.request(path, {}), '198.51.100.10');
+    assert.equal(await md.request(`latest/meta-data/network/interfaces/macs/${MAC1}/local-ipv4s`, {}), '198.51.100.148\n198.51.100.100');
     // An interface detached from the view disappears from the listing and its entries 404.
     view.ifcs = view.ifcs.filter((i) => i.deviceNumber === 0);
     assert.equal(await md.request('latest/meta-data/network/interfaces/macs/', {}), `${MAC0}/`);

@@ -6,7 +6,7 @@
 //   ephemeral port) and resolves to { url, close, requests, setDisabled, setRequireToken, faults,
 //   rotateCredentials }. `url` is `http://host:port` with no trailing slash: pass it as `endpoint` to
 //   `new MetadataService(...)` or put it in AWS_EC2_METADATA_SERVICE_ENDPOINT for the credential chain.
-//   Nothing here talks to 169.254.169.254 or to AWS.
+//   Nothing here talks to the real IMDS (link-local) address or to AWS.
 // - PUT /latest/api/token with `X-aws-ec2-metadata-token-ttl-seconds: 1..21600` (decimal digits only)
 //   → 200 text/plain, body = token, response header X-Aws-Ec2-Metadata-Token-Ttl-Seconds echoing the
 //   TTL. Missing or out-of-range TTL → 400. Any `X-Forwarded-For` header → 403. Other methods on the
