@@ -107,7 +107,7 @@ export class SecondaryIpProvider implements VipProvider {
 
   async verify(signal: AbortSignal): Promise<VipOwnership> {
     const { facts, ec2 } = await this.resolve();
-    return this.ownershipFrom(await ec2.holders(facts.vpcId, this.addresses, signal), facts, await this.local.present(signal));
+    return this.ownershipFrom(await ec2.holders(facts.vpcId, this.addresses, signal), facts, await this.localAddresses(signal));
   }
 
   /** Per VIP from a DescribeNetworkInterfaces answer (verifyMany shares one among instances). */
@@ -119,6 +119,11 @@ export class SecondaryIpProvider implements VipProvider {
       else out[this.keyOf(c)] = holder ? 'elsewhere' : 'not-held';
     }
     return out;
+  }
+
+  /** The addresses on the interface now (null: the interface is gone). */
+  localAddresses(signal: AbortSignal): Promise<ReadonlySet<string> | null> {
+    return this.local.present(signal);
   }
 
   async *preflight(): AsyncIterable<PreflightCheck> {

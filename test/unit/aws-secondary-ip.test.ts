@@ -1,6 +1,7 @@
 // The aws provider's secondary-ip mode (providers/aws/secondary-ip.ts) with the real SDK clients
 // against the EC2 and IMDSv2 emulators sharing one state: the move, its asynchronous confirmation
-// (a fake clock), EC2 calls per failover, verify's three answers, release, and classed failures.
+// (a fake clock), EC2 calls per failover, verify's three answers (and verifyMany's one read for
+// many instances), release, and classed failures.
 // The interface's addresses are a set here (the netlink path is the garp provider's, tested there).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,8 +12,9 @@ import { startImdsEmulator, type ImdsEmulator } from '../emulators/aws/imds.js';
 import { Imds } from '../../providers/aws/imds.js';
 import { Ec2 } from '../../providers/aws/ec2.js';
 import { SecondaryIpProvider, type LocalAddresses } from '../../providers/aws/secondary-ip.js';
+import { verifyMany } from '../../providers/aws/index.js';
 import { ProviderError } from '../../src/provider/errors.js';
-import type { ProviderTiming } from '../../src/provider/types.js';
+import type { ProviderTiming, VipProvider } from '../../src/provider/types.js';
 
 const KEY = { accessKeyId: 'AKIDEXAMPLE00000001', secretAccessKey: 'secretExample0000000000000000000000000000' };
 const VIP = '198.51.100.100';
@@ -158,5 +160,28 @@ test('failures come back classed: a missing permission (permanent, names the IAM
     assert.equal(throttled.code, 'RequestLimitExceeded');
     await p.acquire(signal());
     assert.deepEqual(await p.verify(signal()), { [`${VIP}/32`]: 'held' });
+  }, 0);
+});
+
+test('verifyMany: two instances in one VPC are answered with ONE DescribeNetworkInterfaces; a provider of another type is left out', async () => {
+  await withWorld(async (w) => {
+    const shared = new Ec2({ region: 'eu-west-1', endpoint: w.ec2.url, timeoutMs: 2_000 });
+    const imds = new Imds({ endpoint: w.imds.url });
+    const make = (vip: string, local: LocalAddresses) =>
+      new SecondaryIpProvider(
+        { instanceName: vip, interface: 'eth0', vips: [`${vip}/32`], garp: { repeat: 5, delay: 5, refresh: 0, refreshRepeat: 1, lowerPrioRepeat: 5 }, timing: TIMING, log: pino({ level: 'silent' }) },
+        { given: {}, unassignOnRelease: false, imds, ec2For: () => shared, macOf: () => w.b.mac, local, now: () => w.clock.t, sleep: async (ms) => void (w.clock.t += ms) },
+      );
+    const local = fakeLocal();
+    const p1 = make(VIP, local);
+    const p2 = make('198.51.100.101', local);
+    await p2.acquire(signal());
+    const other = { type: 'garp' } as unknown as VipProvider;
+    const from = w.ec2.calls.length;
+    const answers = await verifyMany([p1, p2, other], signal());
+    assert.deepEqual(ec2Calls(w, from), ['DescribeNetworkInterfaces'], 'one read for both instances');
+    assert.deepEqual(answers.get(p1), { [`${VIP}/32`]: 'elsewhere' });
+    assert.deepEqual(answers.get(p2), { '198.51.100.101/32': 'held' });
+    assert.equal(answers.has(other), false);
   }, 0);
 });

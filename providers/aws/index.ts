@@ -1,0 +1,109 @@
+// The aws provider (issue #6): the VIP moves between EC2 instances as an ENI secondary private IP
+// (secondary-ip.ts), instance facts from IMDSv2 (imds.ts, facts.ts), EC2 calls through the SDK
+// (ec2.ts), failures classed with their fix (errors.ts).
+//
+// Not reachable from the config yet: `type: aws` stays "planned" in config/schema.ts until the
+// route-table and elastic-ip modes, `ha-agent provider test aws` and the end-to-end tests with two
+// agents are in (a user must not pick a provider whose checks are missing).
+//
+// One IMDS client per metadata endpoint and one EC2 client per (region, endpoint) serve every
+// instance, so the IMDS token and the HTTP connections are shared; verifyMany() answers every
+// instance in one VPC with ONE DescribeNetworkInterfaces.
+import type { ProviderContext, ProviderModule, ProviderTiming, VipOwnership, VipProvider } from '../../src/provider/types.js';
+import { Ec2 } from './ec2.js';
+import { Imds } from './imds.js';
+import { SecondaryIpProvider } from './secondary-ip.js';
+import type { InstanceFacts } from './facts.js';
+
+/** The aws block of an instance's config (`provider:`); every fact may be given instead of discovered. */
+export interface AwsProviderConfig {
+  type: 'aws';
+  mode?: 'secondary-ip';
+  region?: string;
+  instanceId?: string;
+  networkInterfaceId?: string;
+  /** EC2 endpoint (default: AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL, else the region's). */
+  endpoint?: string;
+  /** IMDS endpoint (default: AWS_EC2_METADATA_SERVICE_ENDPOINT, else the link-local one). */
+  imdsEndpoint?: string;
+  /** Also unassign the VIPs in EC2 on release (default: leave them for the next master to take). */
+  unassignOnRelease?: boolean;
+}
+
+/**
+ * A cloud move takes seconds (AWS gives no figure; the community reports 3–6 s): 15 s per call, up
+ * to 30 s to see the remap, a reconcile every 30 s (one batched read), FAULT after 45 s without the
+ * VIPs so a healthy peer can take over.
+ */
+export const AWS_TIMING: Readonly<ProviderTiming> = Object.freeze({
+  operationTimeoutMs: 15_000,
+  confirmTimeoutMs: 30_000,
+  reconcileMs: 30_000,
+  backoffBaseMs: 1_000,
+  backoffMaxMs: 30_000,
+  faultAfterMs: 45_000,
+});
+
+/** Per request to EC2 or IMDS (below the operation deadline, so a hung request fails the call, not the runner). */
+const REQUEST_TIMEOUT_MS = 5_000;
+
+const imdsClients = new Map<string, Imds>();
+const ec2Clients = new Map<string, Ec2>();
+
+function imdsFor(endpoint: string | undefined): Imds {
+  const key = endpoint ?? '';
+  let c = imdsClients.get(key);
+  if (!c) imdsClients.set(key, (c = new Imds({ ...(endpoint ? { endpoint } : {}), timeoutMs: REQUEST_TIMEOUT_MS })));
+  return c;
+}
+
+function ec2For(region: string, endpoint: string | undefined): Ec2 {
+  const key = `${region} ${endpoint ?? ''}`;
+  let c = ec2Clients.get(key);
+  if (!c) ec2Clients.set(key, (c = new Ec2({ region, ...(endpoint ? { endpoint } : {}), timeoutMs: REQUEST_TIMEOUT_MS })));
+  return c;
+}
+
+export function createAwsProvider(ctx: ProviderContext, cfg: AwsProviderConfig): SecondaryIpProvider {
+  return new SecondaryIpProvider(ctx, {
+    given: {
+      ...(cfg.instanceId ? { instanceId: cfg.instanceId } : {}),
+      ...(cfg.region ? { region: cfg.region } : {}),
+      ...(cfg.networkInterfaceId ? { networkInterfaceId: cfg.networkInterfaceId } : {}),
+    },
+    unassignOnRelease: cfg.unassignOnRelease ?? false,
+    imds: imdsFor(cfg.imdsEndpoint),
+    ec2For: (region) => ec2For(region, cfg.endpoint),
+  });
+}
+
+/** One DescribeNetworkInterfaces per (EC2 client, VPC) answers every instance in it. */
+export async function verifyMany(providers: readonly VipProvider[], signal: AbortSignal): Promise<Map<VipProvider, VipOwnership>> {
+  type Member = { p: SecondaryIpProvider; facts: InstanceFacts };
+  const groups = new Map<Ec2, Map<string, Member[]>>();
+  for (const p of providers) {
+    if (!(p instanceof SecondaryIpProvider)) continue; // not ours: the runner uses its own verify()
+    const { facts, ec2 } = await p.resolve();
+    const byVpc = groups.get(ec2) ?? new Map<string, Member[]>();
+    byVpc.set(facts.vpcId, [...(byVpc.get(facts.vpcId) ?? []), { p, facts }]);
+    groups.set(ec2, byVpc);
+  }
+  const out = new Map<VipProvider, VipOwnership>();
+  for (const [ec2, byVpc] of groups)
+    for (const [vpcId, members] of byVpc) {
+      const holders = await ec2.holders(vpcId, [...new Set(members.flatMap((m) => m.p.addresses))], signal);
+      for (const m of members) out.set(m.p, m.p.ownershipFrom(holders, m.facts, await m.p.localAddresses(signal)));
+    }
+  return out;
+}
+
+const awsModule: ProviderModule<AwsProviderConfig> = {
+  type: 'aws',
+  timing: AWS_TIMING,
+  // EC2's API rate limits are per account and region, shared with everything else the account runs:
+  // a few calls a second is plenty for failovers and batched reconciles.
+  rateLimit: { perSecond: 5, burst: 10 },
+  create: (ctx, cfg) => createAwsProvider(ctx, cfg),
+  verifyMany,
+};
+export default awsModule;
