@@ -298,7 +298,10 @@ describe('ReceiveDemux + checkAdvert = the old per-instance loop (fast-check)', 
             assert.equal(hit, targets[views.indexOf(owners[0]!)]);
         }
       }),
-      { numRuns: 3000 },
+      // A fixed seed: the coverage check below needs rare cases (demux:bad-version takes several
+      // unicast instances on one VRID and a datagram of a version none of them speaks), which an
+      // unlucky random run of 3000 can miss (seen once in CI-like runs): reproducible, not flaky.
+      { numRuns: 3000, seed: 20261202 },
     );
     // The generators reach the accept path and the instance and interface reasons (bad-auth-type and
     // bad-interval need a rewritten checksum: validate.test.ts has them).
