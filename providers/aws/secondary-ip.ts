@@ -10,6 +10,10 @@
 //            still on our ENI: never take one from the new master).
 //   verify:  one DescribeNetworkInterfaces for all VIPs (batched across instances by verifyMany):
 //            'held' when on our ENI and on the interface, 'elsewhere' on another ENI, else 'not-held'.
+//   announce('lower-priority'): a MASTER heard a lower-priority peer, which may have grabbed the VIP
+//            in EC2 while it briefly thought itself master (keepalived issue #950): verify at once
+//            (through the runner's recheck), so a VIP found 'elsewhere' is taken back now, not at
+//            the next reconcile.
 // Instance facts (facts.ts) are read once, at the first call that needs them.
 import type { PreflightCheck, ProviderContext, VipOwnership, VipProvider } from '../../src/provider/types.js';
 import { retryable } from '../../src/provider/errors.js';
@@ -55,6 +59,8 @@ export class SecondaryIpProvider implements VipProvider {
   private readonly random: () => number;
   private readonly now: () => number;
   private readonly local: LocalAddresses;
+  /** The runner's "verify now" (watch()). */
+  private recheck: (() => void) | null = null;
 
   constructor(
     private readonly ctx: ProviderContext,
@@ -119,6 +125,14 @@ export class SecondaryIpProvider implements VipProvider {
       else out[this.keyOf(c)] = holder ? 'elsewhere' : 'not-held';
     }
     return out;
+  }
+
+  watch(recheck: () => void): void {
+    this.recheck = recheck;
+  }
+
+  announce(reason: 'lower-priority' | 'refresh'): void {
+    if (reason === 'lower-priority') this.recheck?.();
   }
 
   /** The addresses on the interface now (null: the interface is gone). */

@@ -13,6 +13,7 @@ import { Imds } from '../../providers/aws/imds.js';
 import { Ec2 } from '../../providers/aws/ec2.js';
 import { SecondaryIpProvider, type LocalAddresses } from '../../providers/aws/secondary-ip.js';
 import { verifyMany } from '../../providers/aws/index.js';
+import { ProviderRunner } from '../../src/provider/runner/index.js';
 import { ProviderError } from '../../src/provider/errors.js';
 import type { ProviderTiming, VipProvider } from '../../src/provider/types.js';
 
@@ -183,5 +184,27 @@ test('verifyMany: two instances in one VPC are answered with ONE DescribeNetwork
     assert.deepEqual(answers.get(p1), { [`${VIP}/32`]: 'elsewhere' });
     assert.deepEqual(answers.get(p2), { '198.51.100.101/32': 'held' });
     assert.equal(answers.has(other), false);
+  }, 0);
+});
+
+test('split brain healed at once: a lower-priority advert makes the runner verify now, and a VIP found elsewhere is taken back', async () => {
+  await withWorld(async (w) => {
+    const { p } = provider(w);
+    const runner = new ProviderRunner(p, { log: pino({ level: 'silent' }), timing: TIMING, vips: [`${VIP}/32`] });
+    try {
+      runner.want(true);
+      assert.equal(await runner.whenReached(5_000), true);
+      assert.ok(w.state.getEni(w.b.eni).secondaryIps.includes(VIP));
+      // The other node, briefly master, grabbed the VIP in EC2 (as a keepalived notify script would).
+      w.state.assignPrivateIpAddresses({ networkInterfaceId: w.a.eni, privateIpAddresses: [VIP], allowReassignment: true });
+      const from = w.ec2.calls.length;
+      runner.announce('lower-priority'); // what the election does when a MASTER hears a lower priority
+      for (let i = 0; i < 200 && !w.state.getEni(w.b.eni).secondaryIps.includes(VIP); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(w.state.getEni(w.b.eni).secondaryIps.includes(VIP), 'taken back without waiting for the reconcile period');
+      assert.deepEqual(ec2Calls(w, from), ['DescribeNetworkInterfaces', 'AssignPrivateIpAddresses'], 'one read saw it elsewhere, one assign took it back');
+      assert.equal(runner.status().counters.drift, 1);
+    } finally {
+      await runner.close();
+    }
   }, 0);
 });
