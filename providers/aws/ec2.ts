@@ -76,10 +76,6 @@ export class Ec2 {
     return out;
   }
 
-  close(): void {
-    this.client.destroy();
-  }
-
   private async send<T>(action: string, what: string, signal: AbortSignal, call: () => Promise<T>): Promise<T> {
     signal.throwIfAborted();
     this.calls++;

@@ -45,6 +45,12 @@ async function ownership(a: AgentHandle, want: string): Promise<void> {
   await eventually(async () => (await a.instanceStatus()).provider.ownership, (o) => o === want, 10_000, `${a.label} ownership ${want}`, 200);
 }
 
+/** The interface's offload counters from `status --json` (null: no offload on eth0). */
+async function offloadOf(a: AgentHandle): Promise<{ received: number; absorbed: number; forwarded: number; sent: number } | null> {
+  type Interfaces = Record<string, { offload: { received: number; absorbed: number; forwarded: number; sent: number } | null }>;
+  return ((await a.status()) as { interfaces?: Interfaces }).interfaces?.eth0?.offload ?? null;
+}
+
 /**
  * kill -9 of ha1 (and its cable pulled), ha2 takes over on its Master_Down_Timer; returns ha2's
  * adverts and ARP frames captured from the kill until 1.5 s after the VIP is on ha2 (the first GARP
@@ -135,8 +141,6 @@ test('kill -9 of the master: the backup\'s offload thread absorbed its adverts a
     const ha1 = agent(lab, 'ha1', 200);
     const ha2 = agent(lab, 'ha2', 100);
     await settle([[ha1, 'MASTER'], [ha2, 'BACKUP']], QUIET);
-    type Offload = { received: number; absorbed: number; forwarded: number; sent: number } | null;
-    const offloadOf = async (a: AgentHandle) => ((await a.status()) as { interfaces?: Record<string, { offload: Offload }> }).interfaces?.eth0?.offload ?? null;
     // Steady state: the master's adverts leave from its thread, the backup's thread absorbs them.
     const before = await offloadOf(ha2);
     assert.ok(before && before.absorbed > 0, `the backup absorbs the master's adverts: ${JSON.stringify(before)}`);
@@ -163,8 +167,7 @@ test('without the offload thread (HA_AGENT_OFFLOAD=off, or no addon): election, 
     const ha1 = startAgent(lab, 'ha1', agentConfig({ ...FAST, priority: 200 }), off);
     const ha2 = startAgent(lab, 'ha2', agentConfig({ ...FAST, priority: 100 }), off);
     await settle([[ha1, 'MASTER'], [ha2, 'BACKUP']], QUIET);
-    const interfaces = async (a: AgentHandle) => ((await a.status()) as { interfaces?: Record<string, { offload: unknown }> }).interfaces ?? {};
-    assert.equal((await interfaces(ha2)).eth0?.offload, null, 'no offload on the interface');
+    assert.equal(await offloadOf(ha2), null, 'no offload on the interface');
     assert.ok(ha2.events.some((e) => /VRRP offload off \(HA_AGENT_OFFLOAD=off\)/.test(String(e.msg ?? ''))), 'said once at start-up');
     assert.ok(((await ha2.instanceStatus()).counters?.advertsReceived ?? 0) > 0, 'the backup hears the master through raw-socket');
     const { garps } = await killMasterAndCapture(lab, ha1, ha2);

@@ -367,6 +367,10 @@ function encoder(src: string, destinations: string[], opts: { vrid?: number; fir
 }
 
 /** The IPv4 addresses `ip` shows on a node's eth0, as "a.b.c.d/len". */
+/** The peer's (ha2, priority 200) advert an absorb rule expects, and ours (ha1, 150) for sends and takeovers. */
+const peerAdvert = (lab: Lab): Buffer => encoder(lab.node('ha2').ip, [MCAST]).template(200).datagrams[0]!;
+const ourAdvert = (lab: Lab) => encoder(lab.node('ha1').ip, [MCAST]).template(150);
+
 async function addressesOf(lab: Lab, node: string): Promise<string[]> {
   const [entry] = JSON.parse(await lab.run(node, ['ip', '-j', '-4', 'addr', 'show', 'dev', 'eth0'])) as { addr_info: { local: string; prefixlen: number }[] }[];
   return (entry?.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`);
@@ -535,7 +539,7 @@ if (childMode) {
     await withLab(NODES, async (lab) => {
       const ha1 = await Child.start(lab, 'ha1');
       await ha1.open();
-      const expected = encoder(lab.node('ha2').ip, [MCAST]).template(200).datagrams[0]!;
+      const expected = peerAdvert(lab);
       const key = await ha1.key();
       const cap = await startCapture(lab, { name: 'deadline' });
       await ha1.absorb(key, expected, 200, 200, null);
@@ -565,8 +569,8 @@ if (childMode) {
       const node = lab.node('ha1');
       const ha1 = await Child.start(lab, 'ha1');
       const { ifindex } = await ha1.open();
-      const expected = encoder(lab.node('ha2').ip, [MCAST]).template(200).datagrams[0]!;
-      const ours = encoder(node.ip, [MCAST]).template(150);
+      const expected = peerAdvert(lab);
+      const ours = ourAdvert(lab);
       const garp = buildGratuitousArp(node.mac, VIP);
       const plan = (ipId: number, seq: number): Plan => ({
         adverts: ours.datagrams,
@@ -621,8 +625,8 @@ if (childMode) {
       const node = lab.node('ha1');
       const ha1 = await Child.start(lab, 'ha1');
       const { ifindex } = await ha1.open();
-      const expected = encoder(lab.node('ha2').ip, [MCAST]).template(200).datagrams[0]!;
-      const ours = encoder(node.ip, [MCAST]).template(150);
+      const expected = peerAdvert(lab);
+      const ours = ourAdvert(lab);
       const missing = 999_999;
       assert.notEqual(missing, ifindex);
       const cap = await startCapture(lab, { name: 'nl-error' });
@@ -666,7 +670,7 @@ if (childMode) {
       const { ifindex } = await ha1.open();
       const peer = lab.node('ha2').ip;
       const master = encoder(peer, [MCAST]);
-      const ours = encoder(node.ip, [MCAST]).template(150);
+      const ours = ourAdvert(lab);
       const cap = await startCapture(lab, { name: 'close' });
       const sendKey = await ha1.key();
       const absorbKey = await ha1.key();
@@ -763,7 +767,7 @@ if (childMode) {
       await ha1.lease(400);
       await ha1.send(sending, encoder(node.ip, [MCAST]).template(150), 1, 0, 20);
       // A takeover armed far away: the lease must end it without carrying it out.
-      const ours = encoder(node.ip, [MCAST]).template(150);
+      const ours = ourAdvert(lab);
       const plan: Plan = {
         adverts: ours.datagrams,
         dsts: ours.dsts,
