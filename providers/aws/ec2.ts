@@ -9,6 +9,7 @@ import {
   UnassignPrivateIpAddressesCommand,
   type NetworkInterface,
 } from '@aws-sdk/client-ec2';
+import type { AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import { awsError } from './errors.js';
 
 export interface Ec2Options {
@@ -17,6 +18,8 @@ export interface Ec2Options {
   endpoint?: string;
   /** Per request (connect and answer). */
   timeoutMs: number;
+  /** Default: the SDK's own default chain (tests); the provider passes credentials.ts's chain. */
+  credentials?: AwsCredentialIdentityProvider;
 }
 
 /** Who holds an address in the VPC: the ENI id, or null when no ENI has it. */
@@ -31,6 +34,7 @@ export class Ec2 {
     this.client = new EC2Client({
       region: opts.region,
       ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
+      ...(opts.credentials ? { credentials: opts.credentials } : {}),
       maxAttempts: 1,
       requestHandler: { connectionTimeout: opts.timeoutMs, requestTimeout: opts.timeoutMs },
     });

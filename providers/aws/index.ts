@@ -2,33 +2,20 @@
 // (secondary-ip.ts), instance facts from IMDSv2 (imds.ts, facts.ts), EC2 calls through the SDK
 // (ec2.ts), failures classed with their fix (errors.ts).
 //
-// Not reachable from the config yet: `type: aws` stays "planned" in config/schema.ts until the
-// route-table and elastic-ip modes, `ha-agent provider test aws` and the end-to-end tests with two
-// agents are in (a user must not pick a provider whose checks are missing).
-//
 // One IMDS client per metadata endpoint and one EC2 client per (region, endpoint) serve every
-// instance, so the IMDS token and the HTTP connections are shared; verifyMany() answers every
-// instance in one VPC with ONE DescribeNetworkInterfaces.
+// instance, so the IMDS token, the credentials (credentials.ts) and the HTTP connections are
+// shared; verifyMany() answers every instance in one VPC with ONE DescribeNetworkInterfaces.
 import type { ProviderContext, ProviderModule, ProviderTiming, VipOwnership, VipProvider } from '../../src/provider/types.js';
 import { Ec2 } from './ec2.js';
 import { Imds } from './imds.js';
 import { SecondaryIpProvider } from './secondary-ip.js';
 import type { InstanceFacts } from './facts.js';
+import { credentialChain, type CredentialChain } from './credentials.js';
+import type { z } from 'zod';
+import type { AwsProviderSchema } from '../../src/config/schema.js';
 
-/** The aws block of an instance's config (`provider:`); every fact may be given instead of discovered. */
-export interface AwsProviderConfig {
-  type: 'aws';
-  mode?: 'secondary-ip';
-  region?: string;
-  instanceId?: string;
-  networkInterfaceId?: string;
-  /** EC2 endpoint (default: AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL, else the region's). */
-  endpoint?: string;
-  /** IMDS endpoint (default: AWS_EC2_METADATA_SERVICE_ENDPOINT, else the link-local one). */
-  imdsEndpoint?: string;
-  /** Also unassign the VIPs in EC2 on release (default: leave them for the next master to take). */
-  unassignOnRelease?: boolean;
-}
+/** The aws block of an instance's config (`provider:`), as the schema (src/config/schema.ts) gives it. */
+export type AwsProviderConfig = z.output<typeof AwsProviderSchema>;
 
 /**
  * A cloud move takes seconds (AWS gives no figure; the community reports 3–6 s): 15 s per call, up
@@ -47,33 +34,41 @@ export const AWS_TIMING: Readonly<ProviderTiming> = Object.freeze({
 /** Per request to EC2 or IMDS (below the operation deadline, so a hung request fails the call, not the runner). */
 const REQUEST_TIMEOUT_MS = 5_000;
 
-const imdsClients = new Map<string, Imds>();
+const imdsClients = new Map<string, { imds: Imds; credentials: CredentialChain }>();
 const ec2Clients = new Map<string, Ec2>();
 
-function imdsFor(endpoint: string | undefined): Imds {
+/** The IMDS client of a metadata endpoint, and the credential chain that ends in its instance role. */
+function imdsFor(endpoint: string | undefined): { imds: Imds; credentials: CredentialChain } {
   const key = endpoint ?? '';
   let c = imdsClients.get(key);
-  if (!c) imdsClients.set(key, (c = new Imds({ ...(endpoint ? { endpoint } : {}), timeoutMs: REQUEST_TIMEOUT_MS })));
+  if (!c) {
+    const imds = new Imds({ ...(endpoint ? { endpoint } : {}), timeoutMs: REQUEST_TIMEOUT_MS });
+    imdsClients.set(key, (c = { imds, credentials: credentialChain(imds) }));
+  }
   return c;
 }
 
-function ec2For(region: string, endpoint: string | undefined): Ec2 {
-  const key = `${region} ${endpoint ?? ''}`;
+function ec2For(region: string, endpoint: string | undefined, imdsEndpoint: string | undefined): Ec2 {
+  const key = `${region} ${endpoint ?? ''} ${imdsEndpoint ?? ''}`;
   let c = ec2Clients.get(key);
-  if (!c) ec2Clients.set(key, (c = new Ec2({ region, ...(endpoint ? { endpoint } : {}), timeoutMs: REQUEST_TIMEOUT_MS })));
+  if (!c) {
+    const { credentials } = imdsFor(imdsEndpoint);
+    ec2Clients.set(key, (c = new Ec2({ region, ...(endpoint ? { endpoint } : {}), timeoutMs: REQUEST_TIMEOUT_MS, credentials })));
+  }
   return c;
 }
 
 export function createAwsProvider(ctx: ProviderContext, cfg: AwsProviderConfig): SecondaryIpProvider {
+  if (cfg.mode !== 'secondary-ip') throw new Error(`aws mode ${cfg.mode} is not available in this build`);
   return new SecondaryIpProvider(ctx, {
     given: {
       ...(cfg.instanceId ? { instanceId: cfg.instanceId } : {}),
       ...(cfg.region ? { region: cfg.region } : {}),
       ...(cfg.networkInterfaceId ? { networkInterfaceId: cfg.networkInterfaceId } : {}),
     },
-    unassignOnRelease: cfg.unassignOnRelease ?? false,
-    imds: imdsFor(cfg.imdsEndpoint),
-    ec2For: (region) => ec2For(region, cfg.endpoint),
+    unassignOnRelease: cfg.unassignOnRelease,
+    imds: imdsFor(cfg.imdsEndpoint).imds,
+    ec2For: (region) => ec2For(region, cfg.endpoint, cfg.imdsEndpoint),
   });
 }
 

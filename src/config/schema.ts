@@ -150,10 +150,70 @@ export const ProviderTimingSchema = z.strictObject({
 
 export const GarpProviderSchema = z.strictObject({ type: z.literal('garp'), timing: ProviderTimingSchema.optional() });
 
-export const PROVIDER_SCHEMAS = [GarpProviderSchema] as const;
+/** An AWS resource id: prefix, dash, 8 or 17 hex digits (e.g. eni-0a1b2c3d4e5f67890). */
+const awsId = (prefix: string, what: string) =>
+  z.string().superRefine((s, ctx) => {
+    if (!new RegExp(`^${prefix}-(?:[0-9a-f]{8}|[0-9a-f]{17})$`).test(s))
+      fail(ctx, `"${s}" is not ${what} id (${prefix}- and 8 or 17 hex digits)`, `copy the id from the EC2 console or \`aws ec2 describe-…\`, e.g. ${prefix}-0123456789abcdef0`);
+  });
+
+/** An http(s) URL (endpoints of emulators, VPC endpoints, FIPS endpoints). */
+const httpUrl = z.string().superRefine((s, ctx) => {
+  let u: URL | null = null;
+  try {
+    u = new URL(s);
+  } catch {
+    /* reported below */
+  }
+  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:'))
+    fail(ctx, `"${s}" is not an http:// or https:// URL`, 'write the full URL with its scheme, e.g. https://ec2.eu-west-1.amazonaws.com or http://127.0.0.1:5055');
+});
+
+export const AWS_MODES = ['secondary-ip', 'route-table', 'elastic-ip'] as const;
+
+/**
+ * provider: { type: aws } — the VIP moves as an ENI secondary private IP (default), as a route in
+ * route tables (overlay IP outside the VPC), or as an Elastic IP association. Every fact IMDS would
+ * tell (instance, region, ENI) may be given instead.
+ */
+export const AwsProviderSchema = z
+  .strictObject({
+    type: z.literal('aws'),
+    mode: z.enum(AWS_MODES).default('secondary-ip'),
+    region: z
+      .string()
+      .superRefine((s, ctx) => {
+        if (!/^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/.test(s)) fail(ctx, `"${s}" is not an AWS region code`, 'use the region code, e.g. eu-west-1, or leave region out to read it from IMDS');
+      })
+      .optional(),
+    instanceId: awsId('i', 'an EC2 instance').optional(),
+    networkInterfaceId: awsId('eni', 'a network interface').optional(),
+    endpoint: httpUrl.optional(),
+    imdsEndpoint: httpUrl.optional(),
+    unassignOnRelease: z.boolean().default(false),
+    routeTableIds: z.array(awsId('rtb', 'a route table')).min(1).optional(),
+    allocationId: awsId('eipalloc', 'an Elastic IP allocation').optional(),
+    privateIpAddress: hostAddress.optional(),
+    timing: ProviderTimingSchema.optional(),
+  })
+  .superRefine((p, ctx) => {
+    if (p.mode === 'route-table' && !p.routeTableIds)
+      fail(ctx, 'mode route-table needs routeTableIds', 'list the route tables whose route to the VIP should follow the master: routeTableIds: [rtb-…]', ['routeTableIds']);
+    if (p.mode !== 'route-table' && p.routeTableIds)
+      fail(ctx, `routeTableIds is only used with mode route-table (mode is ${p.mode})`, 'remove routeTableIds, or set mode: route-table', ['routeTableIds']);
+    if (p.mode === 'elastic-ip' && !p.allocationId)
+      fail(ctx, 'mode elastic-ip needs allocationId', 'give the Elastic IP allocation: allocationId: eipalloc-…', ['allocationId']);
+    for (const key of ['allocationId', 'privateIpAddress'] as const)
+      if (p.mode !== 'elastic-ip' && p[key] !== undefined)
+        fail(ctx, `${key} is only used with mode elastic-ip (mode is ${p.mode})`, `remove ${key}, or set mode: elastic-ip`, [key]);
+    if (p.mode !== 'secondary-ip' && p.unassignOnRelease)
+      fail(ctx, `unassignOnRelease is only used with mode secondary-ip (mode is ${p.mode})`, 'remove unassignOnRelease', ['unassignOnRelease']);
+  });
+
+export const PROVIDER_SCHEMAS = [GarpProviderSchema, AwsProviderSchema] as const;
 
 /** Provider types that exist in the design but not yet in this version (clear error, not "unknown"). */
-export const PLANNED_PROVIDER_TYPES: readonly string[] = ['aws', 'alibaba'];
+export const PLANNED_PROVIDER_TYPES: readonly string[] = ['alibaba'];
 
 export const ProviderSchema = z.discriminatedUnion('type', PROVIDER_SCHEMAS);
 
@@ -309,6 +369,14 @@ const vipOwnerRule = (inst: Pick<InstanceOut, 'vips' | 'unicast'>, ctx: z.Refine
   });
 };
 
+/** elastic-ip mode: the VIP is the Elastic IP's public address, exactly one, as a /32. */
+const elasticIpRule = (inst: Pick<InstanceOut, 'vips' | 'provider'>, ctx: z.RefinementCtx) => {
+  if (inst.provider.type !== 'aws' || inst.provider.mode !== 'elastic-ip') return;
+  const fix = "list exactly one VIP: the Elastic IP's public address as a.b.c.d/32 (EC2 maps it to this node's private address; it is not put on the interface)";
+  if (inst.vips.length !== 1) fail(ctx, `mode elastic-ip moves one Elastic IP, but ${inst.vips.length} VIPs are listed`, fix, ['vips']);
+  else if ((inst.vips[0]!.split('/')[1] ?? '32') !== '32') fail(ctx, `${inst.vips[0]} must be a single address (/32) in mode elastic-ip`, fix, ['vips', 0]);
+};
+
 export const InstanceSchema = z
   .strictObject(instanceShape)
   .superRefine(intervalRule, whenValid(z.object({ version: instanceShape.version, advertInterval: instanceShape.advertInterval })))
@@ -318,6 +386,7 @@ export const InstanceSchema = z
     whenValid(z.object({ unicast: z.object({ source: z.string().optional(), peers: z.array(z.string()) }).optional() })),
   )
   .superRefine(vipsRule, whenValid(z.object({ vips: z.array(z.string()) })))
+  .superRefine(elasticIpRule, whenValid(z.object({ vips: z.array(z.string()), provider: ProviderSchema })))
   .superRefine(
     vipOwnerRule,
     whenValid(z.object({ vips: z.array(z.string()), unicast: z.object({ source: z.string().optional(), peers: z.array(z.string()) }).optional() })),

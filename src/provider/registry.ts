@@ -9,6 +9,7 @@ type Loader = () => Promise<{ default: ProviderModule }>;
 
 const LOADERS: Readonly<Record<string, Loader>> = {
   garp: () => import('../../providers/garp/index.js') as Promise<{ default: ProviderModule }>,
+  aws: () => import('../../providers/aws/index.js') as unknown as Promise<{ default: ProviderModule }>,
 };
 
 const loaded = new Map<string, Promise<ProviderModule>>();
@@ -46,6 +47,7 @@ export function providerContext(module: ProviderModule, name: string, inst: Inst
     instanceName: name,
     interface: inst.interface,
     vips: inst.vips,
+    unicast: inst.unicast ? { ...(inst.unicast.source ? { source: inst.unicast.source } : {}), peers: [...inst.unicast.peers] } : null,
     garp: inst.garp,
     timing: resolveTiming(module.timing, provider.timing),
     log,

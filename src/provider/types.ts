@@ -122,6 +122,12 @@ export interface ProviderContext {
   timing: ProviderTiming;
   log: Logger;
   /**
+   * How the instance's VRRP reaches its peers (for preflight checks: multicast does not cross a
+   * cloud VPC; security groups must pass IP protocol 112 between the peers). Null when the
+   * instance uses multicast; absent when not known (a provider made outside the registry).
+   */
+  unicast?: { source?: string; peers: string[] } | null;
+  /**
    * Where to look up local links and addresses without a syscall (verify() of 200 instances then
    * reads no kernel state at all). Absent outside a running agent (preflight, tests): read the kernel.
    */

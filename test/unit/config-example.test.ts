@@ -124,24 +124,29 @@ test('the documented ranges are the schema\'s (whole-number keys, and the VIP li
   const wrong = ranges.filter(([key, min, max]) => !commentOf(key).includes(`${min}..${max}`)).map(([k, min, max]) => `${k} (${min}..${max})`);
   assert.deepEqual(wrong, [], `comments without the schema's range: ${wrong.join(', ')}`);
   const vipComments = lines.filter((l) => /^\s*vips:/.test(l));
-  assert.equal(vipComments.length, 2);
+  assert.equal(vipComments.length, 5);
   for (const l of vipComments) assert.match(l, new RegExp(`# required: 1\\.\\.${MAX_VIPS} `));
 });
 
-test('the example is the promised two instances: multicast v3, and unicast v2 with auth', () => {
+test('the example is the promised instances: multicast v3 and unicast v2 with auth on garp, then one unicast instance per aws mode', () => {
   const r = parseConfig(text);
   assert.ok(r.ok);
   const insts = Object.values(r.config.instances);
-  assert.equal(insts.length, 2);
-  const multicast = insts.find((i) => i.unicast === undefined);
-  const unicast = insts.find((i) => i.unicast !== undefined);
+  assert.equal(insts.length, 5);
+  const garp = insts.filter((i) => i.provider.type === 'garp');
+  assert.equal(garp.length, 2);
+  const aws = insts.filter((i) => i.provider.type === 'aws');
+  assert.deepEqual(aws.map((i) => i.provider.type === 'aws' && i.provider.mode), ['secondary-ip', 'route-table', 'elastic-ip']);
+  assert.ok(aws.every((i) => i.unicast !== undefined), 'multicast does not cross a VPC: every aws instance is unicast');
+  const multicast = garp.find((i) => i.unicast === undefined);
+  const unicast = garp.find((i) => i.unicast !== undefined);
   assert.equal(multicast?.version, 3);
   assert.equal(unicast?.version, 2);
   assert.equal(unicast?.auth?.type, 'pass');
 });
 
-test('the example only uses documentation addresses (198.51.100.0/24) for nodes and VIPs', () => {
+test('the example only uses documentation addresses (198.51.100.0/24; 203.0.113.0/24 for overlay and Elastic IPs) for nodes and VIPs', () => {
   const addresses = text.match(/\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b/g) ?? [];
-  const others = addresses.filter((a) => !a.startsWith('198.51.100.') && a !== '127.0.0.1' && a !== '224.0.0.18');
+  const others = addresses.filter((a) => !a.startsWith('198.51.100.') && !a.startsWith('203.0.113.') && a !== '127.0.0.1' && a !== '224.0.0.18');
   assert.deepEqual(others, []);
 });

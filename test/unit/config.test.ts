@@ -441,17 +441,55 @@ describe('unknown keys', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('provider', () => {
-  test('aws and alibaba are planned, not unknown', () => {
-    for (const type of ['aws', 'alibaba']) {
-      const e = errorAt(one({ provider: { type } }), 'instances.VI_1.provider.type');
-      assert.equal(e.message, `provider type ${type} is not available yet in this version`);
-      assert.match(e.fix, /garp/);
-    }
+  test('alibaba is planned, not unknown', () => {
+    const e = errorAt(one({ provider: { type: 'alibaba' } }), 'instances.VI_1.provider.type');
+    assert.equal(e.message, 'provider type alibaba is not available yet in this version');
+    assert.match(e.fix, /garp/);
+  });
+
+  test('aws: defaults, every fact optional, endpoints as URLs', () => {
+    const r = ok(one({ provider: { type: 'aws' } }));
+    assert.deepEqual(r.config.instances['VI_1']!.provider, { type: 'aws', mode: 'secondary-ip', unassignOnRelease: false });
+    const full = {
+      type: 'aws',
+      region: 'eu-west-1',
+      instanceId: 'i-0123456789abcdef0',
+      networkInterfaceId: 'eni-0123abcd',
+      endpoint: 'http://127.0.0.1:5055',
+      imdsEndpoint: 'http://127.0.0.1:8001',
+      unassignOnRelease: true,
+      timing: { faultAfter: 60 },
+    };
+    assert.deepEqual(ok(one({ provider: full })).config.instances['VI_1']!.provider, { ...full, mode: 'secondary-ip' });
+  });
+
+  test('aws: ids, region and URLs are checked, each error names the key and the fix', () => {
+    const r = one({ provider: { type: 'aws', region: 'Ireland', instanceId: 'i-123', networkInterfaceId: 'eth0', endpoint: '127.0.0.1:5055' } });
+    assert.match(errorAt(r, 'instances.VI_1.provider.region').fix, /eu-west-1/);
+    assert.match(errorAt(r, 'instances.VI_1.provider.instanceId').message, /not an EC2 instance id/);
+    assert.match(errorAt(r, 'instances.VI_1.provider.networkInterfaceId').message, /not a network interface id/);
+    assert.match(errorAt(r, 'instances.VI_1.provider.endpoint').fix, /http:\/\/127\.0\.0\.1:5055/);
+  });
+
+  test('aws: each mode needs its own keys and refuses the others', () => {
+    assert.match(errorAt(one({ provider: { type: 'aws', mode: 'route-table' } }), 'instances.VI_1.provider.routeTableIds').fix, /rtb-/);
+    assert.match(errorAt(one({ provider: { type: 'aws', mode: 'elastic-ip' } }), 'instances.VI_1.provider.allocationId').fix, /eipalloc-/);
+    assert.match(errorAt(one({ provider: { type: 'aws', routeTableIds: ['rtb-0123abcd'] } }), 'instances.VI_1.provider.routeTableIds').fix, /mode: route-table/);
+    assert.match(errorAt(one({ provider: { type: 'aws', mode: 'route-table', routeTableIds: ['rtb-0123abcd'], unassignOnRelease: true } }), 'instances.VI_1.provider.unassignOnRelease').message, /only used with mode secondary-ip/);
+    const rt = ok(one({ provider: { type: 'aws', mode: 'route-table', routeTableIds: ['rtb-0123abcd', 'rtb-0123456789abcdef0'] } }));
+    assert.deepEqual((rt.config.instances['VI_1']!.provider as { routeTableIds?: string[] }).routeTableIds, ['rtb-0123abcd', 'rtb-0123456789abcdef0']);
+  });
+
+  test('aws elastic-ip: exactly one VIP, a single address', () => {
+    const eip = { type: 'aws', mode: 'elastic-ip', allocationId: 'eipalloc-0123abcd' };
+    ok(one({ provider: eip, vips: ['203.0.113.10'] }));
+    assert.match(errorAt(one({ provider: eip, vips: ['203.0.113.10', '203.0.113.11'] }), 'instances.VI_1.vips').message, /one Elastic IP, but 2 VIPs/);
+    assert.match(errorAt(one({ provider: eip, vips: ['203.0.113.10/24'] }), 'instances.VI_1.vips[0]').fix, /public address/);
   });
 
   test('unknown provider type suggests the closest', () => {
     const e = errorAt(one({ provider: { type: 'gapr' } }), 'instances.VI_1.provider.type');
-    assert.equal(e.message, 'unknown provider type "gapr" (available: garp)');
+    assert.equal(e.message, 'unknown provider type "gapr" (available: garp, aws)');
     assert.match(e.fix, /did you mean garp\?/);
   });
 
@@ -650,7 +688,7 @@ instances:
     advertInterval: 50
     auth: { type: pass, password: secret }
     vips: [198.51.100.2]
-    provider: { type: aws }
+    provider: { type: alibaba }
 status:
   listen: nowhere
 `;

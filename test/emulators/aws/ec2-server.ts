@@ -92,6 +92,10 @@ export interface Ec2Emulator {
   faults: Faults;
   /** Replaces a key's allowed actions (undefined: all). */
   setAllowedActions(accessKeyId: string, actions: string[] | undefined): void;
+  /** Accepts another key from now on (e.g. an instance role's rotated temporary credentials). */
+  addCredential(c: Ec2Credential): void;
+  /** Stops accepting a key: its requests get 401 AuthFailure (an expired or revoked key). */
+  revokeCredential(accessKeyId: string): void;
   close(): Promise<void>;
 }
 
@@ -515,6 +519,12 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions): Promise<Ec2Emu
       if (!c) throw new Error(`unknown access key ${accessKeyId}`);
       if (actions === undefined) delete c.allowedActions;
       else c.allowedActions = [...actions];
+    },
+    addCredential(c) {
+      creds.set(c.accessKeyId, { ...c });
+    },
+    revokeCredential(accessKeyId) {
+      creds.delete(accessKeyId);
     },
     close: () =>
       new Promise<void>((resolve) => {
