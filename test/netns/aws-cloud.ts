@@ -40,9 +40,14 @@ export interface Snapshot {
 
 export interface CloudCall {
   action: string;
+  /** Wall-clock ms when the request arrived. */
   at: number;
+  /** The caller's address (a lab node's). */
+  from: string | null;
   accessKeyId: string | null;
   status: number | null;
+  /** The error code sent, if any. */
+  code: string | null;
 }
 
 interface Reply {

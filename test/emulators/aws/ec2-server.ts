@@ -42,6 +42,8 @@ export interface Ec2Call {
   at: number;
   requestId: string;
   accessKeyId?: string;
+  /** The client's address (which node of a lab called). */
+  from?: string;
   /** Filled in when the answer is sent (undefined while pending or hung). */
   status?: number;
   code?: string;
@@ -434,7 +436,7 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions): Promise<Ec2Emu
     for (const [k, v] of new URLSearchParams(query)) params[k] = v;
     for (const [k, v] of new URLSearchParams(body.toString('utf8'))) params[k] = v;
     const action = params['Action'] ?? '';
-    const call: Ec2Call = { action, params, at: clock(), requestId: randomUUID() };
+    const call: Ec2Call = { action, params, at: clock(), requestId: randomUUID(), ...(req.socket.remoteAddress ? { from: req.socket.remoteAddress } : {}) };
     calls.push(call);
 
     if (req.method !== 'POST' && req.method !== 'GET') {
