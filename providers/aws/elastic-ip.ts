@@ -18,6 +18,8 @@
 //            reassociates, which is not holding it); 'elsewhere' when associated with another ENI or
 //            another private address; else 'not-held'.
 //   announce('lower-priority'): verify now through the runner's recheck (see secondary-ip.ts).
+// The options are every mode's (instance.ts) plus the allocation; `local` is accepted and unused
+// (nothing goes on the interface).
 import type { PreflightCheck, ProviderContext, VipOwnership, VipProvider } from '../../src/provider/types.js';
 import { permanent, retryable } from '../../src/provider/errors.js';
 import { parseCidr, type Cidr } from '../../src/net/address.js';
