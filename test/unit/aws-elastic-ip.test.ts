@@ -126,6 +126,10 @@ test('failover: the Elastic IP moves from A to our primary address in 3 EC2 call
     const again = w.ec2.calls.length;
     await p.acquire(signal());
     assert.deepEqual(ec2Calls(w, again), ['DescribeAddresses'], 'already ours: one read, 0 writes');
+    const checks = [];
+    for await (const c of p.preflight()) checks.push(c);
+    assert.deepEqual(checks.map((c) => [c.check, c.ok]), [['IMDSv2 and instance facts', true]]);
+    assert.equal((await p.resolve()).privateIpAddress, '198.51.100.11');
   });
 });
 

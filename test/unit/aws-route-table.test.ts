@@ -257,6 +257,36 @@ test('an unknown route table, a VIP inside the VPC: permanent errors with their 
   });
 });
 
+test('instance facts: a failed discovery (interface not there yet) is retryable and tried again at the next call', async () => {
+  await withWorld(async (w) => {
+    let mac: string | null = null;
+    const local = fakeLocal();
+    const p = new RouteTableProvider(
+      { instanceName: 'VI_1', interface: 'eth0', vips: [`${VIP}/32`], garp: { repeat: 5, delay: 5, refresh: 0, refreshRepeat: 1, lowerPrioRepeat: 5 }, timing: TIMING, log: pino({ level: 'silent' }) },
+      {
+        given: {},
+        routeTableIds: [w.rtb],
+        imds: new Imds({ endpoint: w.imds.url }),
+        ec2For: (region) => new Ec2({ region, endpoint: w.ec2.url, timeoutMs: 2_000 }),
+        macOf: () => mac,
+        local,
+        now: () => w.clock.t,
+        sleep: async (ms) => void (w.clock.t += ms),
+      },
+    );
+    const err = await rejection(p.acquire(signal()));
+    assert.equal(err.errorClass, 'retryable');
+    assert.match(err.fix ?? '', /ip link show eth0/);
+    const checks = [];
+    for await (const c of p.preflight()) checks.push(c);
+    assert.deepEqual(checks.map((c) => c.ok), [false]);
+    mac = w.b.mac;
+    await p.acquire(signal());
+    assert.equal(targetOf(w, w.rtb, `${VIP}/32`), w.b.eni);
+    assert.equal((await p.resolve()).facts.networkInterfaceId, w.b.eni);
+  });
+});
+
 test('throttling on ReplaceRoute → retryable ProviderError (RequestLimitExceeded); the retry then completes the move', async () => {
   await withWorld(async (w) => {
     const { p } = provider(w);
