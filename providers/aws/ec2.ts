@@ -2,10 +2,20 @@
 // (maxAttempts 1: the runner owns retries and backoff, so "EC2 calls per failover" is what it says)
 // and each bounded by the caller's AbortSignal. Credentials come from the SDK's default chain (env,
 // profile, the instance role through IMDSv2). Failures are ProviderErrors (errors.ts).
+//
+//   secondary-ip: assign / unassign / holders (DescribeNetworkInterfaces).
+//   route-table:  replaceRoute / routeTargets (DescribeRouteTables, one read for every table).
+//   elastic-ip:   associateAddress / addressHolder (DescribeAddresses).
+// `sdk` is the client itself, for read-only checks made elsewhere (preflight); calls made through it
+// are not counted in `calls`.
 import {
   AssignPrivateIpAddressesCommand,
+  AssociateAddressCommand,
+  DescribeAddressesCommand,
   DescribeNetworkInterfacesCommand,
+  DescribeRouteTablesCommand,
   EC2Client,
+  ReplaceRouteCommand,
   UnassignPrivateIpAddressesCommand,
   type NetworkInterface,
 } from '@aws-sdk/client-ec2';
@@ -24,6 +34,28 @@ export interface Ec2Options {
 
 /** Who holds an address in the VPC: the ENI id, or null when no ENI has it. */
 export type Holders = Map<string, string | null>;
+
+/**
+ * Where one route table sends one destination. `missing`: the table has no route for it (ReplaceRoute
+ * cannot create one: `aws ec2 create-route` must, once). Otherwise `eni` is the ENI the route targets
+ * (null: a gateway, NAT, peering… target, or none) and `active` false for a blackhole route (its ENI
+ * is detached, or its instance stopped).
+ */
+export interface RouteTarget {
+  missing: boolean;
+  eni: string | null;
+  active: boolean;
+}
+
+/** routeTargets()'s answer: route table id → destination (as asked, e.g. "203.0.113.10/32") → target. */
+export type RouteTargets = Map<string, Map<string, RouteTarget>>;
+
+/** Who an Elastic IP is associated with now (both null when it is not associated). */
+export interface AddressHolder {
+  publicIp: string;
+  networkInterfaceId: string | null;
+  privateIpAddress: string | null;
+}
 
 export class Ec2 {
   private readonly client: EC2Client;
@@ -78,6 +110,69 @@ export class Ec2 {
       token = page.NextToken;
     } while (token);
     return out;
+  }
+
+  /** The SDK client, for read-only calls made elsewhere (not counted in `calls`). */
+  get sdk(): EC2Client {
+    return this.client;
+  }
+
+  /** ReplaceRoute: `destinationCidr` in the table now goes to `eni` (the route must exist). */
+  async replaceRoute(routeTableId: string, destinationCidr: string, eni: string, signal: AbortSignal): Promise<void> {
+    await this.send('ReplaceRoute', `routing ${destinationCidr} in ${routeTableId} to ${eni}`, signal, () =>
+      this.client.send(new ReplaceRouteCommand({ RouteTableId: routeTableId, DestinationCidrBlock: destinationCidr, NetworkInterfaceId: eni }), { abortSignal: signal }),
+    );
+  }
+
+  /**
+   * One DescribeRouteTables (filtered by table id; more only when EC2 pages) answering every table
+   * and destination. A table EC2 does not list is an error (permanent, as InvalidRouteTableID.NotFound).
+   */
+  async routeTargets(routeTableIds: readonly string[], destinations: readonly string[], signal: AbortSignal): Promise<RouteTargets> {
+    const what = `reading the routes for ${destinations.join(', ')} in ${routeTableIds.join(', ')}`;
+    const found = new Map<string, Map<string, RouteTarget>>();
+    let token: string | undefined;
+    do {
+      const page = await this.send('DescribeRouteTables', what, signal, () =>
+        this.client.send(
+          new DescribeRouteTablesCommand({ Filters: [{ Name: 'route-table-id', Values: [...routeTableIds] }], ...(token ? { NextToken: token } : {}) }),
+          { abortSignal: signal },
+        ),
+      );
+      for (const table of page.RouteTables ?? []) {
+        if (!table.RouteTableId) continue;
+        const byDest = new Map<string, RouteTarget>();
+        for (const d of destinations) {
+          const route = (table.Routes ?? []).find((r) => r.DestinationCidrBlock === d);
+          byDest.set(d, route ? { missing: false, eni: route.NetworkInterfaceId ?? null, active: route.State !== 'blackhole' } : { missing: true, eni: null, active: false });
+        }
+        found.set(table.RouteTableId, byDest);
+      }
+      token = page.NextToken;
+    } while (token);
+    const out: RouteTargets = new Map();
+    for (const id of routeTableIds) {
+      const t = found.get(id);
+      if (!t) throw awsError({ name: 'InvalidRouteTableID.NotFound', message: `The routeTable ID '${id}' does not exist`, $fault: 'client' }, 'DescribeRouteTables', what);
+      out.set(id, t);
+    }
+    return out;
+  }
+
+  /** AssociateAddress with AllowReassociation: the Elastic IP now maps to `privateIp` on `eni`. */
+  async associateAddress(allocationId: string, eni: string, privateIp: string, signal: AbortSignal): Promise<void> {
+    await this.send('AssociateAddress', `associating ${allocationId} with ${privateIp} on ${eni}`, signal, () =>
+      this.client.send(new AssociateAddressCommand({ AllocationId: allocationId, NetworkInterfaceId: eni, PrivateIpAddress: privateIp, AllowReassociation: true }), { abortSignal: signal }),
+    );
+  }
+
+  /** One DescribeAddresses: the Elastic IP's public address and where it is associated. */
+  async addressHolder(allocationId: string, signal: AbortSignal): Promise<AddressHolder> {
+    const what = `reading where ${allocationId} is associated`;
+    const r = await this.send('DescribeAddresses', what, signal, () => this.client.send(new DescribeAddressesCommand({ AllocationIds: [allocationId] }), { abortSignal: signal }));
+    const a = (r.Addresses ?? []).find((x) => x.AllocationId === allocationId);
+    if (!a?.PublicIp) throw awsError({ name: 'InvalidAllocationID.NotFound', message: `The allocation ID '${allocationId}' does not exist`, $fault: 'client' }, 'DescribeAddresses', what);
+    return { publicIp: a.PublicIp, networkInterfaceId: a.NetworkInterfaceId ?? null, privateIpAddress: a.NetworkInterfaceId ? (a.PrivateIpAddress ?? null) : null };
   }
 
   private async send<T>(action: string, what: string, signal: AbortSignal, call: () => Promise<T>): Promise<T> {

@@ -112,6 +112,8 @@ function invalidParameterFix(message: string): string {
   if (/move is not allowed/i.test(message)) return 'the VIP is held by another ENI and may not move: the agent asks with AllowReassignment, so this comes from a policy or an older API; check the VIP is a secondary address, not an ENI\'s primary one';
   if (/reserved address range/i.test(message)) return 'the VIP is one of the subnet\'s 5 reserved addresses (the first four and the last): pick another';
   if (/not fall within the subnet|subnet's address range/i.test(message)) return 'the VIP must lie inside the ENI\'s subnet CIDR (secondary-ip mode); use route-table mode for an address outside the VPC';
+  if (/is not assigned to network interface/i.test(message)) return 'provider.privateIpAddress is not one of the ENI\'s private addresses: leave it out (the ENI\'s primary address is used) or give one the ENI has';
+  if (/belong to different networks/i.test(message)) return 'the route table and the ENI are in different VPCs: list in provider.routeTableIds only route tables of this instance\'s VPC';
   if (/no route defined/i.test(message)) return 'the route table has no route for the VIP yet: create it once (aws ec2 create-route --destination-cidr-block VIP/32 …); the agent then replaces it';
   return 'EC2 refused a parameter: see the message; `ha-agent provider test aws` checks the setup';
 }

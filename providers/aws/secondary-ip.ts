@@ -14,51 +14,29 @@
 //            in EC2 while it briefly thought itself master (keepalived issue #950): verify at once
 //            (through the runner's recheck), so a VIP found 'elsewhere' is taken back now, not at
 //            the next reconcile.
-// Instance facts (facts.ts) are read once, at the first call that needs them.
+// Instance facts (facts.ts) are read once, at the first call that needs them (instance.ts); the
+// guest side is local-addresses.ts, the confirmation loop confirm.ts (shared with the other modes).
 import type { PreflightCheck, ProviderContext, VipOwnership, VipProvider } from '../../src/provider/types.js';
 import { retryable } from '../../src/provider/errors.js';
-import { addAddress, parseCidr, removeAddresses, type Cidr } from '../../src/net/address.js';
-import { readLinkLayer, getLink } from '../../src/net/link.js';
-import { discoverFacts, localIpv4s, type GivenFacts, type InstanceFacts } from './facts.js';
+import { parseCidr, type Cidr } from '../../src/net/address.js';
+import { localIpv4s, type InstanceFacts } from './facts.js';
 import type { Ec2, Holders } from './ec2.js';
-import type { Imds } from './imds.js';
+import { abortableSleep, pollUntil, type ConfirmClock } from './confirm.js';
+import { factsCheck, instanceResolver, type AwsModeOptions, type Resolved } from './instance.js';
+import { interfaceAddresses, type LocalAddresses } from './local-addresses.js';
 
-export interface SecondaryIpOptions {
-  given: GivenFacts;
+export type { LocalAddresses } from './local-addresses.js';
+
+export interface SecondaryIpOptions extends AwsModeOptions {
   unassignOnRelease: boolean;
-  imds: Imds;
-  /** Made once the region is known (config or IMDS). */
-  ec2For: (region: string) => Ec2;
-  /** The interface's MAC (default: sysfs). */
-  macOf?: (ifname: string) => string | null;
-  /** Abortable wait (tests: a fake clock). */
-  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
-  random?: () => number;
-  now?: () => number;
-  /** The interface's addresses (default: netlink, as the garp provider; tests: a set of their own). */
-  local?: LocalAddresses;
 }
-
-/** Putting the VIPs on the interface and reading what is there. */
-export interface LocalAddresses {
-  add(cidr: string, signal: AbortSignal): Promise<void>;
-  remove(addresses: readonly string[], signal: AbortSignal): Promise<void>;
-  /** Addresses on the interface now; null when the interface is gone. */
-  present(signal: AbortSignal): Promise<ReadonlySet<string> | null>;
-}
-
-/** First wait between confirmation reads, doubled up to CONFIRM_MAX_STEP_MS (each with full jitter above half). */
-const CONFIRM_FIRST_STEP_MS = 200;
-const CONFIRM_MAX_STEP_MS = 2_000;
 
 export class SecondaryIpProvider implements VipProvider {
   readonly type = 'aws';
   private readonly cidrs: Cidr[];
-  private setup: Promise<{ facts: InstanceFacts; ec2: Ec2 }> | null = null;
-  private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
-  private readonly random: () => number;
-  private readonly now: () => number;
+  private readonly clock: ConfirmClock;
   private readonly local: LocalAddresses;
+  private readonly resolver: () => Promise<Resolved>;
   /** The runner's "verify now" (watch()). */
   private recheck: (() => void) | null = null;
 
@@ -67,10 +45,9 @@ export class SecondaryIpProvider implements VipProvider {
     private readonly opts: SecondaryIpOptions,
   ) {
     this.cidrs = ctx.vips.map((v) => parseCidr(v));
-    this.sleep = opts.sleep ?? abortableSleep;
-    this.random = opts.random ?? Math.random;
-    this.now = opts.now ?? (() => performance.now());
+    this.clock = { sleep: opts.sleep ?? abortableSleep, random: opts.random ?? Math.random, now: opts.now ?? (() => performance.now()) };
     this.local = opts.local ?? interfaceAddresses(ctx);
+    this.resolver = instanceResolver(ctx.interface, opts);
   }
 
   /** The VIPs as plain addresses, in config order. */
@@ -79,17 +56,8 @@ export class SecondaryIpProvider implements VipProvider {
   }
 
   /** Facts and client, discovered once (a failed discovery is tried again next time). */
-  resolve(): Promise<{ facts: InstanceFacts; ec2: Ec2 }> {
-    this.setup ??= (async () => {
-      const mac = (this.opts.macOf ?? ((i) => readLinkLayer(i)?.mac ?? null))(this.ctx.interface);
-      if (!mac) throw retryable(`interface ${this.ctx.interface} not found`, { fix: `check the interface (ip link show ${this.ctx.interface})` });
-      const facts = await discoverFacts(this.opts.imds, mac, this.opts.given);
-      return { facts, ec2: this.opts.ec2For(facts.region) };
-    })().catch((e: unknown) => {
-      this.setup = null;
-      throw e;
-    });
-    return this.setup;
+  resolve(): Promise<Resolved> {
+    return this.resolver();
   }
 
   async acquire(signal: AbortSignal): Promise<void> {
@@ -140,14 +108,8 @@ export class SecondaryIpProvider implements VipProvider {
     return this.local.present(signal);
   }
 
-  async *preflight(): AsyncIterable<PreflightCheck> {
-    try {
-      const { facts } = await this.resolve();
-      yield { check: 'IMDSv2 and instance facts', ok: true, detail: `${facts.instanceId} in ${facts.availabilityZone}, ${this.ctx.interface} is ${facts.networkInterfaceId} (${facts.subnetCidr})` };
-    } catch (e) {
-      const err = e as { message?: string; fix?: string | null };
-      yield { check: 'IMDSv2 and instance facts', ok: false, detail: err.message ?? String(e), ...(err.fix ? { fix: err.fix } : {}) };
-    }
+  preflight(): AsyncIterable<PreflightCheck> {
+    return factsCheck(() => this.resolve(), this.ctx.interface);
   }
 
   private keyOf(c: Cidr): string {
@@ -166,15 +128,7 @@ export class SecondaryIpProvider implements VipProvider {
 
   /** Waits until the remap shows (see the header); throws a retryable error when it does not in time. */
   private async confirm(facts: InstanceFacts, ec2: Ec2, signal: AbortSignal): Promise<void> {
-    const deadline = this.now() + this.ctx.timing.confirmTimeoutMs;
-    let step = CONFIRM_FIRST_STEP_MS;
-    for (;;) {
-      if (await this.listedOnOurEni(facts)) return;
-      const left = deadline - this.now();
-      if (left <= 0) break;
-      await this.sleep(Math.min(left, step * (0.5 + this.random() / 2)), signal);
-      step = Math.min(CONFIRM_MAX_STEP_MS, step * 2);
-    }
+    if (await pollUntil(() => this.listedOnOurEni(facts), this.ctx.timing.confirmTimeoutMs, this.clock, signal)) return;
     // IMDS did not show it (slow, or unreachable): EC2's own view decides, once.
     const holders = await ec2.holders(facts.vpcId, this.addresses, signal);
     const missing = this.addresses.filter((a) => holders.get(a) !== facts.networkInterfaceId);
@@ -184,32 +138,4 @@ export class SecondaryIpProvider implements VipProvider {
         code: 'NotConfirmed',
       });
   }
-}
-
-/** The instance's interface, over netlink (the agent's view for reads when there is one). */
-function interfaceAddresses(ctx: ProviderContext): LocalAddresses {
-  const opts = (signal: AbortSignal) => ({ instanceName: ctx.instanceName, signal });
-  return {
-    add: async (cidr, signal) => void (await addAddress(ctx.interface, cidr, opts(signal))),
-    remove: async (addresses, signal) => void (await removeAddresses(ctx.interface, addresses, opts(signal))),
-    present: async (signal) => {
-      const link = ctx.links ? ctx.links.link(ctx.interface) : await getLink(ctx.interface, { signal }).catch(() => null);
-      return link ? new Set(link.addresses.map((a) => a.address)) : null;
-    },
-  };
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason as Error);
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal.reason as Error);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -55,6 +55,8 @@ test('InvalidParameterValue: the fix follows EC2\'s message', () => {
   assert.match(fixOf("Address does not fall within the subnet's address range"), /subnet CIDR/);
   assert.match(fixOf("Address is in subnet's reserved address range"), /reserved/);
   assert.match(fixOf("There is no route defined for '203.0.113.10/32' in the route table. Use CreateRoute instead."), /create-route/);
+  assert.match(fixOf('The specified private IP address 198.51.100.77 is not assigned to network interface eni-0a1b2c3d4e5f60002'), /privateIpAddress/);
+  assert.match(fixOf('Route table rtb-0123456789abcdef0 and network interface eni-0a1b2c3d4e5f60002 belong to different networks'), /different VPCs/);
   assert.equal(awsError(ec2('InvalidParameterValue', 400, 'odd'), 'A', 'x').errorClass, 'permanent');
 });
 

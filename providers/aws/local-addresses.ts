@@ -1,0 +1,29 @@
+// The guest side of an aws VIP: putting addresses on the instance's interface and reading what is
+// there. EC2 does not configure the guest (spec §1.5), so the secondary-ip and route-table modes add
+// the VIPs themselves, over netlink as the garp provider does; reads use the agent's live link view
+// when there is one (no syscall), else ask the kernel. The elastic-ip mode needs none of it (EC2 NATs
+// the public address to a private one the ENI already has).
+import type { ProviderContext } from '../../src/provider/types.js';
+import { addAddress, removeAddresses } from '../../src/net/address.js';
+import { getLink } from '../../src/net/link.js';
+
+/** Putting the VIPs on the interface and reading what is there. */
+export interface LocalAddresses {
+  add(cidr: string, signal: AbortSignal): Promise<void>;
+  remove(addresses: readonly string[], signal: AbortSignal): Promise<void>;
+  /** Addresses on the interface now; null when the interface is gone. */
+  present(signal: AbortSignal): Promise<ReadonlySet<string> | null>;
+}
+
+/** The instance's interface, over netlink (the agent's view for reads when there is one). */
+export function interfaceAddresses(ctx: ProviderContext): LocalAddresses {
+  const opts = (signal: AbortSignal) => ({ instanceName: ctx.instanceName, signal });
+  return {
+    add: async (cidr, signal) => void (await addAddress(ctx.interface, cidr, opts(signal))),
+    remove: async (addresses, signal) => void (await removeAddresses(ctx.interface, addresses, opts(signal))),
+    present: async (signal) => {
+      const link = ctx.links ? ctx.links.link(ctx.interface) : await getLink(ctx.interface, { signal }).catch(() => null);
+      return link ? new Set(link.addresses.map((a) => a.address)) : null;
+    },
+  };
+}
