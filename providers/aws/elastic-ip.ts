@@ -27,6 +27,7 @@ import { localIpv4s, type InstanceFacts } from './facts.js';
 import type { AddressHolder, Ec2 } from './ec2.js';
 import { abortableSleep, pollUntil, type ConfirmClock } from './confirm.js';
 import { factsCheck, instanceResolver, onceRetried, type AwsModeOptions, type Resolved } from './instance.js';
+import { Recheck } from './recheck.js';
 
 export interface ElasticIpOptions extends AwsModeOptions {
   /** The Elastic IP's allocation id (eipalloc-…). */
@@ -47,7 +48,7 @@ export class ElasticIpProvider implements VipProvider {
   private readonly resolver: () => Promise<ElasticIpResolved>;
   /** Acquired and not released since (see the header: verify's 'held'). */
   private claimed = false;
-  private recheck: (() => void) | null = null;
+  private readonly recheck = new Recheck();
 
   constructor(
     private readonly ctx: ProviderContext,
@@ -86,6 +87,7 @@ export class ElasticIpProvider implements VipProvider {
   async release(signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
     this.claimed = false;
+    this.recheck.released();
   }
 
   async verify(signal: AbortSignal): Promise<VipOwnership> {
@@ -103,11 +105,11 @@ export class ElasticIpProvider implements VipProvider {
   }
 
   watch(recheck: () => void): void {
-    this.recheck = recheck;
+    this.recheck.set(recheck);
   }
 
   announce(reason: 'lower-priority' | 'refresh'): void {
-    if (reason === 'lower-priority') this.recheck?.();
+    this.recheck.announce(reason);
   }
 
   preflight(): AsyncIterable<PreflightCheck> {

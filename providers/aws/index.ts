@@ -1,6 +1,7 @@
 // The aws provider (issue #6): the VIP moves between EC2 instances as an ENI secondary private IP
-// (secondary-ip.ts), instance facts from IMDSv2 (imds.ts, facts.ts), EC2 calls through the SDK
-// (ec2.ts), failures classed with their fix (errors.ts).
+// (secondary-ip.ts, the default), as a route in route tables (route-table.ts) or as an Elastic IP
+// association (elastic-ip.ts); instance facts from IMDSv2 (imds.ts, facts.ts, instance.ts), EC2
+// calls through the SDK (ec2.ts), failures classed with their fix (errors.ts).
 //
 // One IMDS client per metadata endpoint and one EC2 client per (region, endpoint) serve every
 // instance, so the IMDS token, the credentials (credentials.ts) and the HTTP connections are
@@ -9,6 +10,8 @@ import type { ProviderContext, ProviderModule, ProviderTiming, VipOwnership, Vip
 import { Ec2 } from './ec2.js';
 import { Imds } from './imds.js';
 import { SecondaryIpProvider } from './secondary-ip.js';
+import { RouteTableProvider } from './route-table.js';
+import { ElasticIpProvider } from './elastic-ip.js';
 import type { InstanceFacts } from './facts.js';
 import { credentialChain, type CredentialChain } from './credentials.js';
 import type { z } from 'zod';
@@ -58,18 +61,24 @@ function ec2For(region: string, endpoint: string | undefined, imdsEndpoint: stri
   return c;
 }
 
-export function createAwsProvider(ctx: ProviderContext, cfg: AwsProviderConfig): SecondaryIpProvider {
-  if (cfg.mode !== 'secondary-ip') throw new Error(`aws mode ${cfg.mode} is not available in this build`);
-  return new SecondaryIpProvider(ctx, {
+export function createAwsProvider(ctx: ProviderContext, cfg: AwsProviderConfig): VipProvider {
+  const common = {
     given: {
       ...(cfg.instanceId ? { instanceId: cfg.instanceId } : {}),
       ...(cfg.region ? { region: cfg.region } : {}),
       ...(cfg.networkInterfaceId ? { networkInterfaceId: cfg.networkInterfaceId } : {}),
     },
-    unassignOnRelease: cfg.unassignOnRelease,
     imds: imdsFor(cfg.imdsEndpoint).imds,
-    ec2For: (region) => ec2For(region, cfg.endpoint, cfg.imdsEndpoint),
-  });
+    ec2For: (region: string) => ec2For(region, cfg.endpoint, cfg.imdsEndpoint),
+  };
+  switch (cfg.mode) {
+    case 'route-table':
+      return new RouteTableProvider(ctx, { ...common, routeTableIds: cfg.routeTableIds ?? [] });
+    case 'elastic-ip':
+      return new ElasticIpProvider(ctx, { ...common, allocationId: cfg.allocationId!, ...(cfg.privateIpAddress ? { privateIpAddress: cfg.privateIpAddress } : {}) });
+    case 'secondary-ip':
+      return new SecondaryIpProvider(ctx, { ...common, unassignOnRelease: cfg.unassignOnRelease });
+  }
 }
 
 /** One DescribeNetworkInterfaces per (EC2 client, VPC) answers every instance in it. */

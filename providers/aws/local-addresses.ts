@@ -6,6 +6,7 @@
 import type { ProviderContext } from '../../src/provider/types.js';
 import { addAddress, removeAddresses } from '../../src/net/address.js';
 import { getLink } from '../../src/net/link.js';
+import { packetSocketAvailable } from '../../src/net/packet-socket.js';
 
 /** Putting the VIPs on the interface and reading what is there. */
 export interface LocalAddresses {
@@ -17,6 +18,9 @@ export interface LocalAddresses {
 
 /** The instance's interface, over netlink (the agent's view for reads when there is one). */
 export function interfaceAddresses(ctx: ProviderContext): LocalAddresses {
+  // The address add looks the interface index up through the AF_PACKET addon: load it now, not in
+  // the middle of the first failover (a dlopen there cost ~10 ms before the first EC2 request).
+  packetSocketAvailable();
   const opts = (signal: AbortSignal) => ({ instanceName: ctx.instanceName, signal });
   return {
     add: async (cidr, signal) => void (await addAddress(ctx.interface, cidr, opts(signal))),

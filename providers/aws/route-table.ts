@@ -26,6 +26,7 @@ import type { RouteTargets } from './ec2.js';
 import { abortableSleep, pollUntil, type ConfirmClock } from './confirm.js';
 import { factsCheck, instanceResolver, type AwsModeOptions, type Resolved } from './instance.js';
 import { interfaceAddresses, type LocalAddresses } from './local-addresses.js';
+import { Recheck } from './recheck.js';
 
 export interface RouteTableOptions extends AwsModeOptions {
   /** The route tables that route the VIPs (every subnet's table whose clients must reach them). */
@@ -38,7 +39,7 @@ export class RouteTableProvider implements VipProvider {
   private readonly clock: ConfirmClock;
   private readonly local: LocalAddresses;
   private readonly resolver: () => Promise<Resolved>;
-  private recheck: (() => void) | null = null;
+  private readonly recheck = new Recheck();
 
   constructor(
     private readonly ctx: ProviderContext,
@@ -104,6 +105,7 @@ export class RouteTableProvider implements VipProvider {
   async release(signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
     await this.local.remove(this.addresses, signal);
+    this.recheck.released();
   }
 
   async verify(signal: AbortSignal): Promise<VipOwnership> {
@@ -125,11 +127,11 @@ export class RouteTableProvider implements VipProvider {
   }
 
   watch(recheck: () => void): void {
-    this.recheck = recheck;
+    this.recheck.set(recheck);
   }
 
   announce(reason: 'lower-priority' | 'refresh'): void {
-    if (reason === 'lower-priority') this.recheck?.();
+    this.recheck.announce(reason);
   }
 
   /** The addresses on the interface now (null: the interface is gone). */

@@ -2,8 +2,9 @@
 // the configured interface), moved with AssignPrivateIpAddresses + AllowReassignment, and also on the
 // interface itself (EC2 does not configure the guest).
 //
-//   acquire: the VIPs on the interface; if IMDS does not already list them on our ENI, ONE assign for
-//            all of them; then confirm — the remap is asynchronous — by polling IMDS local-ipv4s
+//   acquire: the VIPs on the interface; if IMDS does not already list them on our ENI (asked only
+//            when they were ours when we last looked: a failover's assign goes at once), ONE assign
+//            for all of them; then confirm — the remap is asynchronous — by polling IMDS local-ipv4s
 //            (no EC2 call) with jittered, doubling waits up to timing.confirmTimeoutMs, and one
 //            DescribeNetworkInterfaces at the end if IMDS could not tell. At most 2 EC2 calls.
 //   release: the VIPs off the interface; in the cloud only with unassignOnRelease (and only those
@@ -13,7 +14,8 @@
 //   announce('lower-priority'): a MASTER heard a lower-priority peer, which may have grabbed the VIP
 //            in EC2 while it briefly thought itself master (keepalived issue #950): verify at once
 //            (through the runner's recheck), so a VIP found 'elsewhere' is taken back now, not at
-//            the next reconcile.
+//            the next reconcile. After the first release (a BACKUP at start-up), one verify at
+//            once (recheck.ts), so a failover finds everything it needs ready.
 // Instance facts (facts.ts) are read once, at the first call that needs them (instance.ts); the
 // guest side is local-addresses.ts, the confirmation loop confirm.ts (shared with the other modes).
 import type { PreflightCheck, ProviderContext, VipOwnership, VipProvider } from '../../src/provider/types.js';
@@ -24,6 +26,7 @@ import type { Ec2, Holders } from './ec2.js';
 import { abortableSleep, pollUntil, type ConfirmClock } from './confirm.js';
 import { factsCheck, instanceResolver, type AwsModeOptions, type Resolved } from './instance.js';
 import { interfaceAddresses, type LocalAddresses } from './local-addresses.js';
+import { Recheck } from './recheck.js';
 
 export type { LocalAddresses } from './local-addresses.js';
 
@@ -37,8 +40,9 @@ export class SecondaryIpProvider implements VipProvider {
   private readonly clock: ConfirmClock;
   private readonly local: LocalAddresses;
   private readonly resolver: () => Promise<Resolved>;
-  /** The runner's "verify now" (watch()). */
-  private recheck: (() => void) | null = null;
+  private readonly recheck = new Recheck();
+  /** Every VIP was on our ENI when we last looked (or we assigned them since): acquire checks IMDS before assigning. */
+  private oursLastSeen = false;
 
   constructor(
     private readonly ctx: ProviderContext,
@@ -63,8 +67,12 @@ export class SecondaryIpProvider implements VipProvider {
   async acquire(signal: AbortSignal): Promise<void> {
     const { facts, ec2 } = await this.resolve();
     for (const c of this.cidrs) await this.local.add(c.cidr, signal);
-    if (await this.listedOnOurEni(facts)) return; // already ours (a local-only drift, or a retry after the remap landed)
+    // Already ours (a local-only drift, a retry after the remap landed)? Asked only when we last saw
+    // them on our ENI: a failover sends its assign at once, without waiting for an IMDS read (an
+    // assign of what is already ours is a harmless no-op).
+    if (this.oursLastSeen && (await this.listedOnOurEni(facts))) return;
     signal.throwIfAborted();
+    this.oursLastSeen = true; // from here on a retry checks first: the assign may have landed
     await ec2.assign(facts.networkInterfaceId, this.addresses, signal);
     await this.confirm(facts, ec2, signal);
   }
@@ -72,11 +80,13 @@ export class SecondaryIpProvider implements VipProvider {
   async release(signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
     await this.local.remove(this.addresses, signal);
-    if (!this.opts.unassignOnRelease) return;
-    const { facts, ec2 } = await this.resolve();
-    const holders = await ec2.holders(facts.vpcId, this.addresses, signal);
-    const ours = this.addresses.filter((a) => holders.get(a) === facts.networkInterfaceId);
-    if (ours.length > 0) await ec2.unassign(facts.networkInterfaceId, ours, signal);
+    if (this.opts.unassignOnRelease) {
+      const { facts, ec2 } = await this.resolve();
+      const holders = await ec2.holders(facts.vpcId, this.addresses, signal);
+      const ours = this.addresses.filter((a) => holders.get(a) === facts.networkInterfaceId);
+      if (ours.length > 0) await ec2.unassign(facts.networkInterfaceId, ours, signal);
+    }
+    this.recheck.released();
   }
 
   async verify(signal: AbortSignal): Promise<VipOwnership> {
@@ -87,20 +97,24 @@ export class SecondaryIpProvider implements VipProvider {
   /** Per VIP from a DescribeNetworkInterfaces answer (verifyMany shares one among instances). */
   ownershipFrom(holders: Holders, facts: InstanceFacts, local: ReadonlySet<string> | null): VipOwnership {
     const out: VipOwnership = {};
+    let ours = 0;
     for (const c of this.cidrs) {
       const holder = holders.get(c.address) ?? null;
-      if (holder === facts.networkInterfaceId) out[this.keyOf(c)] = local?.has(c.address) ? 'held' : 'not-held';
-      else out[this.keyOf(c)] = holder ? 'elsewhere' : 'not-held';
+      if (holder === facts.networkInterfaceId) {
+        ours++;
+        out[this.keyOf(c)] = local?.has(c.address) ? 'held' : 'not-held';
+      } else out[this.keyOf(c)] = holder ? 'elsewhere' : 'not-held';
     }
+    this.oursLastSeen = ours === this.cidrs.length;
     return out;
   }
 
   watch(recheck: () => void): void {
-    this.recheck = recheck;
+    this.recheck.set(recheck);
   }
 
   announce(reason: 'lower-priority' | 'refresh'): void {
-    if (reason === 'lower-priority') this.recheck?.();
+    this.recheck.announce(reason);
   }
 
   /** The addresses on the interface now (null: the interface is gone). */
