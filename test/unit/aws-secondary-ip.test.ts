@@ -208,3 +208,42 @@ test('split brain healed at once: a lower-priority advert makes the runner verif
     }
   }, 0);
 });
+
+test('a BACKUP at start-up: released, then verified at once (not a reconcile period later), so a failover finds facts and client ready', async () => {
+  await withWorld(async (w) => {
+    const { p } = provider(w);
+    const runner = new ProviderRunner(p, { log: pino({ level: 'silent' }), timing: TIMING, vips: [`${VIP}/32`] });
+    try {
+      runner.want(false);
+      assert.equal(await runner.whenReached(5_000), true);
+      // TIMING.reconcileMs is 30 s: a read within 2 s is the start-up verify.
+      for (let i = 0; i < 200 && runner.status().ownership !== 'elsewhere'; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(runner.status().ownership, 'elsewhere', '/status knows from the start that the peer holds the VIP');
+      assert.deepEqual(ec2Calls(w), ['DescribeNetworkInterfaces'], 'one verify right after the first release');
+      // A second release (a flap back to BACKUP) does not verify again ahead of the period.
+      runner.want(true);
+      assert.equal(await runner.whenReached(5_000), true);
+      runner.want(false);
+      assert.equal(await runner.whenReached(5_000), true);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(ec2Calls(w), ['DescribeNetworkInterfaces', 'AssignPrivateIpAddresses'], 'no extra verify after a later release');
+    } finally {
+      await runner.close();
+    }
+  }, 0);
+});
+
+test('a failover sends its assign without an IMDS read first; a VIP last seen on our ENI is checked in IMDS before any EC2 call', async () => {
+  await withWorld(async (w) => {
+    const { p, local } = provider(w);
+    const ipv4Reads = () => w.imds.requests.filter((r) => r.path.endsWith('/local-ipv4s')).length;
+    assert.deepEqual(await p.verify(signal()), { [`${VIP}/32`]: 'elsewhere' });
+    const before = ipv4Reads();
+    await p.acquire(signal());
+    assert.equal(ipv4Reads() - before, 1, 'only the confirmation read IMDS (the remap is instant here)');
+    local.set.delete(VIP); // a local drift: the VIP is still ours in EC2
+    const calls = w.ec2.calls.length;
+    await p.acquire(signal());
+    assert.equal(w.ec2.calls.length, calls, 'IMDS said it is ours: no EC2 call');
+  }, 0);
+});
