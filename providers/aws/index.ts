@@ -69,6 +69,7 @@ export function createAwsProvider(ctx: ProviderContext, cfg: AwsProviderConfig):
     unassignOnRelease: cfg.unassignOnRelease,
     imds: imdsFor(cfg.imdsEndpoint).imds,
     ec2For: (region) => ec2For(region, cfg.endpoint, cfg.imdsEndpoint),
+    preflight: { config: cfg, credentials: imdsFor(cfg.imdsEndpoint).credentials },
   });
 }
 

@@ -37,6 +37,8 @@ export interface SecondaryIpOptions {
   now?: () => number;
   /** The interface's addresses (default: netlink, as the garp provider; tests: a set of their own). */
   local?: LocalAddresses;
+  /** What `provider test` needs beyond the above (the config block, the credential chain). */
+  preflight?: Pick<import('./preflight.js').AwsPreflightInput, 'config' | 'credentials'>;
 }
 
 /** Putting the VIPs on the interface and reading what is there. */
@@ -140,14 +142,10 @@ export class SecondaryIpProvider implements VipProvider {
     return this.local.present(signal);
   }
 
-  async *preflight(): AsyncIterable<PreflightCheck> {
-    try {
-      const { facts } = await this.resolve();
-      yield { check: 'IMDSv2 and instance facts', ok: true, detail: `${facts.instanceId} in ${facts.availabilityZone}, ${this.ctx.interface} is ${facts.networkInterfaceId} (${facts.subnetCidr})` };
-    } catch (e) {
-      const err = e as { message?: string; fix?: string | null };
-      yield { check: 'IMDSv2 and instance facts', ok: false, detail: err.message ?? String(e), ...(err.fix ? { fix: err.fix } : {}) };
-    }
+  async *preflight(options?: Parameters<VipProvider['preflight']>[0]): AsyncIterable<PreflightCheck> {
+    const { awsPreflight } = await import('./preflight.js');
+    if (!this.opts.preflight) throw new Error('aws preflight: the provider was made without its preflight setup');
+    yield* awsPreflight({ ...this.opts.preflight, ctx: this.ctx, imds: this.opts.imds, ...(this.opts.macOf ? { macOf: this.opts.macOf } : {}), options: options ?? {} });
   }
 
   private keyOf(c: Cidr): string {
