@@ -296,8 +296,13 @@ export async function* awsPreflight(input: AwsPreflightInput): AsyncGenerator<Pr
       });
       imdsEni = cfg.networkInterfaceId ? (await imds.get(`network/interfaces/macs/${facts.mac}/interface-id`)).trim() : facts.networkInterfaceId;
     } catch (e) {
-      yield pass('instance', `${imdsInstanceId} (IMDS)`);
-      yield failed('interface → ENI', e, `check instances.${ctx.instanceName}.interface`);
+      // The MAC (interface missing, or no ENI of this instance) is the interface's fault; anything
+      // else IMDS refused (placement, the ENI's subnet) is the instance's.
+      const code = (e as { code?: string }).code;
+      if (!mac || code === 'MacNotAnEni') {
+        yield pass('instance', `${imdsInstanceId} (IMDS)`);
+        yield failed('interface → ENI', e, `check instances.${ctx.instanceName}.interface`);
+      } else yield failed('instance', e, 'check the instance metadata options (IMDSv2 enabled, hop limit ≥ 2 in containers)');
     }
   }
   if (facts) {
@@ -335,9 +340,10 @@ export async function* awsPreflight(input: AwsPreflightInput): AsyncGenerator<Pr
   }
 
   // ---------------------------------------------------------------- EC2
-  const region = facts?.region ?? cfg.region;
+  let region = facts?.region ?? cfg.region;
+  if (!region && imdsInstanceId !== null) region = await imds.get('placement/region').then((r) => r.trim(), () => undefined);
   if (creds && region) yield* ec2Checks(input, region, facts, vips, creds.source);
-  else if (creds) yield fail('EC2 API', 'not checked: the region is unknown (IMDS did not answer)', 'set provider.region, or make IMDSv2 reachable');
+  else if (creds) yield fail('EC2 API', 'not checked: the region is unknown (IMDS did not say it)', 'set provider.region, or make IMDSv2 reachable');
 
   // ---------------------------------------------------------------- VRRP between the peers
   if (ctx.unicast === null)
@@ -346,6 +352,7 @@ export async function* awsPreflight(input: AwsPreflightInput): AsyncGenerator<Pr
       'the instance uses multicast: VRRP multicast does not cross an AWS VPC, so the peers never hear each other and both become MASTER',
       `configure unicast for instance ${ctx.instanceName}: unicast: { source: <this node's private IP>, peers: [<the other nodes' private IPs>] } (keepalived: unicast_src_ip / unicast_peer)`,
     );
+  // (undefined: a provider made outside the registry does not know; no line then)
   else if (ctx.unicast) yield pass('VRRP unicast', `to ${ctx.unicast.peers.join(', ')}${ctx.unicast.source ? ` from ${ctx.unicast.source}` : ''}`);
 
   // ---------------------------------------------------------------- local capabilities

@@ -105,6 +105,8 @@ interface Run {
   simulateIam?: boolean;
   env?: NodeJS.ProcessEnv;
   capabilities?: bigint | null;
+  /** The interface's MAC (default: ha1's ENI's). */
+  mac?: string | null;
 }
 
 async function run(w: World, r: Run = {}): Promise<PreflightCheck[]> {
@@ -115,7 +117,7 @@ async function run(w: World, r: Run = {}): Promise<PreflightCheck[]> {
     imds,
     credentials: credentialChain(imds, r.env ?? { AWS_ACCESS_KEY_ID: KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: KEY.secretAccessKey, HOME: '/nonexistent' }),
     options: { simulateIam: r.simulateIam ?? false },
-    macOf: () => w.ha1.mac,
+    macOf: () => (r.mac === undefined ? w.ha1.mac : r.mac),
     stsEndpoint: w.iam.url,
     iamEndpoint: w.iam.url,
     capabilities: () => (r.capabilities === undefined ? ALL_CAPS : r.capabilities),
@@ -365,5 +367,18 @@ test('IMDS unreachable → ✗ IMDSv2 with the fix; the checks that need it are 
     assert.match(checks[0]!.fix!, /IMDS/);
     assert.ok(!checks.some((c) => c.check === 'ENI'));
     assert.ok(byName(checks, 'VRRP unicast').ok && byName(checks, 'local capabilities').ok);
+  });
+});
+
+test('the interface\'s MAC is no ENI of this instance, or the interface is missing → ✗ interface → ENI with the fix; EC2 checks of the ENI left out', async () => {
+  await withWorld({}, async (w) => {
+    const stray = await run(w, { mac: '02:00:c6:33:64:99' });
+    assert.deepEqual(failures(stray).map((c) => c.check), ['interface → ENI'], show(stray));
+    assert.match(failures(stray)[0]!.detail, /MAC 02:00:c6:33:64:99 is not one of instance i-\w+'s network interfaces/);
+    assert.match(failures(stray)[0]!.fix!, /interface/);
+    assert.ok(!stray.some((c) => c.check === 'ENI'));
+    const missing = await run(w, { mac: null });
+    assert.deepEqual(failures(missing).map((c) => c.check), ['interface → ENI'], show(missing));
+    assert.match(failures(missing)[0]!.detail, /interface eth0 not found on this host/);
   });
 });
