@@ -62,7 +62,9 @@ async function main(argv: string[]): Promise<number> {
     .argument('<type>', 'garp | aws | alibaba')
     .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
     .option('--instance <name>', 'only this instance')
-    .action(async (type: string, o: { config: string; instance?: string }) => {
+    .option('--json', 'one JSON document: instances → checks with ok, detail, fix (same exit code)', false)
+    .option('--simulate-iam', 'aws: ask IAM (iam:SimulatePrincipalPolicy) about the actions EC2 has no DryRun for', false)
+    .action(async (type: string, o: { config: string; instance?: string; json: boolean; simulateIam: boolean }) => {
       const { providerTestCommand } = await import('./commands/provider-test.js');
       code = await providerTestCommand(type, o, processOut);
     });

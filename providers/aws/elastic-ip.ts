@@ -20,13 +20,13 @@
 //   announce('lower-priority'): verify now through the runner's recheck (see secondary-ip.ts).
 // The options are every mode's (instance.ts) plus the allocation; `local` is accepted and unused
 // (nothing goes on the interface).
-import type { PreflightCheck, ProviderContext, VipOwnership, VipProvider } from '../../src/provider/types.js';
+import type { PreflightCheck, PreflightOptions, ProviderContext, VipOwnership, VipProvider } from '../../src/provider/types.js';
 import { permanent, retryable } from '../../src/provider/errors.js';
 import { parseCidr, type Cidr } from '../../src/net/address.js';
 import { localIpv4s, type InstanceFacts } from './facts.js';
 import type { AddressHolder, Ec2 } from './ec2.js';
 import { abortableSleep, pollUntil, type ConfirmClock } from './confirm.js';
-import { factsCheck, instanceResolver, onceRetried, type AwsModeOptions, type Resolved } from './instance.js';
+import { modePreflight, instanceResolver, onceRetried, type AwsModeOptions, type Resolved } from './instance.js';
 import { Recheck } from './recheck.js';
 
 export interface ElasticIpOptions extends AwsModeOptions {
@@ -112,8 +112,8 @@ export class ElasticIpProvider implements VipProvider {
     this.recheck.announce(reason);
   }
 
-  preflight(): AsyncIterable<PreflightCheck> {
-    return factsCheck(() => this.resolve(), this.ctx.interface);
+  preflight(options?: PreflightOptions): AsyncIterable<PreflightCheck> {
+    return modePreflight(this.ctx, this.opts, () => this.resolve(), options);
   }
 
   /** The one VIP (the Elastic IP's public address); more than one, or not a /32 IPv4, is a config error. */

@@ -70,6 +70,7 @@ export function createAwsProvider(ctx: ProviderContext, cfg: AwsProviderConfig):
     },
     imds: imdsFor(cfg.imdsEndpoint).imds,
     ec2For: (region: string) => ec2For(region, cfg.endpoint, cfg.imdsEndpoint),
+    preflight: { config: cfg, credentials: imdsFor(cfg.imdsEndpoint).credentials },
   };
   switch (cfg.mode) {
     case 'route-table':

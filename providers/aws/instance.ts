@@ -7,13 +7,17 @@
 //   instanceResolver(ifname, opts): facts + client, through onceRetried. The interface's MAC comes
 //                    from opts.macOf (default: sysfs); a missing interface is retryable.
 //   factsCheck(resolve, ifname): the preflight check 'IMDSv2 and instance facts' (never throws).
-import type { PreflightCheck } from '../../src/provider/types.js';
+//   modePreflight(ctx, opts, resolve, options): every mode's preflight(): the full `ha-agent provider
+//                    test aws` checks (preflight.ts, loaded on demand) when the provider was made
+//                    with its preflight setup (the registry's providers are), else factsCheck alone.
+import type { PreflightCheck, PreflightOptions, ProviderContext } from '../../src/provider/types.js';
 import { retryable } from '../../src/provider/errors.js';
 import { readLinkLayer } from '../../src/net/link.js';
 import { discoverFacts, type GivenFacts, type InstanceFacts } from './facts.js';
 import type { Ec2 } from './ec2.js';
 import type { Imds } from './imds.js';
 import type { LocalAddresses } from './local-addresses.js';
+import type { AwsPreflightInput } from './preflight.js';
 
 /** The constructor options every mode takes (each mode adds its own). */
 export interface AwsModeOptions {
@@ -29,6 +33,8 @@ export interface AwsModeOptions {
   now?: () => number;
   /** The interface's addresses (default: netlink, as the garp provider; tests: a set of their own). */
   local?: LocalAddresses;
+  /** What `provider test` needs beyond the above: the config block and the credential chain (index.ts gives it). */
+  preflight?: Pick<AwsPreflightInput, 'config' | 'credentials'>;
 }
 
 /** The instance's facts and the EC2 client for its region. */
@@ -66,4 +72,11 @@ export async function* factsCheck(resolve: () => Promise<Resolved>, ifname: stri
     const err = e as { message?: string; fix?: string | null };
     yield { check: 'IMDSv2 and instance facts', ok: false, detail: err.message ?? String(e), ...(err.fix ? { fix: err.fix } : {}) };
   }
+}
+
+/** See the header. */
+export async function* modePreflight(ctx: ProviderContext, opts: AwsModeOptions, resolve: () => Promise<Resolved>, options: PreflightOptions = {}): AsyncIterable<PreflightCheck> {
+  if (!opts.preflight) return yield* factsCheck(resolve, ctx.interface);
+  const { awsPreflight } = await import('./preflight.js');
+  yield* awsPreflight({ ...opts.preflight, ctx, imds: opts.imds, ...(opts.macOf ? { macOf: opts.macOf } : {}), options });
 }

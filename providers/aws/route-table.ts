@@ -18,13 +18,13 @@
 //   announce('lower-priority'): verify now through the runner's recheck (see secondary-ip.ts).
 // Facts are read once (instance.ts); unlike aws-vpc-move-ip, every table is checked on every verify
 // (its monapi=false default checks only the local address), and the move is confirmed, not slept on.
-import type { PreflightCheck, ProviderContext, VipOwnership, VipProvider } from '../../src/provider/types.js';
+import type { PreflightCheck, PreflightOptions, ProviderContext, VipOwnership, VipProvider } from '../../src/provider/types.js';
 import { permanent, retryable } from '../../src/provider/errors.js';
 import { parseCidr, type Cidr } from '../../src/net/address.js';
 import type { InstanceFacts } from './facts.js';
 import type { RouteTargets } from './ec2.js';
 import { abortableSleep, pollUntil, type ConfirmClock } from './confirm.js';
-import { factsCheck, instanceResolver, type AwsModeOptions, type Resolved } from './instance.js';
+import { modePreflight, instanceResolver, type AwsModeOptions, type Resolved } from './instance.js';
 import { interfaceAddresses, type LocalAddresses } from './local-addresses.js';
 import { Recheck } from './recheck.js';
 
@@ -139,8 +139,8 @@ export class RouteTableProvider implements VipProvider {
     return this.local.present(signal);
   }
 
-  preflight(): AsyncIterable<PreflightCheck> {
-    return factsCheck(() => this.resolve(), this.ctx.interface);
+  preflight(options?: PreflightOptions): AsyncIterable<PreflightCheck> {
+    return modePreflight(this.ctx, this.opts, () => this.resolve(), options);
   }
 
   private allOurs(targets: RouteTargets, eni: string): boolean {

@@ -18,13 +18,13 @@
 //            once (recheck.ts), so a failover finds everything it needs ready.
 // Instance facts (facts.ts) are read once, at the first call that needs them (instance.ts); the
 // guest side is local-addresses.ts, the confirmation loop confirm.ts (shared with the other modes).
-import type { PreflightCheck, ProviderContext, VipOwnership, VipProvider } from '../../src/provider/types.js';
+import type { PreflightCheck, PreflightOptions, ProviderContext, VipOwnership, VipProvider } from '../../src/provider/types.js';
 import { retryable } from '../../src/provider/errors.js';
 import { parseCidr, type Cidr } from '../../src/net/address.js';
 import { localIpv4s, type InstanceFacts } from './facts.js';
 import type { Ec2, Holders } from './ec2.js';
 import { abortableSleep, pollUntil, type ConfirmClock } from './confirm.js';
-import { factsCheck, instanceResolver, type AwsModeOptions, type Resolved } from './instance.js';
+import { modePreflight, instanceResolver, type AwsModeOptions, type Resolved } from './instance.js';
 import { interfaceAddresses, type LocalAddresses } from './local-addresses.js';
 import { Recheck } from './recheck.js';
 
@@ -122,8 +122,8 @@ export class SecondaryIpProvider implements VipProvider {
     return this.local.present(signal);
   }
 
-  preflight(): AsyncIterable<PreflightCheck> {
-    return factsCheck(() => this.resolve(), this.ctx.interface);
+  preflight(options?: PreflightOptions): AsyncIterable<PreflightCheck> {
+    return modePreflight(this.ctx, this.opts, () => this.resolve(), options);
   }
 
   private keyOf(c: Cidr): string {

@@ -1,11 +1,33 @@
-// `ha-agent provider test <type> --config FILE [--instance NAME]`: the provider's read-only
-// preflight checks, one line each (✓ / ✗ with a fix). Never moves a VIP.
+// `ha-agent provider test <type> --config FILE [--instance NAME] [--json] [--simulate-iam]`: the
+// provider's read-only preflight checks. Never moves a VIP.
+//   text (default): per instance a header, then one line per check, ✓ or ✗, a failed one followed
+//                   by its `fix:`; a last line with the count.
+//   --json:         one JSON document on stdout: { ok, failed, instances: [{ name, type, interface,
+//                   vips, checks: [{ check, ok, detail, fix? }] }] }.
+// Exit code 1 on any ✗ (or a config that does not load, or no matching instance), else 0, in both.
+// --simulate-iam is passed to the provider (aws: asks IAM about actions EC2 has no DryRun for).
 import { loadConfigFile, formatIssue } from '../config/load.js';
 import { createLogger } from '../log.js';
 import { createProvider } from '../provider/registry.js';
+import type { PreflightCheck } from '../provider/types.js';
 import type { Out } from './out.js';
 
-export async function providerTestCommand(type: string, opts: { config: string; instance?: string }, out: Out): Promise<number> {
+export interface ProviderTestOptions {
+  config: string;
+  instance?: string;
+  json?: boolean;
+  simulateIam?: boolean;
+}
+
+interface InstanceReport {
+  name: string;
+  type: string;
+  interface: string;
+  vips: string[];
+  checks: PreflightCheck[];
+}
+
+export async function providerTestCommand(type: string, opts: ProviderTestOptions, out: Out): Promise<number> {
   const parsed = await loadConfigFile(opts.config);
   if (!parsed.ok) {
     for (const e of parsed.errors) out.stderr.write(formatIssue(e) + '\n');
@@ -20,25 +42,34 @@ export async function providerTestCommand(type: string, opts: { config: string; 
     out.stderr.write(`no ${what} in ${opts.config} — fix: set provider: { type: ${type} } on an instance, or pick another --instance\n`);
     return 1;
   }
+  const text = (s: string) => {
+    if (!opts.json) out.stdout.write(s);
+  };
+  const reports: InstanceReport[] = [];
   let failed = 0;
   for (const [name, inst] of chosen) {
-    out.stdout.write(`${name} (${type} on ${inst.interface}, VIPs ${inst.vips.join(', ')})\n`);
-    const { provider } = await createProvider(name, inst, log);
-    try {
-      for await (const c of provider.preflight()) {
-        out.stdout.write(`  ${c.ok ? '✓' : '✗'} ${c.check}: ${c.detail}\n`);
-        if (!c.ok) {
-          failed++;
-          if (c.fix) out.stdout.write(`      fix: ${c.fix}\n`);
-        }
+    const report: InstanceReport = { name, type, interface: inst.interface, vips: [...inst.vips], checks: [] };
+    reports.push(report);
+    text(`${name} (${type} on ${inst.interface}, VIPs ${inst.vips.join(', ')})\n`);
+    const record = (c: PreflightCheck) => {
+      report.checks.push(c);
+      text(`  ${c.ok ? '✓' : '✗'} ${c.check}: ${c.detail}\n`);
+      if (!c.ok) {
+        failed++;
+        if (c.fix) text(`      fix: ${c.fix}\n`);
       }
+    };
+    let provider;
+    try {
+      provider = (await createProvider(name, inst, log)).provider;
+      for await (const c of provider.preflight(opts.simulateIam ? { simulateIam: true } : {})) record(c);
     } catch (e) {
-      failed++;
-      out.stdout.write(`  ✗ preflight: ${(e as Error).message}\n`);
+      record({ check: 'preflight', ok: false, detail: (e as Error).message });
     } finally {
-      provider.close?.();
+      provider?.close?.();
     }
   }
-  out.stdout.write(failed === 0 ? 'all checks passed\n' : `${failed} check(s) failed\n`);
+  if (opts.json) out.stdout.write(JSON.stringify({ ok: failed === 0, failed, instances: reports }, null, 2) + '\n');
+  else out.stdout.write(failed === 0 ? 'all checks passed\n' : `${failed} check(s) failed\n`);
   return failed === 0 ? 0 : 1;
 }

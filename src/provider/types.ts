@@ -20,6 +20,12 @@ export interface PreflightCheck {
   fix?: string;
 }
 
+/** What `ha-agent provider test` asks of preflight() beyond the default read-only checks. */
+export interface PreflightOptions {
+  /** aws: ask IAM (iam:SimulatePrincipalPolicy) about the actions EC2 offers no DryRun for. */
+  simulateIam?: boolean;
+}
+
 export type AnnounceReason = 'lower-priority' | 'refresh';
 
 /**
@@ -43,7 +49,7 @@ export interface VipProvider {
   /** Read-only look: who holds each VIP right now? */
   verify(signal: AbortSignal): Promise<VipOwnership>;
   /** Read-only checks that tell a user whether this provider can work on this host. Never moves a VIP. */
-  preflight(): AsyncIterable<PreflightCheck>;
+  preflight(options?: PreflightOptions): AsyncIterable<PreflightCheck>;
   /**
    * Optional: re-announce the VIPs without re-acquiring them (keepalived re-sends GARPs when a
    * master hears a lower-priority advert). Fire and forget; must not throw.

@@ -57,6 +57,7 @@ interface Reply {
   error?: string;
   ready?: boolean;
   ec2?: string;
+  iam?: string;
   imds?: Record<string, string>;
   ids?: CloudIds;
 }
@@ -66,6 +67,8 @@ export class AwsCloud {
   private readonly waiting = new Map<number, (r: Reply) => void>();
   private stderr = '';
   ec2Url = '';
+  /** IAM and STS (one emulator): for --simulate-iam, through AWS_ENDPOINT_URL_IAM / AWS_ENDPOINT_URL_STS. */
+  iamUrl = '';
   imdsUrl: Record<string, string> = {};
   ids!: CloudIds;
 
@@ -94,6 +97,7 @@ export class AwsCloud {
     });
     const r = await ready;
     cloud.ec2Url = r.ec2!;
+    cloud.iamUrl = r.iam!;
     cloud.imdsUrl = r.imds!;
     cloud.ids = r.ids!;
     return cloud;

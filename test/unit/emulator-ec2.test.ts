@@ -11,6 +11,7 @@ import {
   AssociateAddressCommand,
   DescribeAddressesCommand,
   DescribeInstancesCommand,
+  DescribeInstanceTypesCommand,
   DescribeNetworkInterfacesCommand,
   DescribeRouteTablesCommand,
   DescribeSecurityGroupsCommand,
@@ -405,6 +406,21 @@ test('DescribeSecurityGroups (protocol-112 rule, escaped description) and Descri
   assert.deepEqual(i.NetworkInterfaces?.map((n) => [n.NetworkInterfaceId, n.Attachment?.DeviceIndex, n.MacAddress]), [[ENI_B, 0, '0a:1b:2c:3d:4e:60']]);
   const all = await c.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-state-name', Values: ['running'] }] }));
   assert.equal(all.Reservations?.length, 2);
+});
+
+test('DescribeInstanceTypes: the per-ENI address limit of the instance type (c5.large 10 = the model\'s default 9 secondaries + primary); unknown type → InvalidInstanceType', async (t) => {
+  const w = await world(t);
+  const c = w.client();
+  const r = await c.send(new DescribeInstanceTypesCommand({ InstanceTypes: ['c5.large', 't3.micro'] }));
+  assert.deepEqual(
+    r.InstanceTypes?.map((i) => [i.InstanceType, i.NetworkInfo?.Ipv4AddressesPerInterface, i.NetworkInfo?.MaximumNetworkInterfaces]),
+    [['c5.large', 10, 3], ['t3.micro', 2, 2]],
+  );
+  assert.equal(w.state.getEni(ENI_A).secondaryIpLimit + 1, 10, 'the model and the table agree for the default type');
+  const bad = await rejection(c.send(new DescribeInstanceTypesCommand({ InstanceTypes: ['x9.nothing' as never] })));
+  assert.deepEqual([bad.name, bad.$metadata.httpStatusCode], ['InvalidInstanceType', 400]);
+  const dry = await rejection(w.client({}, READONLY).send(new DescribeInstanceTypesCommand({ DryRun: true })));
+  assert.equal(dry.name, 'UnauthorizedOperation', 'permissions apply to it like any action');
 });
 
 test('xml: text is escaped and the error envelope is the §1.4 one', () => {

@@ -29,6 +29,7 @@ import {
   successXml,
   t,
 } from './ec2-xml.js';
+import { describeInstanceTypes } from './ec2-instance-types.js';
 
 export interface Ec2Credential extends SigV4Credential {
   /** Actions this key may call (default: all). */
@@ -358,6 +359,9 @@ export const HANDLERS: Record<string, Handler> = {
       'private-ip-address': (i) => [state.attachedEnis(i.instanceId)[0]?.primaryIp],
     });
     return describeInstancesBody(state, out);
+  },
+  DescribeInstanceTypes(_state, p) {
+    return describeInstanceTypes(listParam(p, 'InstanceType'));
   },
 };
 
