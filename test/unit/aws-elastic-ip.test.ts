@@ -6,78 +6,39 @@
 // mismatch, unknown allocation, throttling); then through the real ProviderRunner.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import pino from 'pino';
-import { Ec2State } from '../emulators/aws/ec2-state.js';
-import { startEc2Emulator, type Ec2Emulator } from '../emulators/aws/ec2-server.js';
-import { startImdsEmulator, type ImdsEmulator } from '../emulators/aws/imds.js';
+import { AWS_TEST_KEY, AWS_TEST_TIMING, ec2Calls, fakeLocal, rejection, signal, silentLog, testContext, withAwsWorld, type AwsWorld } from '../support/aws-world.js';
 import { lagRoutesAndAddresses } from '../support/ec2-lag.js';
 import { Imds } from '../../providers/aws/imds.js';
 import { Ec2 } from '../../providers/aws/ec2.js';
 import { ElasticIpProvider } from '../../providers/aws/elastic-ip.js';
 import { ProviderRunner } from '../../src/provider/runner/index.js';
 import { ProviderError } from '../../src/provider/errors.js';
-import type { ProviderTiming } from '../../src/provider/types.js';
 
-const KEY = { accessKeyId: 'AKIDEXAMPLE00000001', secretAccessKey: 'secretExample0000000000000000000000000000' };
 const EIP = '203.0.113.10';
 const SPARE = '203.0.113.11';
-const TIMING: ProviderTiming = { operationTimeoutMs: 10_000, confirmTimeoutMs: 6_000, reconcileMs: 30_000, backoffBaseMs: 1_000, backoffMaxMs: 30_000, faultAfterMs: 20_000 };
+const KEY = AWS_TEST_KEY;
+const TIMING = AWS_TEST_TIMING;
 
-interface Node {
-  instanceId: string;
-  eni: string;
-  mac: string;
-}
+/** The Elastic IP on A's primary address; a spare, unassociated one. B has a secondary address. */
+type World = AwsWorld & { alloc: string; spare: string };
 
-interface World {
-  state: Ec2State;
-  clock: { t: number };
-  ec2: Ec2Emulator;
-  imds: ImdsEmulator;
-  a: Node;
-  b: Node;
-  /** EIP on A's primary address; a spare, unassociated one. */
-  alloc: string;
-  spare: string;
-}
-
-async function withWorld(fn: (w: World) => Promise<void>): Promise<void> {
-  const saved = { ...process.env };
-  Object.assign(process.env, { AWS_ACCESS_KEY_ID: KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: KEY.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true' });
-  delete process.env.AWS_SESSION_TOKEN;
-  delete process.env.AWS_PROFILE;
-  const clock = { t: Date.parse('2026-12-02T12:00:00Z') };
-  const state = new Ec2State({ region: 'eu-west-1', now: () => clock.t });
-  const vpc = state.addVpc({ cidrs: ['198.51.100.0/24'] });
-  const subnet = state.addSubnet({ vpcId: vpc.vpcId, cidr: '198.51.100.0/24', availabilityZone: 'eu-west-1a' });
-  const A = state.addInstance({ subnetId: subnet.subnetId, privateIp: '198.51.100.10' });
-  const B = state.addInstance({ subnetId: subnet.subnetId, privateIp: '198.51.100.11', secondaryIps: ['198.51.100.50'] });
-  const eip = state.addAddress({ publicIp: EIP, networkInterfaceId: A.eni.networkInterfaceId });
-  const spare = state.addAddress({ publicIp: SPARE });
-  const ec2 = await startEc2Emulator({ state, credentials: [KEY] });
-  const imds = await startImdsEmulator({ view: state.imdsView(B.instance.instanceId) });
-  try {
-    await fn({
-      state,
-      clock,
-      ec2,
-      imds,
-      a: { instanceId: A.instance.instanceId, eni: A.eni.networkInterfaceId, mac: A.eni.macAddress },
-      b: { instanceId: B.instance.instanceId, eni: B.eni.networkInterfaceId, mac: B.eni.macAddress },
-      alloc: eip.allocationId,
-      spare: spare.allocationId,
-    });
-  } finally {
-    await ec2.close();
-    await imds.close();
-    process.env = saved;
-  }
+function withWorld(fn: (w: World) => Promise<void>): Promise<void> {
+  return withAwsWorld(
+    {
+      b: { secondaryIps: ['198.51.100.50'] },
+      extra: (state, { a }) => ({
+        alloc: state.addAddress({ publicIp: EIP, networkInterfaceId: a.eni }).allocationId,
+        spare: state.addAddress({ publicIp: SPARE }).allocationId,
+      }),
+    },
+    fn,
+  );
 }
 
 function provider(w: World, o: { vips?: string[]; allocationId?: string; privateIpAddress?: string } = {}): ElasticIpProvider {
   const vips = o.vips ?? [`${EIP}/32`];
   return new ElasticIpProvider(
-    { instanceName: 'VI_1', interface: 'eth0', vips, garp: { repeat: 5, delay: 5, refresh: 0, refreshRepeat: 1, lowerPrioRepeat: 5 }, timing: TIMING, log: pino({ level: 'silent' }) },
+    testContext(vips),
     {
       given: {},
       allocationId: o.allocationId ?? w.alloc,
@@ -92,21 +53,10 @@ function provider(w: World, o: { vips?: string[]; allocationId?: string; private
   );
 }
 
-const signal = () => new AbortController().signal;
-const ec2Calls = (w: World, from = 0) => w.ec2.calls.slice(from).map((c) => c.action);
 const holder = (w: World, alloc = w.alloc) => {
   const a = w.state.addresses.get(alloc)!;
   return [a.networkInterfaceId ?? null, a.privateIpAddress ?? null];
 };
-
-async function rejection(p: Promise<unknown>): Promise<ProviderError> {
-  const e = await p.then(
-    () => assert.fail('expected a rejection'),
-    (err: unknown) => err,
-  );
-  assert.ok(e instanceof ProviderError, String(e));
-  return e;
-}
 
 test('failover: the Elastic IP moves from A to our primary address in 3 EC2 calls (read, AssociateAddress, confirming read); again: 1 read, no write', async () => {
   await withWorld(async (w) => {
@@ -234,7 +184,7 @@ test('throttling on AssociateAddress → retryable ProviderError (RequestLimitEx
 test('through the runner: MASTER takes the EIP; a lower-priority advert after A grabbed it makes the runner verify and take it back at once; BACKUP leaves it', async () => {
   await withWorld(async (w) => {
     const p = provider(w);
-    const runner = new ProviderRunner(p, { log: pino({ level: 'silent' }), timing: TIMING, vips: [`${EIP}/32`] });
+    const runner = new ProviderRunner(p, { log: silentLog, timing: TIMING, vips: [`${EIP}/32`] });
     try {
       runner.want(true);
       assert.equal(await runner.whenReached(5_000), true);

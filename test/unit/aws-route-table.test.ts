@@ -7,95 +7,44 @@
 // The interface's addresses are a set here (the netlink path is the garp provider's, tested there).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import pino from 'pino';
-import { Ec2State } from '../emulators/aws/ec2-state.js';
-import { startEc2Emulator, type Ec2Emulator } from '../emulators/aws/ec2-server.js';
-import { startImdsEmulator, type ImdsEmulator } from '../emulators/aws/imds.js';
+import { AWS_TEST_KEY, AWS_TEST_TIMING, ec2Calls, fakeLocal, rejection, signal, silentLog, testContext, withAwsWorld, type AwsWorld } from '../support/aws-world.js';
 import { lagRoutesAndAddresses } from '../support/ec2-lag.js';
 import { Imds } from '../../providers/aws/imds.js';
 import { Ec2 } from '../../providers/aws/ec2.js';
 import { RouteTableProvider } from '../../providers/aws/route-table.js';
-import type { LocalAddresses } from '../../providers/aws/local-addresses.js';
 import { ProviderRunner } from '../../src/provider/runner/index.js';
 import { ProviderError } from '../../src/provider/errors.js';
-import type { ProviderTiming } from '../../src/provider/types.js';
 
-const KEY = { accessKeyId: 'AKIDEXAMPLE00000001', secretAccessKey: 'secretExample0000000000000000000000000000' };
 const VIP = '203.0.113.10';
 const VIP2 = '203.0.113.11';
-const TIMING: ProviderTiming = { operationTimeoutMs: 10_000, confirmTimeoutMs: 6_000, reconcileMs: 30_000, backoffBaseMs: 1_000, backoffMaxMs: 30_000, faultAfterMs: 20_000 };
+const KEY = AWS_TEST_KEY;
+const TIMING = AWS_TEST_TIMING;
 
-interface Node {
-  instanceId: string;
-  eni: string;
-  mac: string;
-}
+/** Route table of the subnet, and a second one (another subnet's clients), both routing VIP → A. */
+type World = AwsWorld & { rtb: string; rtb2: string };
 
-interface World {
-  state: Ec2State;
-  clock: { t: number };
-  ec2: Ec2Emulator;
-  imds: ImdsEmulator;
-  a: Node;
-  b: Node;
-  /** Route table of the subnet, and a second one (another subnet's clients), both routing VIP → A. */
-  rtb: string;
-  rtb2: string;
-}
-
-async function withWorld(fn: (w: World) => Promise<void>): Promise<void> {
-  const saved = { ...process.env };
-  Object.assign(process.env, { AWS_ACCESS_KEY_ID: KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: KEY.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true' });
-  delete process.env.AWS_SESSION_TOKEN;
-  delete process.env.AWS_PROFILE;
-  const clock = { t: Date.parse('2026-12-02T12:00:00Z') };
-  const state = new Ec2State({ region: 'eu-west-1', now: () => clock.t });
-  const vpc = state.addVpc({ cidrs: ['198.51.100.0/24'] });
-  const subnet = state.addSubnet({ vpcId: vpc.vpcId, cidr: '198.51.100.0/25', availabilityZone: 'eu-west-1a' });
-  const subnet2 = state.addSubnet({ vpcId: vpc.vpcId, cidr: '198.51.100.128/25', availabilityZone: 'eu-west-1b' });
-  const A = state.addInstance({ subnetId: subnet.subnetId, privateIp: '198.51.100.10' });
-  const B = state.addInstance({ subnetId: subnet.subnetId, privateIp: '198.51.100.11' });
-  const toA = [
-    { destinationCidrBlock: `${VIP}/32`, networkInterfaceId: A.eni.networkInterfaceId },
-    { destinationCidrBlock: `${VIP2}/32`, networkInterfaceId: A.eni.networkInterfaceId },
-  ];
-  const rtb = state.addRouteTable({ vpcId: vpc.vpcId, subnetIds: [subnet.subnetId], routes: toA });
-  const rtb2 = state.addRouteTable({ vpcId: vpc.vpcId, subnetIds: [subnet2.subnetId], routes: toA });
-  const ec2 = await startEc2Emulator({ state, credentials: [KEY] });
-  const imds = await startImdsEmulator({ view: state.imdsView(B.instance.instanceId) });
-  try {
-    await fn({
-      state,
-      clock,
-      ec2,
-      imds,
-      a: { instanceId: A.instance.instanceId, eni: A.eni.networkInterfaceId, mac: A.eni.macAddress },
-      b: { instanceId: B.instance.instanceId, eni: B.eni.networkInterfaceId, mac: B.eni.macAddress },
-      rtb: rtb.routeTableId,
-      rtb2: rtb2.routeTableId,
-    });
-  } finally {
-    await ec2.close();
-    await imds.close();
-    process.env = saved;
-  }
-}
-
-function fakeLocal(): LocalAddresses & { set: Set<string> } {
-  const set = new Set<string>(['198.51.100.11']);
-  return {
-    set,
-    add: async (cidr) => void set.add(cidr.split('/')[0]!),
-    remove: async (addresses) => addresses.forEach((a) => set.delete(a)),
-    present: async () => set,
-  };
+function withWorld(fn: (w: World) => Promise<void>): Promise<void> {
+  return withAwsWorld(
+    {
+      subnetCidr: '198.51.100.0/25',
+      extra: (state, { vpcId, subnetId, a }) => {
+        const subnet2 = state.addSubnet({ vpcId, cidr: '198.51.100.128/25', availabilityZone: 'eu-west-1b' });
+        const toA = [VIP, VIP2].map((v) => ({ destinationCidrBlock: `${v}/32`, networkInterfaceId: a.eni }));
+        return {
+          rtb: state.addRouteTable({ vpcId, subnetIds: [subnetId], routes: toA }).routeTableId,
+          rtb2: state.addRouteTable({ vpcId, subnetIds: [subnet2.subnetId], routes: toA }).routeTableId,
+        };
+      },
+    },
+    fn,
+  );
 }
 
 function provider(w: World, o: { tables?: string[]; vips?: string[]; local?: ReturnType<typeof fakeLocal> } = {}) {
   const local = o.local ?? fakeLocal();
   const vips = o.vips ?? [`${VIP}/32`];
   const p = new RouteTableProvider(
-    { instanceName: 'VI_1', interface: 'eth0', vips, garp: { repeat: 5, delay: 5, refresh: 0, refreshRepeat: 1, lowerPrioRepeat: 5 }, timing: TIMING, log: pino({ level: 'silent' }) },
+    testContext(vips),
     {
       given: {},
       routeTableIds: o.tables ?? [w.rtb],
@@ -111,18 +60,7 @@ function provider(w: World, o: { tables?: string[]; vips?: string[]; local?: Ret
   return { p, local };
 }
 
-const signal = () => new AbortController().signal;
-const ec2Calls = (w: World, from = 0) => w.ec2.calls.slice(from).map((c) => c.action);
 const targetOf = (w: World, table: string, dest: string) => w.state.routeTables.get(table)!.routes.find((r) => r.destinationCidrBlock === dest)?.networkInterfaceId;
-
-async function rejection(p: Promise<unknown>): Promise<ProviderError> {
-  const e = await p.then(
-    () => assert.fail('expected a rejection'),
-    (err: unknown) => err,
-  );
-  assert.ok(e instanceof ProviderError, String(e));
-  return e;
-}
 
 test('failover: the route moves from A\'s ENI to ours in 3 EC2 calls (read, ReplaceRoute, confirming read); again: 1 read, no write', async () => {
   await withWorld(async (w) => {
@@ -262,7 +200,7 @@ test('instance facts: a failed discovery (interface not there yet) is retryable 
     let mac: string | null = null;
     const local = fakeLocal();
     const p = new RouteTableProvider(
-      { instanceName: 'VI_1', interface: 'eth0', vips: [`${VIP}/32`], garp: { repeat: 5, delay: 5, refresh: 0, refreshRepeat: 1, lowerPrioRepeat: 5 }, timing: TIMING, log: pino({ level: 'silent' }) },
+      testContext([`${VIP}/32`]),
       {
         given: {},
         routeTableIds: [w.rtb],
@@ -308,7 +246,7 @@ test('throttling on ReplaceRoute → retryable ProviderError (RequestLimitExceed
 test('through the runner: MASTER takes the route; a lower-priority advert after A grabbed it makes the runner verify and take it back at once; BACKUP leaves the route', async () => {
   await withWorld(async (w) => {
     const { p, local } = provider(w);
-    const runner = new ProviderRunner(p, { log: pino({ level: 'silent' }), timing: TIMING, vips: [`${VIP}/32`] });
+    const runner = new ProviderRunner(p, { log: silentLog, timing: TIMING, vips: [`${VIP}/32`] });
     try {
       runner.want(true);
       assert.equal(await runner.whenReached(5_000), true);

@@ -5,73 +5,29 @@
 // The interface's addresses are a set here (the netlink path is the garp provider's, tested there).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import pino from 'pino';
-import { Ec2State } from '../emulators/aws/ec2-state.js';
-import { startEc2Emulator, type Ec2Emulator } from '../emulators/aws/ec2-server.js';
-import { startImdsEmulator, type ImdsEmulator } from '../emulators/aws/imds.js';
+import { AWS_TEST_KEY, AWS_TEST_TIMING, ec2Calls, fakeLocal, signal, silentLog, testContext, withAwsWorld, type AwsWorld } from '../support/aws-world.js';
 import { Imds } from '../../providers/aws/imds.js';
 import { Ec2 } from '../../providers/aws/ec2.js';
 import { SecondaryIpProvider, type LocalAddresses } from '../../providers/aws/secondary-ip.js';
 import { verifyMany } from '../../providers/aws/index.js';
 import { ProviderRunner } from '../../src/provider/runner/index.js';
 import { ProviderError } from '../../src/provider/errors.js';
-import type { ProviderTiming, VipProvider } from '../../src/provider/types.js';
+import type { VipProvider } from '../../src/provider/types.js';
 
-const KEY = { accessKeyId: 'AKIDEXAMPLE00000001', secretAccessKey: 'secretExample0000000000000000000000000000' };
+const KEY = AWS_TEST_KEY;
 const VIP = '198.51.100.100';
-const TIMING: ProviderTiming = { operationTimeoutMs: 10_000, confirmTimeoutMs: 6_000, reconcileMs: 30_000, backoffBaseMs: 1_000, backoffMaxMs: 30_000, faultAfterMs: 20_000 };
+const TIMING = AWS_TEST_TIMING;
 
-interface World {
-  state: Ec2State;
-  clock: { t: number };
-  ec2: Ec2Emulator;
-  imds: ImdsEmulator;
-  a: { instanceId: string; eni: string; mac: string };
-  b: { instanceId: string; eni: string; mac: string };
-}
+type World = AwsWorld;
 
-async function withWorld(fn: (w: World) => Promise<void>, remapDelayMs = 1_500): Promise<void> {
-  const saved = { ...process.env };
-  Object.assign(process.env, { AWS_ACCESS_KEY_ID: KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: KEY.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true' });
-  delete process.env.AWS_SESSION_TOKEN;
-  delete process.env.AWS_PROFILE;
-  const clock = { t: Date.parse('2026-12-02T12:00:00Z') };
-  const state = new Ec2State({ region: 'eu-west-1', now: () => clock.t, remapDelayMs });
-  const vpc = state.addVpc({ cidrs: ['198.51.100.0/24'] });
-  const subnet = state.addSubnet({ vpcId: vpc.vpcId, cidr: '198.51.100.0/24', availabilityZone: 'eu-west-1a' });
-  const A = state.addInstance({ subnetId: subnet.subnetId, privateIp: '198.51.100.10', secondaryIps: [VIP] });
-  const B = state.addInstance({ subnetId: subnet.subnetId, privateIp: '198.51.100.11' });
-  const ec2 = await startEc2Emulator({ state, credentials: [KEY] });
-  const imds = await startImdsEmulator({ view: state.imdsView(B.instance.instanceId) });
-  try {
-    await fn({
-      state,
-      clock,
-      ec2,
-      imds,
-      a: { instanceId: A.instance.instanceId, eni: A.eni.networkInterfaceId, mac: A.eni.macAddress },
-      b: { instanceId: B.instance.instanceId, eni: B.eni.networkInterfaceId, mac: B.eni.macAddress },
-    });
-  } finally {
-    await ec2.close();
-    await imds.close();
-    process.env = saved;
-  }
-}
-
-function fakeLocal(): LocalAddresses & { set: Set<string> } {
-  const set = new Set<string>(['198.51.100.11']);
-  return {
-    set,
-    add: async (cidr) => void set.add(cidr.split('/')[0]!),
-    remove: async (addresses) => addresses.forEach((a) => set.delete(a)),
-    present: async () => set,
-  };
+/** A holds the VIP as a secondary address; B (this node) takes it over. */
+function withWorld(fn: (w: World) => Promise<void>, remapDelayMs = 1_500): Promise<void> {
+  return withAwsWorld({ remapDelayMs, a: { secondaryIps: [VIP] } }, fn);
 }
 
 function provider(w: World, local = fakeLocal(), unassignOnRelease = false) {
   const p = new SecondaryIpProvider(
-    { instanceName: 'VI_1', interface: 'eth0', vips: [`${VIP}/32`], garp: { repeat: 5, delay: 5, refresh: 0, refreshRepeat: 1, lowerPrioRepeat: 5 }, timing: TIMING, log: pino({ level: 'silent' }) },
+    testContext([`${VIP}/32`]),
     {
       given: {},
       unassignOnRelease,
@@ -87,8 +43,6 @@ function provider(w: World, local = fakeLocal(), unassignOnRelease = false) {
   return { p, local };
 }
 
-const signal = () => new AbortController().signal;
-const ec2Calls = (w: World, from = 0) => w.ec2.calls.slice(from).map((c) => c.action);
 
 test('failover: the VIP moves from the other ENI to ours in ONE EC2 call, confirmed through IMDS after the remap delay', async () => {
   await withWorld(async (w) => {
@@ -170,7 +124,7 @@ test('verifyMany: two instances in one VPC are answered with ONE DescribeNetwork
     const imds = new Imds({ endpoint: w.imds.url });
     const make = (vip: string, local: LocalAddresses) =>
       new SecondaryIpProvider(
-        { instanceName: vip, interface: 'eth0', vips: [`${vip}/32`], garp: { repeat: 5, delay: 5, refresh: 0, refreshRepeat: 1, lowerPrioRepeat: 5 }, timing: TIMING, log: pino({ level: 'silent' }) },
+        { ...testContext([`${vip}/32`]), instanceName: vip },
         { given: {}, unassignOnRelease: false, imds, ec2For: () => shared, macOf: () => w.b.mac, local, now: () => w.clock.t, sleep: async (ms) => void (w.clock.t += ms) },
       );
     const local = fakeLocal();
@@ -190,7 +144,7 @@ test('verifyMany: two instances in one VPC are answered with ONE DescribeNetwork
 test('split brain healed at once: a lower-priority advert makes the runner verify now, and a VIP found elsewhere is taken back', async () => {
   await withWorld(async (w) => {
     const { p } = provider(w);
-    const runner = new ProviderRunner(p, { log: pino({ level: 'silent' }), timing: TIMING, vips: [`${VIP}/32`] });
+    const runner = new ProviderRunner(p, { log: silentLog, timing: TIMING, vips: [`${VIP}/32`] });
     try {
       runner.want(true);
       assert.equal(await runner.whenReached(5_000), true);
@@ -212,7 +166,7 @@ test('split brain healed at once: a lower-priority advert makes the runner verif
 test('a BACKUP at start-up: released, then verified at once (not a reconcile period later), so a failover finds facts and client ready', async () => {
   await withWorld(async (w) => {
     const { p } = provider(w);
-    const runner = new ProviderRunner(p, { log: pino({ level: 'silent' }), timing: TIMING, vips: [`${VIP}/32`] });
+    const runner = new ProviderRunner(p, { log: silentLog, timing: TIMING, vips: [`${VIP}/32`] });
     try {
       runner.want(false);
       assert.equal(await runner.whenReached(5_000), true);
