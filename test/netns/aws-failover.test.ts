@@ -453,7 +453,7 @@ test('aws: a 10 s EC2 stall during a failover does not move the new master\'s ad
     const adverts = rows.filter((r) => r.src === ip && r.vrid === VRID && r.priority === 100 && r.time >= from - 50 && r.time <= to + 1_000);
     const gaps = adverts.slice(1).map((r, i) => r.time - adverts[i]!.time);
     const maxGap = Math.max(...gaps);
-    console.log(`API stall ${stallMs} ms: ${adverts.length} adverts from the new master, max gap ${maxGap.toFixed(1)} ms (interval ${ADVERT_S * 1000} ms); gaps ${gaps.map((g) => g.toFixed(0)).join(" ")}`);
+    console.log(`API stall ${stallMs} ms: ${adverts.length} adverts from the new master, max gap ${maxGap.toFixed(1)} ms (interval ${ADVERT_S * 1000} ms); gaps ${gaps.map((g) => g.toFixed(0)).join(' ')}`);
     assert.ok(adverts.length >= Math.floor(stallMs / (ADVERT_S * 1000)), `only ${adverts.length} adverts during a ${stallMs} ms stall`);
     assert.ok(adverts[0]!.time - from <= 1.5 * ADVERT_S * 1000, 'the first advert left at the transition');
     assert.ok(maxGap <= 1.5 * ADVERT_S * 1000, `a gap of ${maxGap.toFixed(1)} ms between adverts (bound ${1.5 * ADVERT_S * 1000} ms): ${gaps.map((g) => g.toFixed(0)).join(' ')}`);
