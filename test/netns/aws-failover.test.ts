@@ -65,9 +65,11 @@ interface AgentOpts {
   role?: boolean;
 }
 
-/** A lab with ha1, ha2 and "AWS" in `cloud`; the cloud child is closed whatever happens. */
+/** AWS_E2E_TRACE=1: print where each test spends its time. */
 let T0 = 0;
 const trace = (what: string) => process.env.AWS_E2E_TRACE && console.log(`  +${Date.now() - T0} ms ${what}`);
+
+/** A lab with ha1, ha2 and "AWS" in `cloud`; the cloud child is closed whatever happens. */
 async function withCloud(fn: (lab: Lab, cloud: AwsCloud) => Promise<void>, world: { role?: { name: string; lifetimeMs: number } } = {}): Promise<void> {
   T0 = Date.now();
   await withLab(NODES, async (lab) => {
@@ -95,7 +97,7 @@ async function withCloud(fn: (lab: Lab, cloud: AwsCloud) => Promise<void>, world
   });
 }
 
-/** The agent's environment: none of ours AWS_* settings, a HOME without ~/.aws, and its key (or none: the role). */
+/** The agent's environment: none of this process's AWS_* settings, a HOME without ~/.aws, and its key (or none: the instance role). */
 function agentEnv(lab: Lab, node: string, role: boolean): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('AWS_')) env[k] = v;
