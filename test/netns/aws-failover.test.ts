@@ -274,7 +274,7 @@ test('aws: kill -9 of the master → the backup assigns and confirms in at most 
   });
 });
 
-test('aws: VRRP partitioned both ways → two masters fight in EC2; healed → one master, and EC2 ends on its ENI', { timeout: 90_000 }, async (t) => {
+test('aws: VRRP partitioned both ways → both MASTER, the cut-off backup assigns in EC2; healed → one master, and EC2 ends on its ENI', { timeout: 90_000 }, async (t) => {
   if (!requireRoot(t)) return;
   await withCloud(async (lab, cloud) => {
     const ha1 = await firstMaster(lab, cloud, 'ha1', 200);
