@@ -454,11 +454,19 @@ test('aws: a 10 s EC2 stall during a failover does not move the new master\'s ad
     const ip = lab.node('ha2').ip;
     const adverts = rows.filter((r) => r.src === ip && r.vrid === VRID && r.priority === 100 && r.time >= from - 50 && r.time <= to + 1_000);
     const gaps = adverts.slice(1).map((r, i) => r.time - adverts[i]!.time);
-    const maxGap = Math.max(...gaps);
-    console.log(`API stall ${stallMs} ms: ${adverts.length} adverts from the new master, max gap ${maxGap.toFixed(1)} ms (interval ${ADVERT_S * 1000} ms); gaps ${gaps.map((g) => g.toFixed(0)).join(' ')}`);
-    assert.ok(adverts.length >= Math.floor(stallMs / (ADVERT_S * 1000)), `only ${adverts.length} adverts during a ${stallMs} ms stall`);
-    assert.ok(adverts[0]!.time - from <= 1.5 * ADVERT_S * 1000, 'the first advert left at the transition');
-    assert.ok(maxGap <= 1.5 * ADVERT_S * 1000, `a gap of ${maxGap.toFixed(1)} ms between adverts (bound ${1.5 * ADVERT_S * 1000} ms): ${gaps.map((g) => g.toFixed(0)).join(' ')}`);
+    const interval = ADVERT_S * 1000;
+    console.log(`API stall ${stallMs} ms: ${adverts.length} adverts from the new master; gaps (ms) ${gaps.map((g) => g.toFixed(0)).join(' ')}`);
+    assert.ok(adverts.length >= Math.floor(stallMs / interval), `only ${adverts.length} adverts during a ${stallMs} ms stall`);
+    assert.ok(adverts[0]!.time - from <= interval, 'the first advert left at the transition');
+    // The takeover advert goes out at once; the next one is on the masters' advert grid (fsm.ts
+    // nextAdverAt: the first multiple of the interval at least half an interval away), so the first
+    // gap is 0.5–1.5 intervals by design (plus a little send/capture jitter). Every gap after it is
+    // one interval, whatever EC2 does: bound 1.5 intervals.
+    const [first, ...steady] = gaps;
+    assert.ok(first !== undefined && first >= 0.5 * interval - 50 && first <= 1.5 * interval + 50, `first gap ${first?.toFixed(1)} ms: not the grid's 0.5–1.5 intervals`);
+    const worst = Math.max(...steady);
+    assert.ok(steady.length >= 15, `${steady.length} steady gaps`);
+    assert.ok(worst <= 1.5 * interval, `a gap of ${worst.toFixed(1)} ms between adverts during the stall (bound ${1.5 * interval} ms): ${gaps.map((g) => g.toFixed(0)).join(' ')}`);
 
     await expectVipOn(lab, cloud, 'ha2', { peerKilled: true });
     const st = await ha2.instanceStatus();
