@@ -68,7 +68,9 @@ export class Ec2 {
       ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
       ...(opts.credentials ? { credentials: opts.credentials } : {}),
       maxAttempts: 1,
-      requestHandler: { connectionTimeout: opts.timeoutMs, requestTimeout: opts.timeoutMs },
+      // throwOnRequestTimeout: without it @smithy/node-http-handler ≥ 4.x only WARNS (on stderr) when
+      // requestTimeout passes, and a hung request runs on until the operation deadline.
+      requestHandler: { connectionTimeout: opts.timeoutMs, requestTimeout: opts.timeoutMs, throwOnRequestTimeout: true },
     });
   }
 

@@ -88,12 +88,13 @@ export function parseJsonLine(line: string, stream: 'stdout' | 'stderr', at: num
 
 /**
  * Writes `config` as YAML to `file` and starts `ha-agent run --config FILE` inside the node's
- * namespace (optionally behind `wrapper`, e.g. setpriv). Does not wait for readiness.
+ * namespace (optionally behind `wrapper`, e.g. setpriv; with `env` as its whole environment when
+ * given, else the caller's). Does not wait for readiness.
  */
-export function spawnAgent(lab: Lab, nodeName: string, config: AgentConfig, file: string, opts: { cli?: string; wrapper?: string[] } = {}): AgentHandle {
+export function spawnAgent(lab: Lab, nodeName: string, config: AgentConfig, file: string, opts: { cli?: string; wrapper?: string[]; env?: NodeJS.ProcessEnv } = {}): AgentHandle {
   const node = lab.node(nodeName);
   const cli = opts.cli ?? agentCliPath();
   writeFileSync(file, stringify(config), { mode: 0o600 });
-  const proc = lab.spawn(node.name, [...(opts.wrapper ?? []), ...cliArgv(cli), 'run', '--config', file]);
+  const proc = lab.spawn(node.name, [...(opts.wrapper ?? []), ...cliArgv(cli), 'run', '--config', file], opts.env ? { env: opts.env } : {});
   return new AgentHandle(lab, node, file, config, proc, cli);
 }

@@ -160,12 +160,13 @@ export function agentCli(): string {
 
 /**
  * Writes `config` as YAML into the lab's temp dir and starts `node dist/src/cli.js run --config FILE`
- * inside the node's namespace (behind `wrapper`, e.g. setpriv, if given). Does not wait for readiness.
+ * inside the node's namespace (behind `wrapper`, e.g. setpriv, if given; with `env` as its whole
+ * environment if given, else this process's). Does not wait for readiness.
  */
-export function startAgent(lab: Lab, nodeName: string, config: AgentConfig, wrapper?: string[]): AgentHandle {
+export function startAgent(lab: Lab, nodeName: string, config: AgentConfig, wrapper?: string[], env?: NodeJS.ProcessEnv): AgentHandle {
   const ctx = ctxOf(lab);
   const file = join(ctx.dir, `agent-${nodeName}-${ctx.procs.length}.yaml`);
-  const h = spawnAgent(lab, nodeName, config, file, { cli: agentCli(), ...(wrapper ? { wrapper } : {}) });
+  const h = spawnAgent(lab, nodeName, config, file, { cli: agentCli(), ...(wrapper ? { wrapper } : {}), ...(env ? { env } : {}) });
   ctx.procs.push(h);
   return h;
 }
