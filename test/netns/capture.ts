@@ -127,6 +127,30 @@ export async function decodeVrrp(pcap: string): Promise<VrrpRow[]> {
   });
 }
 
+/** One TCP segment (for "when did the request leave": a connection's SYN, then its first data). */
+export interface TcpRow {
+  time: number;
+  src: string;
+  dst: string;
+  dstPort: number;
+  syn: boolean;
+  /** Payload bytes. */
+  len: number;
+}
+
+/** Every TCP segment to `dstPort` in the capture, in capture order. */
+export async function decodeTcp(pcap: string, dstPort: number): Promise<TcpRow[]> {
+  const rows = await tsharkFields(pcap, `tcp.dstport == ${dstPort}`, ['frame.time_epoch', 'ip.src', 'ip.dst', 'tcp.dstport', 'tcp.flags.syn', 'tcp.len']);
+  return rows.map(([time, src, dst, port, syn, len]) => ({
+    time: num(time) * 1000,
+    src: src ?? '',
+    dst: dst ?? '',
+    dstPort: num(port),
+    syn: syn === '1' || syn === 'True',
+    len: num(len),
+  }));
+}
+
 /** One ARP frame. */
 export interface ArpRow {
   time: number;
