@@ -190,6 +190,14 @@ function collectWarnings(raw: unknown): LocatedIssue[] {
         `fine if every node really needs them all (keepalived requires the same VIP set in every advert, so the set cannot be split across instances); otherwise list fewer (up to ${MANY_VIPS} without this warning)`,
       );
     }
+    const providerType = objectAt(inst, 'provider')?.['type'];
+    if ((providerType === 'aws' || providerType === 'alibaba') && inst['unicast'] === undefined) {
+      warn(
+        at('unicast'),
+        `is not set, so adverts go to multicast 224.0.0.18, which a cloud VPC does not carry: every node would become MASTER and fight over the VIP`,
+        `add unicast: { peers: [<the other nodes' addresses>] } on every node (\`ha-agent provider test ${providerType}\` checks it too)`,
+      );
+    }
     const password = objectAt(inst, 'auth')?.['password'];
     if (typeof password === 'string') {
       const bytes = Buffer.byteLength(password);

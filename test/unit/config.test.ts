@@ -480,6 +480,15 @@ describe('provider', () => {
     assert.deepEqual((rt.config.instances['VI_1']!.provider as { routeTableIds?: string[] }).routeTableIds, ['rtb-0123abcd', 'rtb-0123456789abcdef0']);
   });
 
+  test('aws without unicast: a warning that a VPC carries no multicast, naming the fix', () => {
+    const r = ok(one({ provider: { type: 'aws' } }));
+    const w = r.warnings.find((x) => x.path === 'instances.VI_1.unicast');
+    assert.ok(w, JSON.stringify(r.warnings));
+    assert.match(w.message, /multicast/);
+    assert.match(w.fix, /unicast: \{ peers:/);
+    assert.equal(ok(one({ provider: { type: 'aws' }, unicast: { peers: ['198.51.100.12'] } })).warnings.length, 0);
+  });
+
   test('aws elastic-ip: exactly one VIP, a single address', () => {
     const eip = { type: 'aws', mode: 'elastic-ip', allocationId: 'eipalloc-0123abcd' };
     ok(one({ provider: eip, vips: ['203.0.113.10'] }));
