@@ -510,5 +510,8 @@ test('aws: EC2 refuses the would-be master → after faultAfter it goes to FAULT
     assert.ok(goodbye[0]!.time >= faultAt - 200, 'on going to FAULT');
     assert.ok(rows.some((r) => r.src === ip1 && r.priority === 200 && r.time < goodbye[0]!.time), 'after advertising as master with its priority');
     assert.equal(ha1.state(), 'FAULT', 'still in FAULT (it tries again only after 30 s)');
+    // Every refused call was logged with its error: never with the key that signed it.
+    for (const h of [ha1, ha2]) for (const k of Object.values(KEYS)) assert.ok(!h.logs(100_000).includes(k.secretAccessKey), `${h.label}'s log holds no secret key`);
+    assert.match(ha1.logs(100_000), /AssignPrivateIpAddresses/, 'the log does name the refused action');
   });
 });
