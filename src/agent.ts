@@ -86,7 +86,7 @@ export class Agent {
   private changes: Promise<unknown> = Promise.resolve();
   /** The health checks (src/checks), shared by the instances that track them; set in start(). */
   private checks: CheckScheduler | null = null;
-  private checksCfg: Config['checks'] = {};
+  private checksCfg: NonNullable<Config['checks']> = {};
 
   private constructor(
     private readonly watcher: LinkWatcher,
@@ -112,7 +112,7 @@ export class Agent {
     if (backend.kind !== 'netlink') log.warn({ reason: backend.reason }, `netlink unavailable (${backend.reason}); using the ip command for addresses and polling links`);
     const agent = new Agent(LinkWatcher.open(), log);
     try {
-      agent.checksCfg = config.checks;
+      agent.checksCfg = config.checks ?? {};
       agent.checks = createCheckScheduler(config, agent.clock, log);
       agent.checks.start();
       // All instances first, then every start-up clean-up at once (a slow cloud API must not make the

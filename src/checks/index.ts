@@ -58,7 +58,7 @@ export function checkDefinition(name: string, c: CheckConfig, runningUid = proce
 
 /** Every check the configuration needs: the `checks:` section and the instances' track.files. */
 export function checkDefinitions(config: Pick<Config, 'checks' | 'instances'>): CheckDefinition[] {
-  const defs = Object.entries(config.checks).map(([name, c]) => checkDefinition(name, c));
+  const defs = Object.entries(config.checks ?? {}).map(([name, c]) => checkDefinition(name, c));
   const files = new Set<string>();
   for (const inst of Object.values(config.instances)) for (const f of inst.track?.files ?? []) files.add(f.path);
   for (const path of files) defs.push(checkDefinition(trackFileCheckName(path), { type: 'file', path, interval: 1, weight: 1 }));

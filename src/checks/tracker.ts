@@ -37,7 +37,7 @@ export class InstanceTracker {
   constructor(
     readonly instance: string,
     private readonly cfg: InstanceConfig,
-    checksCfg: Config['checks'],
+    checksCfg: NonNullable<Config['checks']>,
     private readonly checks: CheckScheduler,
     private readonly target: TrackerTarget,
     private readonly log: Logger,

@@ -608,7 +608,7 @@ export const InstancesSchema = z
 export const ConfigSchema = z.strictObject({
   log: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),
   status: z.strictObject({ listen: listen.default('127.0.0.1:9721') }).prefault({}),
-  checks: ChecksSchema.default({}),
+  checks: ChecksSchema.optional(),
   instances: InstancesSchema,
 })
   .superRefine(trackRefsRule, { when: (p) => typeof p.value === 'object' && p.value !== null && !Array.isArray(p.value) });
@@ -619,5 +619,5 @@ export type ProviderConfig = InstanceConfig['provider'];
 export type GarpConfig = InstanceConfig['garp'];
 export type ProviderTimingConfig = z.infer<typeof ProviderTimingSchema>;
 export type UnicastConfig = NonNullable<InstanceConfig['unicast']>;
-export type CheckConfig = Config['checks'][string];
+export type CheckConfig = NonNullable<Config['checks']>[string];
 export type TrackConfig = NonNullable<InstanceConfig['track']>;
