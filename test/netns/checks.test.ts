@@ -135,6 +135,7 @@ test('in-process http check: the local HTTP server going away hands the VIP to k
       { checks: ['web'] },
     );
     const ours = startAgent(lab, 'ha1', cfg);
+    await ours.ready(WAIT);
     await eventually(() => fullStatus(ours), (s) => s.checks?.['web']?.status === 'ok', WAIT, 'the http check ok');
     await ours.waitState('VI_1', 'MASTER', WAIT);
     const ka = startKeepalived(lab, 'ha2', params(lab, 'ha2', 'ha1', 100));
@@ -157,8 +158,11 @@ test('in-process http check: the local HTTP server going away hands the VIP to k
 test('a tracked interface without weight going down puts ours in FAULT and keepalived takes over; up again, ours takes back', { timeout: 90_000 }, async (t) => {
   if (!requireRoot(t)) return;
   await withLab(NODES, async (lab) => {
-    await lab.exec('ha1', ['ip', 'link', 'add', 'trk0', 'type', 'dummy']);
-    await lab.exec('ha1', ['ip', 'link', 'set', 'trk0', 'up']);
+    // A veth pair inside ha1 (no dummy driver in every kernel): trk0 is running while both ends are up.
+    for (const argv of [['ip', 'link', 'add', 'trk0', 'type', 'veth', 'peer', 'name', 'trk1'], ['ip', 'link', 'set', 'trk1', 'up'], ['ip', 'link', 'set', 'trk0', 'up']]) {
+      const r = await lab.exec('ha1', argv);
+      assert.equal(r.code, 0, `${argv.join(' ')}: ${r.stderr}`);
+    }
     const cfg = withTracking(agentConfig(params(lab, 'ha1', 'ha2', 150)), {}, { interfaces: ['trk0'] });
     const ours = startAgent(lab, 'ha1', cfg);
     await ours.waitState('VI_1', 'MASTER', WAIT);
