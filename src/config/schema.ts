@@ -302,7 +302,7 @@ const trackRefsRule = (root: { checks?: Record<string, unknown>; instances?: Rec
     const seen = new Set<string>();
     track.data.track.checks.forEach((entry, i) => {
       const name = typeof entry === 'string' ? entry : entry.check;
-      const at = typeof entry === 'string' ? [inst, 'track', 'checks', i] : [inst, 'track', 'checks', i, 'check'];
+      const at = typeof entry === 'string' ? ['instances', inst, 'track', 'checks', i] : ['instances', inst, 'track', 'checks', i, 'check'];
       if (seen.has(name)) fail(ctx, `tracks check ${name} twice`, 'list each check once', at);
       seen.add(name);
       if (names.includes(name)) return;
@@ -313,7 +313,7 @@ const trackRefsRule = (root: { checks?: Record<string, unknown>; instances?: Rec
     const ifs = new Set<string>();
     track.data.track.interfaces.forEach((entry, i) => {
       const name = typeof entry === 'string' ? entry : entry.interface;
-      if (ifs.has(name)) fail(ctx, `tracks interface ${name} twice`, 'list each interface once', [inst, 'track', 'interfaces', i]);
+      if (ifs.has(name)) fail(ctx, `tracks interface ${name} twice`, 'list each interface once', ['instances', inst, 'track', 'interfaces', i]);
       ifs.add(name);
     });
   }

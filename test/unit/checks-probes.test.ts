@@ -242,7 +242,7 @@ instances:
   test('an unknown check name is an error with a did-you-mean', () => {
     const r = parseConfig(base('', 'track: { checks: [chk_ngnix] }'));
     assert.equal(r.ok, false);
-    const e = !r.ok ? r.errors.find((x) => x.path.includes('track.checks')) : undefined;
+    const e = !r.ok ? r.errors.find((x) => x.path === 'instances.VI_1.track.checks[0]') : undefined;
     assert.ok(e, JSON.stringify(!r.ok && r.errors));
     assert.match(e.message, /no check named "chk_ngnix"/);
     assert.match(e.fix, /did you mean "chk_nginx"/);
