@@ -11,6 +11,7 @@ import { InstanceTracker } from '../../src/checks/tracker.js';
 import type { Probe } from '../../src/checks/probe.js';
 import { ConfigSchema } from '../../src/config/schema.js';
 import { VirtualClock } from '../support/virtual-clock.js';
+import { renderChecksText } from '../../src/checks/status-text.js';
 
 const log = pino({ level: 'silent' });
 const spec = (over: Partial<CheckSpec> = {}): CheckSpec => ({ name: 'chk', intervalMs: 1000, timeoutMs: 1000, rise: 1, fall: 1, initFail: false, ...over });
@@ -301,5 +302,61 @@ describe('driver and tracker on a virtual clock', () => {
     assert.deepEqual(Object.fromEntries(faults), { 'check:db': 'db failed once: ECONNREFUSED' });
     tracker.close();
     sched.close();
+  });
+});
+
+describe('track.files and the status text', () => {
+  test('a tracked file adds value × weight; -254 or below is FAULT; the status shows it', async () => {
+    const clock = new VirtualClock(0);
+    const probe = new ManualProbe();
+    const config = ConfigSchema.parse({
+      instances: { VI_1: { interface: 'eth0', vrid: 51, vips: ['198.51.100.100'], track: { files: [{ path: '/run/ha/prio', weight: 2 }] } } },
+    });
+    const sched = new CheckScheduler([{ type: 'file', spec: spec({ name: 'file:/run/ha/prio', valued: true }), probe }], clock, log);
+    const faults = new Map<string, string>();
+    let prio = 0;
+    const tracker = new InstanceTracker('VI_1', config.instances['VI_1']!, {}, sched, { setPriority: (p) => (prio = p), setFault: (s, r) => (r === null ? faults.delete(s) : faults.set(s, r)) }, log);
+    sched.start();
+    probe.settle({ ok: true, value: -10, detail: 'reads -10', durationMs: 0 });
+    await clock.settle();
+    assert.equal(prio, 80);
+    assert.deepEqual(tracker.status().files, { '/run/ha/prio': { value: -10, weight: 2, contribution: -20 } });
+    await clock.advance(1000);
+    probe.settle({ ok: true, value: -127, detail: 'reads -127', durationMs: 0 });
+    await clock.settle();
+    assert.deepEqual(Object.fromEntries(faults), { 'check:file:/run/ha/prio': 'tracked file /run/ha/prio reads -127 (× weight 2 = FAULT)' });
+    await clock.advance(1000);
+    probe.settle({ ok: true, value: 0, detail: 'reads 0', durationMs: 0 });
+    await clock.settle();
+    assert.deepEqual([...faults.keys()], []);
+    assert.equal(prio, 100);
+    tracker.close();
+    sched.close();
+  });
+
+  test('ha-agent status lists the checks and why each instance\'s priority moved', () => {
+    const text = renderChecksText({
+      version: 'x',
+      pid: 1,
+      startedAt: 'now',
+      uptimeSeconds: 1,
+      checks: {
+        chk_nginx: { type: 'exec', status: 'failed', reason: 'chk_nginx failed 3 times: exit 1', sinceSeconds: 2, running: false, last: { ok: false, detail: 'exit 1', exitCode: 1, durationMs: 3.2, timedOut: false, agoSeconds: 0.5 }, counters: { runs: 4, ok: 1, failed: 3, timedOut: 0, skipped: 0 }, failuresInRow: 3 },
+      },
+      instances: {
+        VI_1: {
+          priority: 100,
+          tracking: { effectivePriority: 95, totalPriority: 95, lastChange: { at: 'now', from: 100, to: 95, reason: 'chk_nginx failed 3 times: exit 1' }, checks: { chk_nginx: { status: 'failed', weight: -5, contribution: -5, reason: '' } }, interfaces: { eth1: { up: true, weight: 0, contribution: 0 } }, files: {} },
+        } as unknown as import('../../src/status/types.js').InstanceStatusJson,
+      },
+    });
+    assert.deepEqual(text, [
+      '',
+      'CHECKS',
+      '  chk_nginx  exec  failed  (chk_nginx failed 3 times: exit 1; last: exit 1 in 3.2 ms, 0.5 s ago)',
+      '',
+      'TRACKING',
+      '  VI_1  priority 100/95  chk_nginx failed -5, eth1 up (weight 0); last change 100 → 95: chk_nginx failed 3 times: exit 1',
+    ]);
   });
 });
