@@ -8,10 +8,16 @@
 // runs a vrrp_script at most once a second; exec runs that outlast the interval are skipped, as in
 // keepalived). Not a test: it measures and prints.
 //
-// Run as root after a build: `node dist/bench/checks.js [--seconds 10]`.
+// Then the failover: ours master (priority 150, exec check `test -e MARKER` every 100 ms, fall 3,
+// weight -100) and keepalived backup (100), unicast VRRPv3 at 0.1 s; the marker is removed, and the
+// time from our log line of the fall-th failure to keepalived's "Entering MASTER STATE" is printed
+// (both lines timestamped as this process reads them), --failovers times.
+//
+// Run as root after a build: `node dist/bench/checks.js [--seconds 10] [--failovers 5]`.
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { agentConfig, labDir, onLabCleanup, sleep, startAgent, withLab, type Watched } from '../test/netns/harness.js';
+import { rmSync, writeFileSync } from 'node:fs';
+import { agentConfig, labDir, onLabCleanup, settle, sleep, startAgent, unicastBetween, withLab, type Watched } from '../test/netns/harness.js';
 import { startKeepalived } from '../test/netns/keepalived.js';
 import { cpuPercent, treeCpu } from './proc-cpu.js';
 
@@ -76,3 +82,28 @@ for (const v of ['ours in-process http', 'ours exec (curl)', 'keepalived vrrp_sc
   const perRun = r.runs ? ((r.cpu / 100) * SECONDS * 1000) / r.runs : NaN;
   console.log(`${v.padEnd(32)} ${r.cpu.toFixed(1).padStart(6)} % of one core, ${String(r.runs).padStart(5)} probes served in ${SECONDS} s (${perRun.toFixed(2)} ms CPU per probe; ${N} checks every ${INTERVAL_S * 1000} ms)`);
 }
+
+const FAILOVERS = Number(args[args.indexOf('--failovers') + 1] ?? 5) || 5;
+const gaps: number[] = [];
+await withLab([{ name: 'ha1', octet: 1 }, { name: 'ha2', octet: 2 }], async (lab) => {
+  const marker = `${labDir(lab)}/svc`;
+  writeFileSync(marker, '');
+  const p = (self: string, peer: string, priority: number) => ({ ...PARAMS, advertInterval: 0.1, priority, unicast: unicastBetween(lab, self, [peer]) });
+  const cfg = agentConfig(p('ha1', 'ha2', 150));
+  const ours = startAgent(lab, 'ha1', { ...cfg, checks: { svc: { type: 'exec', command: ['/usr/bin/test', '-e', marker], interval: 0.1, timeout: 1, weight: -100, fall: 3 } }, instances: { VI_1: { ...cfg.instances['VI_1'], track: { checks: ['svc'] } } } });
+  await ours.waitState('VI_1', 'MASTER', 20_000);
+  const ka = startKeepalived(lab, 'ha2', p('ha2', 'ha1', 100));
+  for (let i = 0; i < FAILOVERS; i++) {
+    await settle([[ours, 'MASTER'], [ka, 'BACKUP']], 1_000, 20_000);
+    const mo = ours.mark();
+    const mk = ka.mark();
+    rmSync(marker);
+    const failed = await ours.waitFor((e) => e['evt'] === 'check' && e['status'] === 'failed', 20_000, mo, 'the check failing');
+    const master = await ka.waitFor((e) => e['evt'] === 'transition' && e['to'] === 'MASTER', 20_000, mk, 'keepalived MASTER');
+    gaps.push(master.at - failed.at);
+    writeFileSync(marker, '');
+    await ours.waitState('VI_1', 'MASTER', 20_000);
+  }
+});
+gaps.sort((a, b) => a - b);
+console.log(`fall-th failure → keepalived MASTER (VIP added): ${gaps.map((g) => `${g} ms`).join(', ')} (median ${gaps[Math.floor(gaps.length / 2)]} ms; advert interval 100 ms, Master_Down ≈ 3 × 100 ms + skew)`);
