@@ -4,7 +4,7 @@
 // other node takes the VIP, in both directions; recovery with preemption (ours takes the VIP back) and
 // without (keepalived's nopreempt keeps it BACKUP); the in-process http check against a tiny HTTP
 // server in the namespace does the same; a tracked interface with weight 0 going down puts ours in
-// FAULT and keepalived takes over. The "service" of an exec check is a marker file the check tests.
+// FAULT and keepalived takes over, one with weight -100 lowers our priority so keepalived preempts. The "service" of an exec check is a marker file the check tests.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -155,15 +155,22 @@ test('in-process http check: the local HTTP server going away hands the VIP to k
   });
 });
 
-test('a tracked interface without weight going down puts ours in FAULT and keepalived takes over; up again, ours takes back', { timeout: 90_000 }, async (t) => {
+test('tracked interfaces: without weight, down is FAULT and keepalived takes over; with weight -100, down lowers the priority and keepalived takes over; up again, ours takes back', { timeout: 90_000 }, async (t) => {
   if (!requireRoot(t)) return;
   await withLab(NODES, async (lab) => {
     // A veth pair inside ha1 (no dummy driver in every kernel): trk0 is running while both ends are up.
-    for (const argv of [['ip', 'link', 'add', 'trk0', 'type', 'veth', 'peer', 'name', 'trk1'], ['ip', 'link', 'set', 'trk1', 'up'], ['ip', 'link', 'set', 'trk0', 'up']]) {
+    for (const argv of [
+      ['ip', 'link', 'add', 'trk0', 'type', 'veth', 'peer', 'name', 'trk1'],
+      ['ip', 'link', 'set', 'trk1', 'up'],
+      ['ip', 'link', 'set', 'trk0', 'up'],
+      ['ip', 'link', 'add', 'trk2', 'type', 'veth', 'peer', 'name', 'trk3'],
+      ['ip', 'link', 'set', 'trk3', 'up'],
+      ['ip', 'link', 'set', 'trk2', 'up'],
+    ]) {
       const r = await lab.exec('ha1', argv);
       assert.equal(r.code, 0, `${argv.join(' ')}: ${r.stderr}`);
     }
-    const cfg = withTracking(agentConfig(params(lab, 'ha1', 'ha2', 150)), {}, { interfaces: ['trk0'] });
+    const cfg = withTracking(agentConfig(params(lab, 'ha1', 'ha2', 150)), {}, { interfaces: ['trk0', { interface: 'trk2', weight: -100 }] });
     const ours = startAgent(lab, 'ha1', cfg);
     await ours.waitState('VI_1', 'MASTER', WAIT);
     const ka = startKeepalived(lab, 'ha2', params(lab, 'ha2', 'ha1', 100));
@@ -178,6 +185,18 @@ test('a tracked interface without weight going down puts ours in FAULT and keepa
     assert.equal(s.instances['VI_1']!.tracking?.interfaces['trk0']?.up, false);
 
     await lab.exec('ha1', ['ip', 'link', 'set', 'trk0', 'up']);
+    await ours.waitState('VI_1', 'MASTER', WAIT);
+    await waitVipHolders(lab, VIP, ['ha1'], WAIT);
+
+    await lab.exec('ha1', ['ip', 'link', 'set', 'trk2', 'down']);
+    await ka.waitState('VI_1', 'MASTER', WAIT);
+    await ours.waitState('VI_1', 'BACKUP', WAIT);
+    await waitVipHolders(lab, VIP, ['ha2'], WAIT);
+    const w = await waitPriority(ours, 50);
+    assert.equal(w.instances['VI_1']!.faults['check:interface:trk2'], undefined, 'a weighted interface is no fault');
+    assert.equal(w.instances['VI_1']!.tracking?.lastChange?.reason, 'tracked interface trk2 is down');
+
+    await lab.exec('ha1', ['ip', 'link', 'set', 'trk2', 'up']);
     await ours.waitState('VI_1', 'MASTER', WAIT);
     await waitVipHolders(lab, VIP, ['ha1'], WAIT);
   });
