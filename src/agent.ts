@@ -24,6 +24,8 @@ import { LinkWatcher } from './net/link-watch.js';
 import { AGENT_VERSION } from './version.js';
 import { RateLimitedLog } from './rate-limited-log.js';
 import { isoTime } from './iso-time.js';
+import { createCheckScheduler, InstanceTracker, type CheckScheduler } from './checks/index.js';
+import { applyTrackedInterfaces } from './checks/link-tracking.js';
 
 /** Graceful stop budget: priority-0 adverts go out at once, VIP removal gets the rest. */
 const SHUTDOWN_DEADLINE_MS = 700;
@@ -61,6 +63,8 @@ interface Port {
 interface Member {
   instance: Instance;
   election: VrrpElection;
+  /** Its track: (checks, interfaces, files); absent when it tracks nothing. */
+  tracker?: InstanceTracker;
 }
 
 export class Agent {
@@ -80,6 +84,9 @@ export class Agent {
   private offloadSaid = false;
   /** Serialises add / remove / replace. */
   private changes: Promise<unknown> = Promise.resolve();
+  /** The health checks (src/checks), shared by the instances that track them; set in start(). */
+  private checks: CheckScheduler | null = null;
+  private checksCfg: NonNullable<Config['checks']> = {};
 
   private constructor(
     private readonly watcher: LinkWatcher,
@@ -105,6 +112,9 @@ export class Agent {
     if (backend.kind !== 'netlink') log.warn({ reason: backend.reason }, `netlink unavailable (${backend.reason}); using the ip command for addresses and polling links`);
     const agent = new Agent(LinkWatcher.open(), log);
     try {
+      agent.checksCfg = config.checks ?? {};
+      agent.checks = createCheckScheduler(config, agent.clock, log);
+      agent.checks.start();
       // All instances first, then every start-up clean-up at once (a slow cloud API must not make the
       // 200th instance wait for 199 clean-ups), then each starts as soon as its own is done.
       const members: Member[] = [];
@@ -148,7 +158,8 @@ export class Agent {
       startedAt: isoTime(this.startedAt.getTime()),
       uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       memory: process.memoryUsage(),
-      instances: Object.fromEntries([...this.members].map(([name, m]) => [name, m.instance.status()])),
+      instances: Object.fromEntries([...this.members].map(([name, m]) => [name, m.tracker ? { ...m.instance.status(), tracking: m.tracker.status() } : m.instance.status()])),
+      ...(this.checks && this.checks.names.length > 0 ? { checks: this.checks.status() } : {}),
       interfaces: Object.fromEntries([...this.ports].map(([ifname, p]) => [ifname, { dropped: { ...p.demux.dropped }, socket: { ...p.socket.stats }, offload: p.offload?.stats() ?? null }])),
     };
   }
@@ -165,6 +176,7 @@ export class Agent {
       }
       this.ports.clear();
       this.members.clear();
+      this.checks?.close();
       this.watcher.close();
       await this.server?.close();
       this.scheduler.close();
@@ -224,6 +236,18 @@ export class Agent {
         })),
     });
     const member: Member = { instance, election: election! };
+    if (cfg.track) {
+      try {
+        const target = { setPriority: (p: number) => instance!.setPriority(p), setFault: (s: `check:${string}`, r: string | null) => instance!.setFault(s, r) };
+        member.tracker = new InstanceTracker(name, cfg, this.checksCfg, this.checks!, target, ilog);
+        applyTrackedInterfaces(member.tracker, this.watcher);
+      } catch (e) {
+        member.election.close();
+        await runner.close();
+        this.releasePortIfUnused(port);
+        throw new StartupError(`${name}: ${(e as Error).message}`);
+      }
+    }
     try {
       port.demux.add({ version: cfg.version, vrid: cfg.vrid, unicastPeers: cfg.unicast?.peers ?? null }, member.election);
     } catch (e) {
@@ -252,6 +276,7 @@ export class Agent {
     const m = this.members.get(name);
     if (!m) throw new StartupError(`no instance ${name}`);
     this.members.delete(name);
+    m.tracker?.close();
     await m.instance.shutdown(SHUTDOWN_DEADLINE_MS);
     const port = this.ports.get(m.instance.cfg.interface);
     if (!port) return;
@@ -272,6 +297,7 @@ export class Agent {
     this.scheduler.set(this.socketCheck, null);
     this.scheduler.set(this.offloadLease, null);
     for (const m of this.members.values()) m.election.close();
+    this.checks?.close();
     await Promise.all([...this.members.values()].map((m) => m.instance.runner.close()));
     for (const p of this.ports.values()) {
       p.socket.close();
@@ -348,6 +374,7 @@ export class Agent {
 
   /** Link and address events come in bursts (a takeover adds 200 VIPs): one evaluation per burst. */
   private linkChanged(ifname: string): void {
+    for (const m of this.members.values()) if (m.tracker) applyTrackedInterfaces(m.tracker, this.watcher, ifname);
     const port = this.ports.get(ifname);
     if (!port || port.queued || this.stopping) return;
     port.queued = true;

@@ -83,6 +83,11 @@ export class Instance {
     if (this.started) this.election.setFault(this.faultReason());
   }
 
+  /** Tracking (src/checks/tracker.ts) moved the effective priority: the election's next advert carries it. */
+  setPriority(priority: number): void {
+    if (!this.stopped) this.election.setPriority?.(priority);
+  }
+
   /** Every present fault source, joined; null when there is none. */
   faultReason(): string | null {
     return this.faults.size === 0 ? null : [...this.faults.values()].join('; ');

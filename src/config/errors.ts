@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { ConfigSchema, INSTANCE_NAME_RE, PLANNED_PROVIDER_TYPES } from './schema.js';
 
 import type { ConfigIssue } from './issue.js';
+import { CHECK_FIELD_FIXES } from '../checks/config-fixes.js';
 
 export { formatIssue, type ConfigIssue } from './issue.js';
 
@@ -136,7 +137,7 @@ export function patternOf(path: readonly PathSegment[]): string {
   let out = '';
   path.forEach((seg, i) => {
     if (typeof seg === 'number') out += '[]';
-    else out += (out === '' ? '' : '.') + (i === 1 && path[0] === 'instances' ? '*' : seg);
+    else out += (out === '' ? '' : '.') + (i === 1 && (path[0] === 'instances' || path[0] === 'checks') ? '*' : seg);
   });
   return out;
 }
@@ -152,6 +153,7 @@ function lookup<T>(table: Readonly<Record<string, T>>, key: string): T | undefin
 
 const FIELD_FIXES: Readonly<Record<string, string>> = {
   '': 'start from config.example.yaml: the file needs at least instances: with one instance',
+  ...CHECK_FIELD_FIXES,
   log: 'write log: { level: info }, or leave it out',
   'log.level': 'use one of trace, debug, info, warn, error, fatal, silent (default info)',
   status: 'write status: { listen: 127.0.0.1:9721 }, or leave it out',
@@ -485,7 +487,7 @@ function unionIssue(at: PathSegment[], value: unknown, raw: unknown, fix: string
   const guess = typeof value === 'string' ? didYouMean(value, [...available, ...PLANNED_PROVIDER_TYPES]) : undefined;
   return {
     path,
-    message: `unknown provider type ${describe(value, at)} (available: ${available.join(', ')})`,
+    message: `unknown ${at[0] === 'checks' ? 'check' : 'provider'} type ${describe(value, at)} (available: ${available.join(', ')})`,
     fix: guess !== undefined ? `did you mean ${guess}? ${fix}` : fix,
   };
 }

@@ -218,6 +218,132 @@ export const PLANNED_PROVIDER_TYPES: readonly string[] = ['alibaba'];
 export const ProviderSchema = z.discriminatedUnion('type', PROVIDER_SCHEMAS);
 
 // ---------------------------------------------------------------------------------------------
+// Health checks and tracking (keepalived vrrp_script / vrrp_track_file / track_*; src/checks/)
+// ---------------------------------------------------------------------------------------------
+
+/** keepalived's weight range for scripts, interfaces and files. */
+const trackWeight = intRange(-253, 253);
+const seconds = (min: number) => z.number().min(min).max(3600);
+
+/** What every check type except file has: keepalived's vrrp_script timing and counting. */
+const checkTiming = {
+  interval: seconds(0.01).default(1), // vrrp_script interval (keepalived default 1 s)
+  timeout: seconds(0.01).optional(), // vrrp_script timeout (default: the interval)
+  weight: trackWeight.default(0), // vrrp_script weight (0: FAULT after `fall` failures)
+  rise: intRange(1, 1000).default(1), // vrrp_script rise
+  fall: intRange(1, 1000).default(1), // vrrp_script fall
+  initFail: z.boolean().default(false), // vrrp_script init_fail
+};
+
+const absolutePath = z.string().superRefine((s, ctx) => {
+  if (!s.startsWith('/')) fail(ctx, `"${s}" is not an absolute path`, 'write the full path, starting with /');
+});
+
+export const ExecCheckSchema = z
+  .strictObject({
+    type: z.literal('exec'),
+    command: z.array(z.string().min(1)).min(1),
+    shell: z.boolean().default(false),
+    user: z.string().min(1).optional(),
+    ...checkTiming,
+  })
+  .superRefine((c, ctx) => {
+    if (!c.shell && c.command.length === 1 && /\s/.test(c.command[0]!))
+      fail(ctx, `"${c.command[0]}" is one word with spaces: without a shell it names a program called exactly that`, 'split it into argv words, e.g. command: [/usr/bin/pgrep, nginx], or set shell: true', ['command', 0]);
+  });
+
+export const HttpCheckSchema = z.strictObject({
+  type: z.literal('http'),
+  url: httpUrl,
+  expectStatus: intRange(100, 599).default(200),
+  ...checkTiming,
+});
+
+export const TcpCheckSchema = z.strictObject({
+  type: z.literal('tcp'),
+  address: z.string().superRefine((s, ctx) => {
+    const m = /^(.+):([0-9]{1,5})$/.exec(s);
+    const port = m ? Number(m[2]) : NaN;
+    if (!m || !(port >= 1 && port <= 65535)) fail(ctx, `"${s}" is not host:port`, 'write host:port, e.g. 127.0.0.1:5432');
+  }),
+  ...checkTiming,
+});
+
+export const FileCheckSchema = z.strictObject({
+  type: z.literal('file'),
+  path: absolutePath,
+  interval: seconds(0.01).default(1), // how often the file is read
+  weight: trackWeight.default(1), // track_file weight: value × weight is added (keepalived default 1)
+});
+
+export const ProcessCheckSchema = z.strictObject({
+  type: z.literal('process'),
+  name: z.string().min(1),
+  ...checkTiming,
+});
+
+export const CHECK_SCHEMAS = [ExecCheckSchema, HttpCheckSchema, TcpCheckSchema, FileCheckSchema, ProcessCheckSchema] as const;
+export const CheckSchema = z.discriminatedUnion('type', CHECK_SCHEMAS);
+export const ChecksSchema = z.record(z.string().regex(INSTANCE_NAME_RE), CheckSchema);
+
+/** An instance's track: checks (track_script), interfaces (track_interface), files (track_file). */
+export const TrackSchema = z.strictObject({
+  checks: z.array(z.union([z.string().min(1), z.strictObject({ check: z.string().min(1), weight: trackWeight.optional() })])).default([]),
+  interfaces: z.array(z.union([interfaceName, z.strictObject({ interface: interfaceName, weight: trackWeight.default(0) })])).default([]),
+  files: z.array(z.strictObject({ path: absolutePath, weight: trackWeight.default(1) })).default([]),
+});
+
+/** Every name in instances.*.track.checks must be a check; each check, interface, file tracked once. */
+const trackRefsRule = (root: { checks?: Record<string, unknown>; instances?: Record<string, unknown> }, ctx: z.RefinementCtx) => {
+  const names = Object.keys(root.checks ?? {});
+  for (const [inst, raw] of Object.entries(root.instances ?? {})) {
+    const track = z.object({ track: TrackSchema }).safeParse(raw);
+    if (!track.success) continue;
+    const seen = new Set<string>();
+    track.data.track.checks.forEach((entry, i) => {
+      const name = typeof entry === 'string' ? entry : entry.check;
+      const at = typeof entry === 'string' ? ['instances', inst, 'track', 'checks', i] : ['instances', inst, 'track', 'checks', i, 'check'];
+      if (seen.has(name)) fail(ctx, `tracks check ${name} twice`, 'list each check once', at);
+      seen.add(name);
+      if (names.includes(name)) return;
+      const guess = closestName(name, names);
+      const defined = names.length ? `defined: ${names.join(', ')}` : 'no checks are defined';
+      fail(ctx, `no check named "${name}" (${defined})`, guess ? `did you mean "${guess}"? Or define it under checks:` : `define it under checks: (e.g. checks: { ${name}: { type: exec, command: [/path/to/script] } })`, at);
+    });
+    const ifs = new Set<string>();
+    track.data.track.interfaces.forEach((entry, i) => {
+      const name = typeof entry === 'string' ? entry : entry.interface;
+      if (ifs.has(name)) fail(ctx, `tracks interface ${name} twice`, 'list each interface once', ['instances', inst, 'track', 'interfaces', i]);
+      ifs.add(name);
+    });
+  }
+};
+
+/** The closest name by edit distance (a plausible typo), or undefined. */
+function closestName(word: string, names: readonly string[]): string | undefined {
+  const dist = (a: string, b: string): number => {
+    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      let prev = row[0]!;
+      row[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const cur = row[j]!;
+        row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+        prev = cur;
+      }
+    }
+    return row[b.length]!;
+  };
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const n of names) {
+    const d = dist(word.toLowerCase(), n.toLowerCase());
+    if (d < bestD) [best, bestD] = [n, d];
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Instance
 // ---------------------------------------------------------------------------------------------
 
@@ -270,6 +396,7 @@ const instanceShape = {
   preemptDelay: z.number().min(0).max(1000).default(0),
   unicast: UnicastSchema.optional(),
   auth: AuthSchema.optional(),
+  track: TrackSchema.optional(),
   vips: z.array(vip).min(1).max(MAX_VIPS),
   provider: ProviderSchema.prefault({ type: 'garp' }),
   garp: GarpSchema.prefault({}),
@@ -481,8 +608,10 @@ export const InstancesSchema = z
 export const ConfigSchema = z.strictObject({
   log: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),
   status: z.strictObject({ listen: listen.default('127.0.0.1:9721') }).prefault({}),
+  checks: ChecksSchema.optional(),
   instances: InstancesSchema,
-});
+})
+  .superRefine(trackRefsRule, { when: (p) => typeof p.value === 'object' && p.value !== null && !Array.isArray(p.value) });
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type InstanceConfig = Config['instances'][string];
@@ -490,3 +619,5 @@ export type ProviderConfig = InstanceConfig['provider'];
 export type GarpConfig = InstanceConfig['garp'];
 export type ProviderTimingConfig = z.infer<typeof ProviderTimingSchema>;
 export type UnicastConfig = NonNullable<InstanceConfig['unicast']>;
+export type CheckConfig = NonNullable<Config['checks']>[string];
+export type TrackConfig = NonNullable<InstanceConfig['track']>;

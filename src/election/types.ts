@@ -52,6 +52,8 @@ export interface Election {
   setFault(reason: string | null): void;
   /** Graceful stop: step down at once (VRRP: priority-0 advert), then stay silent. */
   shutdown(): void;
+  /** Optional: tracking (src/checks/tracker.ts) moved the effective priority (1..254; ignored for the owner). */
+  setPriority?(priority: number): void;
   /** Why this election cannot take part right now (e.g. adverts cannot be sent), or null. */
   trouble(): string | null;
   status(): ElectionStatus;

@@ -117,6 +117,15 @@ export class VrrpElection implements Election, DemuxTarget {
     else if (this.snap.state === 'FAULT') this.apply({ type: 'recover' });
   }
 
+  /**
+   * Tracking moved the effective priority (keepalived vrrp_set_effective_priority): the FSM records
+   * it in every state, and the next advert carries it — apply() takes an offloaded steady state back
+   * first, and arm() hands it over again with an advert template of the new priority.
+   */
+  setPriority(priority: number): void {
+    this.apply({ type: 'setPriority', priority });
+  }
+
   shutdown(): void {
     this.apply({ type: 'shutdown' });
     this.disarm();

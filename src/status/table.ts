@@ -1,5 +1,6 @@
 // Renders the status JSON as the aligned text table printed by `ha-agent status`. Pure function.
 import type { InstanceStatusJson, StatusJson } from './types.js';
+import { renderChecksText } from '../checks/status-text.js';
 
 const HEADERS = ['INSTANCE', 'STATE', 'PRIO/EFF', 'MASTER', 'VIPS', 'PROVIDER', 'LAST ERROR'] as const;
 
@@ -64,6 +65,7 @@ export function renderStatusTable(s: StatusJson): string {
       .trimEnd(),
   );
   if (rows.length === 0) lines.push('(no instances)');
+  lines.push(...renderChecksText(s));
   lines.push('');
   lines.push(`ha-agent ${s.version}, pid ${s.pid}, up ${formatUptime(s.uptimeSeconds)} (since ${s.startedAt})`);
   return lines.join('\n') + '\n';

@@ -2,6 +2,8 @@
 // The names in the ARCHITECTURE.md contract (instances, state, priority, effectivePriority, master,
 // vips, provider.type/ownership/lastError) are fixed; everything else here extends them.
 import type { ProviderRunnerStatus } from '../provider/runner/index.js';
+import type { CheckStatusJson } from '../checks/driver.js';
+import type { TrackingStatusJson } from '../checks/tracker.js';
 
 export type VrrpState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
 
@@ -50,6 +52,8 @@ export interface InstanceStatusJson {
   /** Every fault source present now (link, unicast-source, socket, provider, check:NAME) and its reason. */
   faults: Record<string, string>;
   counters: InstanceCounters;
+  /** Tracked checks, interfaces and files: their contributions and why the priority last moved (absent: nothing tracked). */
+  tracking?: TrackingStatusJson;
 }
 
 export interface StatusJson {
@@ -62,6 +66,8 @@ export interface StatusJson {
   /** process.memoryUsage() when the status was read (bytes: rss, heapTotal, heapUsed, external, arrayBuffers). */
   memory?: NodeJS.MemoryUsage;
   instances: Record<string, InstanceStatusJson>;
+  /** Every health check (checks: and track.files): status, why, the last run (exit code, stderr, duration). */
+  checks?: Record<string, CheckStatusJson>;
   /** Per interface: datagrams no instance here serves (unknown VRID, malformed), and the socket's counters. */
   /** Per interface: datagrams no instance took, the VRRP socket's counters, and the offload's (null: none). */
   interfaces?: Record<string, { dropped: Record<string, number>; socket: object; offload: object | null }>;

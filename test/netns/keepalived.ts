@@ -12,6 +12,8 @@ import { adoptProcess, labDir, Watched, type LogEvent, type VrrpParams } from '.
 export interface KeepalivedOptions extends VrrpParams {
   /** Extra lines inside `vrrp_instance VI_1 { … }`. */
   extra?: string[];
+  /** Extra top-level lines before the instance (e.g. a `vrrp_script NAME { … }` block). */
+  globalExtra?: string[];
 }
 
 /** keepalived.conf text for one instance VI_1 on eth0. */
@@ -21,6 +23,7 @@ export function keepalivedConf(routerId: string, o: KeepalivedOptions): string {
     'global_defs {',
     `  router_id ${routerId}`,
     '}',
+    ...(o.globalExtra ?? []),
     'vrrp_instance VI_1 {',
     '  state BACKUP',
     '  interface eth0',

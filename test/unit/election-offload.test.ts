@@ -703,6 +703,22 @@ describe('election with an offload: targeted cases', () => {
     assertSameRuns(plain, off, 'after recovery');
   });
 
+  test('setPriority while the offload sends (MASTER): the next advert carries the new priority, as without the offload', async () => {
+    const plain = new Run({ ...V3_1S, advertInterval: 0.1 }, false);
+    const off = new Run({ ...V3_1S, advertInterval: 0.1 }, true);
+    const runs = [plain, off];
+    await both(runs, 0, (r) => r.election.start(null));
+    await both(runs, 2000.125);
+    assert.deepEqual(off.offload!.ruleKinds, ['send']);
+    await both(runs, 0, (r) => r.election.setPriority(60));
+    assert.deepEqual(off.offload!.ruleKinds, ['send'], 'handed over again');
+    await both(runs, 500);
+    const last = off.sends().at(-1)!;
+    assert.equal(Buffer.from(last.vrrp, 'hex')[2], 60, 'the offload sends priority 60');
+    assert.equal(off.election.status().effectivePriority, 60);
+    assertSameRuns(plain, off, 'after the priority change');
+  });
+
   test('the socket fails while the offload sends: the same failed adverts, counters and trouble()', async () => {
     const plain = new Run(V3_1S, false);
     const off = new Run(V3_1S, true);
