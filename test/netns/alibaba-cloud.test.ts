@@ -7,6 +7,8 @@
 // commands enforce the §3.1 rules (the master is unassociated only with Force).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Lab } from '../../src/lab/lab.js';
 import { eventually, requireRoot, withLab } from './harness.js';
 import { ALIBABA_AGENT_KEY, AlibabaCloud } from './alibaba-cloud.js';
@@ -20,6 +22,17 @@ const NODES = [
 ];
 const HAVIP = '198.51.100.100';
 const WAIT = 15_000;
+const here = dirname(fileURLToPath(import.meta.url));
+const runningTs = import.meta.url.endsWith('.ts');
+const sdkCall = join(here, 'fixtures', runningTs ? 'alibaba-sdk-call.ts' : 'alibaba-sdk-call.js');
+const sdkArgs = runningTs ? ['--import', import.meta.resolve('tsx')] : [];
+
+/** One real VPC SDK call from `node`'s namespace (fixtures/alibaba-sdk-call.ts). */
+async function sdk(lab: Lab, node: string, cloud: AlibabaCloud, o: { action: 'describe' | 'associate'; instanceId?: string; secret?: string }): Promise<Record<string, unknown>> {
+  const arg = { endpoint: cloud.endpoint, accessKeyId: ALIBABA_AGENT_KEY.accessKeyId, accessKeySecret: o.secret ?? ALIBABA_AGENT_KEY.accessKeySecret, regionId: cloud.ids.regionId, haVipId: cloud.ids.haVipId, ...o };
+  const r = await lab.run(node, [process.execPath, ...sdkArgs, sdkCall, JSON.stringify(arg)]);
+  return JSON.parse(r.trim().split('\n').at(-1)!) as Record<string, unknown>;
+}
 
 async function startCloud(lab: Lab): Promise<AlibabaCloud> {
   return AlibabaCloud.start(lab, 'cloud', {
@@ -77,6 +90,41 @@ test('GARP on the segment: an associated sender becomes MasterInstanceId, an una
         ],
         'one GARP each, only the associated senders took the HaVip',
       );
+    } finally {
+      await cloud.close();
+    }
+  });
+});
+
+test('the real VPC SDK in a lab node reaches the emulator across the bridge and sees the GARP-made master', OPTS, async (t) => {
+  if (!requireRoot(t)) return;
+  await withLab(NODES, async (lab) => {
+    const cloud = await startCloud(lab);
+    try {
+      const before = await sdk(lab, 'ha2', cloud, { action: 'describe' });
+      assert.deepEqual(before, { ok: true, status: 'InUse', masterInstanceId: '', associatedInstances: [cloud.instanceId('ha1'), cloud.instanceId('ha2')] });
+      await claim(lab, 'ha2');
+      await eventually(() => cloud.masterNode(), (m) => m === 'ha2', WAIT, 'ha2 master after its GARP');
+      const after = await sdk(lab, 'ha2', cloud, { action: 'describe' });
+      assert.equal(after['masterInstanceId'], cloud.instanceId('ha2'));
+      const bad = await sdk(lab, 'ha1', cloud, { action: 'describe', secret: 'wrong-secret' });
+      assert.deepEqual([bad['ok'], bad['code'], bad['statusCode']], [false, 'SignatureDoesNotMatch', 400]);
+      await cloud.call('fault', { kind: 'throttling', action: 'AssociateHaVip', times: 1 });
+      const throttled = await sdk(lab, 'ha3', cloud, { action: 'associate', instanceId: cloud.instanceId('ha3') });
+      assert.equal(throttled['code'], 'Throttling.User');
+      assert.deepEqual(await sdk(lab, 'ha3', cloud, { action: 'associate', instanceId: cloud.instanceId('ha3') }), { ok: true });
+      const calls = await cloud.calls();
+      assert.deepEqual(
+        calls.map((c) => [c.action, c.from, c.status, c.code]),
+        [
+          ['DescribeHaVips', lab.node('ha2').ip, 200, null],
+          ['DescribeHaVips', lab.node('ha2').ip, 200, null],
+          ['DescribeHaVips', lab.node('ha1').ip, 400, 'SignatureDoesNotMatch'],
+          ['AssociateHaVip', lab.node('ha3').ip, 400, 'Throttling.User'],
+          ['AssociateHaVip', lab.node('ha3').ip, 200, null],
+        ],
+      );
+      assert.deepEqual((await cloud.havip()).associatedInstances, [cloud.instanceId('ha1'), cloud.instanceId('ha2'), cloud.instanceId('ha3')]);
     } finally {
       await cloud.close();
     }
