@@ -4,7 +4,8 @@
 // configured endpoint; the SDK's own provider hard-codes the platform address and is never used),
 // and last ALIBABA_CLOUD_CREDENTIALS_URI.
 //
-// A link whose settings are absent is skipped without a request (an env or file check). The keys are
+// A link whose settings are absent is skipped without a request (an env or file check). The SDK's
+// OIDC, profile and URI providers read process.env themselves, as they always do. The keys are
 // cached until 3 minutes before they expire (RAM-role keys carry an Expiration; static keys never
 // expire), so each VPC request does not fetch them again. `source` says which link answered (for
 // `ha-agent provider test alibaba`; it also travels as x-acs-credentials-provider). The keys are
@@ -65,7 +66,12 @@ export function credentialChain(md: EcsMetadata, env: NodeJS.ProcessEnv = proces
     {
       applies: (e) => !!e.ALIBABA_CLOUD_ACCESS_KEY_ID && !!e.ALIBABA_CLOUD_ACCESS_KEY_SECRET,
       source: () => 'environment',
-      get: fromSdk(() => AliCredentials.EnvironmentVariableCredentialsProvider.builder().build() as unknown as SdkProvider),
+      // Read from `env` (the SDK's own env provider would read process.env): ALIBABA_CLOUD_SECURITY_TOKEN makes them STS keys.
+      get: async () => ({
+        accessKeyId: env.ALIBABA_CLOUD_ACCESS_KEY_ID!,
+        accessKeySecret: env.ALIBABA_CLOUD_ACCESS_KEY_SECRET!,
+        ...(env.ALIBABA_CLOUD_SECURITY_TOKEN ? { securityToken: env.ALIBABA_CLOUD_SECURITY_TOKEN } : {}),
+      }),
     },
     {
       applies: (e) => !!e.ALIBABA_CLOUD_ROLE_ARN && !!e.ALIBABA_CLOUD_OIDC_PROVIDER_ARN && !!e.ALIBABA_CLOUD_OIDC_TOKEN_FILE,
