@@ -6,7 +6,8 @@
 // (ownership held); kill -9 of the master → the backup announces and is confirmed with ≤ 3
 // DescribeHaVips and no Associate/Unassociate; throttled DescribeHaVips are retried; an instance that
 // is not associated reports it (NotAssociated, with the fix) instead of claiming ownership, and its
-// FAULT hands mastership to the associated peer.
+// FAULT hands mastership to the associated peer; the killed master returns and preempts back;
+// `associate: at-start` associates once and waits for InUse.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Lab } from '../../src/lab/lab.js';
@@ -32,8 +33,9 @@ Object.assign(process.env, {
 });
 delete process.env.ALIBABA_CLOUD_SECURITY_TOKEN;
 
-async function startCloud(lab: Lab, associated: { ha1: boolean; ha2: boolean }): Promise<AlibabaCloud> {
+async function startCloud(lab: Lab, associated: { ha1: boolean; ha2: boolean }, associateDelayMs = 0): Promise<AlibabaCloud> {
   return AlibabaCloud.start(lab, 'cloud', {
+    associateDelayMs,
     region: 'cn-hangzhou',
     vpcCidr: '198.51.100.0/24',
     vSwitchCidr: '198.51.100.0/24',
@@ -43,7 +45,7 @@ async function startCloud(lab: Lab, associated: { ha1: boolean; ha2: boolean }):
   });
 }
 
-function agent(lab: Lab, cloud: AlibabaCloud, node: string, priority: number): AgentHandle {
+function agent(lab: Lab, cloud: AlibabaCloud, node: string, priority: number, extra: Record<string, unknown> = {}): AgentHandle {
   const cfg = agentConfig({ version: 3, vrid: 71, advertInterval: 0.5, priority, vips: [`${HAVIP}/24`], unicast: unicastBetween(lab, node, [node === 'ha1' ? 'ha2' : 'ha1']) });
   (cfg.instances['VI_1'] as Record<string, unknown>).provider = {
     type: 'alibaba',
@@ -52,6 +54,7 @@ function agent(lab: Lab, cloud: AlibabaCloud, node: string, priority: number): A
     protocol: 'http',
     metadataEndpoint: cloud.metadataUrl[node],
     timing: TIMING,
+    ...extra,
   };
   return startAgent(lab, node, cfg);
 }
@@ -60,7 +63,7 @@ async function ownership(a: AgentHandle, want: string): Promise<void> {
   await eventually(async () => (await a.instanceStatus()).provider.ownership, (o) => o === want, WAIT, `${a.label} ownership ${want}`, 200);
 }
 
-test('election, then kill -9: each master\'s GARP makes it MasterInstanceId, confirmed with ≤ 3 DescribeHaVips and no Associate/Unassociate', OPTS, async (t) => {
+test('election, kill -9, preempt back: each master\'s GARP makes it MasterInstanceId, confirmed with ≤ 3 DescribeHaVips and no Associate/Unassociate', OPTS, async (t) => {
   if (!requireRoot(t)) return;
   await withLab(NODES, async (lab) => {
     const cloud = await startCloud(lab, { ha1: true, ha2: true });
@@ -87,6 +90,17 @@ test('election, then kill -9: each master\'s GARP makes it MasterInstanceId, con
       const all = await cloud.calls();
       assert.ok(!all.some((c) => c.action === 'AssociateHaVip' || c.action === 'UnassociateHaVip'), 'no Associate/Unassociate ever');
       t.diagnostic(`calls per failover: ${failover.length}`);
+
+      // Preempt back: ha1 returns (priority 200), takes over, and its GARP moves the HaVip back.
+      await lab.setLink('ha1', true);
+      const ha1again = agent(lab, cloud, 'ha1', 200);
+      await ha1again.waitState('VI_1', 'MASTER', WAIT);
+      await ha2.waitState('VI_1', 'BACKUP', WAIT);
+      await eventually(() => cloud.masterNode(), (m) => m === 'ha1', WAIT, 'ha1 MasterInstanceId after preempting back');
+      await ownership(ha1again, 'held');
+      await eventually(() => lab.holdersOf(HAVIP), (h) => h.length === 1 && h[0] === 'ha1', WAIT, 'the address only on ha1');
+      const final = await cloud.calls();
+      assert.ok(!final.some((c) => c.action === 'AssociateHaVip' || c.action === 'UnassociateHaVip'), 'still no Associate/Unassociate');
     } finally {
       await cloud.close();
     }
@@ -133,6 +147,28 @@ test('an instance that is not associated reports it instead of claiming the HaVi
       await ownership(ha2, 'held');
       assert.notEqual(await cloud.masterNode(), 'ha1');
       assert.ok(!(await lab.holdersOf(HAVIP)).includes('ha1'), 'ha1 does not keep the address');
+    } finally {
+      await cloud.close();
+    }
+  });
+});
+
+test('associate: at-start associates the instance once, waits for InUse, then holds the HaVip', OPTS, async (t) => {
+  if (!requireRoot(t)) return;
+  await withLab(NODES, async (lab) => {
+    const cloud = await startCloud(lab, { ha1: false, ha2: true }, 1_500);
+    try {
+      const ha1 = agent(lab, cloud, 'ha1', 200, { associate: 'at-start' });
+      await ha1.waitState('VI_1', 'MASTER', WAIT);
+      await eventually(() => cloud.masterNode(), (m) => m === 'ha1', WAIT, 'ha1 MasterInstanceId');
+      await ownership(ha1, 'held');
+      const h = await cloud.havip();
+      assert.equal(h.status, 'InUse');
+      assert.deepEqual([...h.associatedInstances].sort(), [cloud.instanceId('ha1'), cloud.instanceId('ha2')].sort());
+      const associates = (await cloud.calls()).filter((c) => c.action === 'AssociateHaVip');
+      assert.equal(associates.length, 1, 'associated once');
+      assert.equal(associates[0]!.from, lab.node('ha1').ip);
+      assert.equal(associates[0]!.status, 200);
     } finally {
       await cloud.close();
     }
