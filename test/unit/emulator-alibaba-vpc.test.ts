@@ -574,3 +574,29 @@ test('permissions: setAllowedActions limits a key (Forbidden.RAM), undefined lif
     await w.emu.close();
   }
 });
+
+test('every other §3.5 code can be injected and the SDK surfaces it as e.code with the right class', async () => {
+  const w = await world({ associated: true });
+  try {
+    const c = client(w.emu);
+    const cases: { fault: Parameters<VpcEmulator['faults']['add']>[0]; code: string; status: number; cls: Function }[] = [
+      { fault: { kind: 'throttling', code: 'Throttling' }, code: 'Throttling', status: 400, cls: ThrottlingError },
+      { fault: { kind: 'error', status: 400, code: 'InvalidVip.Status', message: 'vip invalid status' }, code: 'InvalidVip.Status', status: 400, cls: ClientError },
+      { fault: { kind: 'conflict', code: 'OperationConflict' }, code: 'OperationConflict', status: 400, cls: ClientError },
+      { fault: { kind: 'conflict', code: 'OperationFailed.DistibuteLock' }, code: 'OperationFailed.DistibuteLock', status: 400, cls: ClientError },
+      { fault: { kind: 'error', status: 403, code: 'NoPermission' }, code: 'NoPermission', status: 403, cls: ClientError },
+      { fault: { kind: 'error', status: 403, code: 'Forbidden.HaVip' }, code: 'Forbidden.HaVip', status: 403, cls: ClientError },
+    ];
+    for (const k of cases) {
+      w.emu.faults.add({ ...k.fault, action: 'AssociateHaVip', times: 1 });
+      const e = await sdkError(() => associate(c, w.haVipId, w.c));
+      assert.equal(e.code, k.code);
+      assert.equal(e.statusCode, k.status, k.code);
+      assert.ok(e instanceof k.cls, `${k.code}: ${e.name}`);
+      assert.equal((e.data as Record<string, unknown> | undefined)?.['Code'], k.code, 'e.data is the whole envelope');
+    }
+    assert.deepEqual(w.state.haVip(w.haVipId)!.associatedInstances, [w.a, w.b]);
+  } finally {
+    await w.emu.close();
+  }
+});
