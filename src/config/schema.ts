@@ -210,10 +210,56 @@ export const AwsProviderSchema = z
       fail(ctx, `unassignOnRelease is only used with mode secondary-ip (mode is ${p.mode})`, 'remove unassignOnRelease', ['unassignOnRelease']);
   });
 
-export const PROVIDER_SCHEMAS = [GarpProviderSchema, AwsProviderSchema] as const;
+/** An Alibaba Cloud resource id: prefix, dash, then lower-case letters and digits (e.g. havip-bp1abc…). */
+const alibabaId = (prefix: string, what: string, example: string) =>
+  z.string().superRefine((s, ctx) => {
+    if (!new RegExp(`^${prefix}-[a-z0-9]{4,40}$`).test(s))
+      fail(ctx, `"${s}" is not ${what} id (${prefix}- and lower-case letters or digits)`, `copy the id from the Alibaba Cloud console or \`aliyun vpc DescribeHaVips\`, e.g. ${example}`);
+  });
+
+/** host[:port] without a scheme (the Alibaba SDK adds the scheme from `protocol`). */
+const hostPort = z.string().superRefine((s, ctx) => {
+  const m = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?$/.exec(s);
+  if (!m || (m[2] !== undefined && !(Number(m[2]) >= 1 && Number(m[2]) <= 65535)))
+    fail(ctx, `"${s}" is not host or host:port`, 'write the host (and port) without a scheme, e.g. vpc.cn-hangzhou.aliyuncs.com or 127.0.0.1:7001; the scheme goes in provider.protocol');
+});
+
+export const ALIBABA_ASSOCIATE = ['never', 'at-start'] as const;
+
+/**
+ * provider: { type: alibaba } — a HaVip in an Alibaba Cloud VPC: the instance that announces its
+ * address by ARP becomes its master; DescribeHaVips confirms it. Instance and region come from ECS
+ * metadata unless given; the VPC API endpoint and protocol are ours to set (the SDK has no
+ * environment override).
+ */
+export const AlibabaProviderSchema = z
+  .strictObject({
+    type: z.literal('alibaba'),
+    haVipId: alibabaId('havip', 'a HaVip', 'havip-bp1abcdefghijklmnopqr'),
+    regionId: z
+      .string()
+      .superRefine((s, ctx) => {
+        if (!/^[a-z]{2,}(?:-[a-z0-9]+)+$/.test(s)) fail(ctx, `"${s}" is not an Alibaba Cloud region id`, 'use the region id, e.g. cn-hangzhou or eu-central-1, or leave regionId out to read it from ECS metadata');
+      })
+      .optional(),
+    instanceId: alibabaId('i', 'an ECS instance', 'i-bp1abcdefghijklmnopq').optional(),
+    peerInstanceIds: z.array(alibabaId('i', 'an ECS instance', 'i-bp1abcdefghijklmnopq')).default([]),
+    endpoint: hostPort.optional(),
+    protocol: z.enum(['https', 'http']).default('https'),
+    metadataEndpoint: httpUrl.optional(),
+    associate: z.enum(ALIBABA_ASSOCIATE).default('never'),
+    timing: ProviderTimingSchema.optional(),
+  })
+  .superRefine((p, ctx) => {
+    if (p.instanceId !== undefined && p.peerInstanceIds.includes(p.instanceId))
+      fail(ctx, `peerInstanceIds lists this node's own instance ${p.instanceId}`, "list only the other nodes' instances in peerInstanceIds", ['peerInstanceIds']);
+    if (new Set(p.peerInstanceIds).size !== p.peerInstanceIds.length) fail(ctx, 'peerInstanceIds lists an instance twice', 'list each peer instance once', ['peerInstanceIds']);
+  });
+
+export const PROVIDER_SCHEMAS = [GarpProviderSchema, AwsProviderSchema, AlibabaProviderSchema] as const;
 
 /** Provider types that exist in the design but not yet in this version (clear error, not "unknown"). */
-export const PLANNED_PROVIDER_TYPES: readonly string[] = ['alibaba'];
+export const PLANNED_PROVIDER_TYPES: readonly string[] = [];
 
 export const ProviderSchema = z.discriminatedUnion('type', PROVIDER_SCHEMAS);
 
@@ -504,6 +550,13 @@ const elasticIpRule = (inst: Pick<InstanceOut, 'vips' | 'provider'>, ctx: z.Refi
   else if ((inst.vips[0]!.split('/')[1] ?? '32') !== '32') fail(ctx, `${inst.vips[0]} must be a single address (/32) in mode elastic-ip`, fix, ['vips', 0]);
 };
 
+/** alibaba: a HaVip has exactly one private address: one VIP, that address. */
+const haVipRule = (inst: Pick<InstanceOut, 'vips' | 'provider'>, ctx: z.RefinementCtx) => {
+  if (inst.provider.type !== 'alibaba') return;
+  if (inst.vips.length !== 1)
+    fail(ctx, `provider alibaba moves one HaVip, which has one address, but ${inst.vips.length} VIPs are listed`, "list exactly one VIP: the HaVip's private address (e.g. 198.51.100.100/24); use one instance per HaVip", ['vips']);
+};
+
 export const InstanceSchema = z
   .strictObject(instanceShape)
   .superRefine(intervalRule, whenValid(z.object({ version: instanceShape.version, advertInterval: instanceShape.advertInterval })))
@@ -514,6 +567,7 @@ export const InstanceSchema = z
   )
   .superRefine(vipsRule, whenValid(z.object({ vips: z.array(z.string()) })))
   .superRefine(elasticIpRule, whenValid(z.object({ vips: z.array(z.string()), provider: ProviderSchema })))
+  .superRefine(haVipRule, whenValid(z.object({ vips: z.array(z.string()), provider: ProviderSchema })))
   .superRefine(
     vipOwnerRule,
     whenValid(z.object({ vips: z.array(z.string()), unicast: z.object({ source: z.string().optional(), peers: z.array(z.string()) }).optional() })),

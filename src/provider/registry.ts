@@ -10,6 +10,7 @@ type Loader = () => Promise<{ default: ProviderModule }>;
 const LOADERS: Readonly<Record<string, Loader>> = {
   garp: () => import('../../providers/garp/index.js') as Promise<{ default: ProviderModule }>,
   aws: () => import('../../providers/aws/index.js') as unknown as Promise<{ default: ProviderModule }>,
+  alibaba: () => import('../../providers/alibaba/index.js') as unknown as Promise<{ default: ProviderModule }>,
 };
 
 const loaded = new Map<string, Promise<ProviderModule>>();

@@ -124,20 +124,26 @@ test('the documented ranges are the schema\'s (whole-number keys, and the VIP li
   const wrong = ranges.filter(([key, min, max]) => !commentOf(key).includes(`${min}..${max}`)).map(([k, min, max]) => `${k} (${min}..${max})`);
   assert.deepEqual(wrong, [], `comments without the schema's range: ${wrong.join(', ')}`);
   const vipComments = lines.filter((l) => /^\s*vips:/.test(l));
-  assert.equal(vipComments.length, 5);
+  assert.equal(vipComments.length, 6);
   for (const l of vipComments) assert.match(l, new RegExp(`# required: 1\\.\\.${MAX_VIPS} `));
 });
 
-test('the example is the promised instances: multicast v3 and unicast v2 with auth on garp, then one unicast instance per aws mode', () => {
+test('the example is the promised instances: multicast v3 and unicast v2 with auth on garp, one unicast instance per aws mode, then one on alibaba', () => {
   const r = parseConfig(text);
   assert.ok(r.ok);
   const insts = Object.values(r.config.instances);
-  assert.equal(insts.length, 5);
+  assert.equal(insts.length, 6);
   const garp = insts.filter((i) => i.provider.type === 'garp');
   assert.equal(garp.length, 2);
   const aws = insts.filter((i) => i.provider.type === 'aws');
   assert.deepEqual(aws.map((i) => i.provider.type === 'aws' && i.provider.mode), ['secondary-ip', 'route-table', 'elastic-ip']);
   assert.ok(aws.every((i) => i.unicast !== undefined), 'multicast does not cross a VPC: every aws instance is unicast');
+  const alibaba = insts.filter((i) => i.provider.type === 'alibaba');
+  assert.equal(alibaba.length, 1);
+  assert.ok(alibaba[0]!.unicast !== undefined, 'a HaVip does not carry multicast: the alibaba instance is unicast');
+  assert.equal(alibaba[0]!.vips.length, 1, 'a HaVip has one address');
+  const p = alibaba[0]!.provider;
+  assert.ok(p.type === 'alibaba' && p.associate === 'never' && p.protocol === 'https', 'the alibaba example shows the defaults of associate and protocol');
   const multicast = garp.find((i) => i.unicast === undefined);
   const unicast = garp.find((i) => i.unicast !== undefined);
   assert.equal(multicast?.version, 3);

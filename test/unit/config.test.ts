@@ -441,10 +441,40 @@ describe('unknown keys', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('provider', () => {
-  test('alibaba is planned, not unknown', () => {
-    const e = errorAt(one({ provider: { type: 'alibaba' } }), 'instances.VI_1.provider.type');
-    assert.equal(e.message, 'provider type alibaba is not available yet in this version');
-    assert.match(e.fix, /garp/);
+  test('alibaba: haVipId required, defaults, every fact optional, endpoint as host[:port]', () => {
+    assert.match(errorAt(one({ provider: { type: 'alibaba' } }), 'instances.VI_1.provider.haVipId').message, /required|expected string/i);
+    const r = ok(one({ provider: { type: 'alibaba', haVipId: 'havip-bp1abcdefghij' } }));
+    assert.deepEqual(r.config.instances['VI_1']!.provider, { type: 'alibaba', haVipId: 'havip-bp1abcdefghij', peerInstanceIds: [], protocol: 'https', associate: 'never' });
+    const full = {
+      type: 'alibaba',
+      haVipId: 'havip-bp1abcdefghij',
+      regionId: 'cn-hangzhou',
+      instanceId: 'i-bp1instancea0001',
+      peerInstanceIds: ['i-bp1instanceb0002'],
+      endpoint: '127.0.0.1:7001',
+      protocol: 'http',
+      metadataEndpoint: 'http://127.0.0.1:7101',
+      associate: 'at-start',
+      timing: { confirmTimeout: 5 },
+    };
+    assert.deepEqual(ok(one({ provider: full })).config.instances['VI_1']!.provider, full);
+  });
+
+  test('alibaba: ids, region, endpoint and URL are checked, each error names the key and the fix', () => {
+    const r = one({ provider: { type: 'alibaba', haVipId: 'vip-1', regionId: 'Hangzhou', instanceId: 'bp1', endpoint: 'http://127.0.0.1:7001', metadataEndpoint: '127.0.0.1:7101', associate: 'always' } });
+    assert.match(errorAt(r, 'instances.VI_1.provider.haVipId').message, /not a HaVip id/);
+    assert.match(errorAt(r, 'instances.VI_1.provider.regionId').fix, /cn-hangzhou/);
+    assert.match(errorAt(r, 'instances.VI_1.provider.instanceId').message, /not an ECS instance id/);
+    assert.match(errorAt(r, 'instances.VI_1.provider.endpoint').fix, /without a scheme/);
+    assert.match(errorAt(r, 'instances.VI_1.provider.metadataEndpoint').message, /not an http/);
+    errorAt(r, 'instances.VI_1.provider.associate');
+  });
+
+  test('alibaba: one VIP (a HaVip has one address); peers are not this instance', () => {
+    const p = { type: 'alibaba', haVipId: 'havip-bp1abcdefghij' };
+    assert.match(errorAt(one({ provider: p, vips: ['198.51.100.70', '198.51.100.71'] }), 'instances.VI_1.vips').message, /one HaVip, which has one address, but 2 VIPs/);
+    const self = one({ provider: { ...p, instanceId: 'i-bp1instancea0001', peerInstanceIds: ['i-bp1instancea0001'] } });
+    assert.match(errorAt(self, 'instances.VI_1.provider.peerInstanceIds').fix, /other nodes/);
   });
 
   test('aws: defaults, every fact optional, endpoints as URLs', () => {
@@ -498,7 +528,7 @@ describe('provider', () => {
 
   test('unknown provider type suggests the closest', () => {
     const e = errorAt(one({ provider: { type: 'gapr' } }), 'instances.VI_1.provider.type');
-    assert.equal(e.message, 'unknown provider type "gapr" (available: garp, aws)');
+    assert.equal(e.message, 'unknown provider type "gapr" (available: garp, aws, alibaba)');
     assert.match(e.fix, /did you mean garp\?/);
   });
 
@@ -697,7 +727,7 @@ instances:
     advertInterval: 50
     auth: { type: pass, password: secret }
     vips: [198.51.100.2]
-    provider: { type: alibaba }
+    provider: { type: alibab }
 status:
   listen: nowhere
 `;

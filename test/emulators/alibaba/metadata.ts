@@ -1,0 +1,402 @@
+// Alibaba Cloud ECS instance-metadata emulator, security-hardened mode (spec wire-and-cloud-apis.md
+// §3.8, §3.9, §6). Test code only: it serves on loopback or a lab address; nothing here talks to the
+// real metadata (link-local) address.
+//
+// Contract
+// - startMetadataEmulator(opts) listens on opts.host (default 127.0.0.1) and opts.port (default 0) and
+//   resolves to { url, requests, faults, setDisabled, setRequireToken, rotateCredentials, close }.
+//   `url` is `http://host:port` (no trailing slash), the base our provider's metadata client is given.
+// - PUT /latest/api/token with `X-aliyun-ecs-metadata-token-ttl-seconds: 1..21600` (digits only) →
+//   200 text/plain, body = token; missing or out-of-range TTL → 400; any X-Forwarded-For → 403; other
+//   methods on the token path → 405. A token expires TTL s after issue on opts.clock (default
+//   Date.now): from then on (now >= issued + TTL·1000) it is refused.
+// - GET /latest/meta-data/<path> with `X-aliyun-ecs-metadata-token`: unknown or expired token → 401;
+//   no token → `noTokenStatus` (default 403; the spec leaves 401/403 open) while the token is required
+//   (the default; setRequireToken(false) is the normal mode, where a token that is sent must still be
+//   valid). Unknown path → 404; non-GET → 405. Leading slashes are collapsed; a query is ignored.
+// - setDisabled(true): every request → 403.
+// - Bodies are text/plain; directory listings are newline-separated, sub-directories end with `/`.
+// - Paths under /latest/meta-data/: instance-id, region-id, zone-id, vpc-id, vswitch-id, mac,
+//   private-ipv4, vpc-cidr-block, vswitch-cidr-block (all of the primary interface), network/interfaces/
+//   macs/ (one `<mac>/` per interface), network/interfaces/macs/<mac>/{network-interface-id,
+//   primary-ip-address, private-ipv4s (JSON array), vpc-id, vpc-cidr-block, vswitch-id,
+//   vswitch-cidr-block, netmask, gateway}; with a role: ram/ → `security-credentials/`,
+//   ram/security-credentials/ → the role name, ram/security-credentials/<role> → the §3.8 JSON
+//   {AccessKeyId, AccessKeySecret, Expiration, SecurityToken, LastUpdated, Code: "Success"}, times as
+//   `YYYY-MM-DDTHH:MM:SSZ`. Without a role there is no ram/ (404).
+// - The view's interfaces() is read on every request. Credentials: role.credentials() on every
+//   credentials GET until rotateCredentials(next) replaces it; rotateCredentials() with no argument
+//   generates a fresh set (Expiration = clock + 6 h). LastUpdated = clock time the served AccessKeyId
+//   last changed.
+// - faults.add({ kind, path?, method?, times? }) as in the IMDS emulator: the next `times` (default 1;
+//   Infinity for ever) requests matching method and path (string: equals the normalised path; RegExp:
+//   tested) get 'status' (`status`, default 503), 'latency' (`ms` real time, then normal) or 'hang'
+//   (never answered; close() ends it). First match wins, before the disabled/token/path logic.
+// - requests: every request, { method, path (as received), status (0 until answered), at, from }.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+
+export interface MetadataInterface {
+  mac: string;
+  networkInterfaceId: string;
+  primaryIpAddress: string;
+  privateIpv4s: string[];
+  vpcId: string;
+  vpcCidrBlock: string;
+  vSwitchId: string;
+  vSwitchCidrBlock: string;
+  netmask: string;
+  gateway: string;
+}
+
+export interface MetadataInstanceView {
+  instanceId: string;
+  regionId: string;
+  zoneId: string;
+  /** The primary interface first. */
+  interfaces(): MetadataInterface[];
+}
+
+export interface RamRoleCredentials {
+  AccessKeyId: string;
+  AccessKeySecret: string;
+  SecurityToken: string;
+  Expiration: Date;
+}
+
+export interface RamRole {
+  name: string;
+  credentials(): RamRoleCredentials;
+}
+
+export interface MetadataEmulatorOptions {
+  view: MetadataInstanceView;
+  role?: RamRole;
+  host?: string;
+  port?: number;
+  clock?: () => number;
+  /** Status of a GET without a token while tokens are required (default 403). */
+  noTokenStatus?: 401 | 403;
+}
+
+export interface MetadataRequestRecord {
+  method: string;
+  path: string;
+  status: number;
+  at: number;
+  from?: string;
+}
+
+interface FaultMatch {
+  path?: RegExp | string;
+  method?: string;
+  times?: number;
+}
+
+export type MetadataFault =
+  | (FaultMatch & { kind: 'status'; status?: number })
+  | (FaultMatch & { kind: 'latency'; ms: number })
+  | (FaultMatch & { kind: 'hang' });
+
+export interface MetadataFaultHandle {
+  readonly remaining: number;
+  remove(): void;
+}
+
+export interface MetadataFaults {
+  add(fault: MetadataFault): MetadataFaultHandle;
+  clear(): void;
+  readonly size: number;
+}
+
+export interface MetadataEmulator {
+  url: string;
+  requests: MetadataRequestRecord[];
+  faults: MetadataFaults;
+  setDisabled(disabled: boolean): void;
+  setRequireToken(required: boolean): void;
+  rotateCredentials(next?: RamRoleCredentials | (() => RamRoleCredentials)): RamRoleCredentials;
+  close(): Promise<void>;
+}
+
+export const TOKEN_TTL_HEADER = 'x-aliyun-ecs-metadata-token-ttl-seconds';
+export const TOKEN_HEADER = 'x-aliyun-ecs-metadata-token';
+export const MAX_TOKEN_TTL_SECONDS = 21_600;
+
+/** `YYYY-MM-DDTHH:MM:SSZ`. */
+export function metadataTime(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+function randomAlnum(n: number): string {
+  const b = randomBytes(n);
+  let s = '';
+  for (let i = 0; i < n; i++) s += ALNUM[b[i]! % ALNUM.length];
+  return s;
+}
+
+/** A fresh STS credential set as the RAM role serves it. */
+export function generateRamCredentials(now: number, lifetimeMs = 6 * 3600_000): RamRoleCredentials {
+  return {
+    AccessKeyId: `STS.NT${randomAlnum(22)}`,
+    AccessKeySecret: randomAlnum(44),
+    SecurityToken: `CAIS${randomBytes(60).toString('base64')}`,
+    Expiration: new Date(now + lifetimeMs),
+  };
+}
+
+type Node = string | Map<string, Lazy>;
+type Lazy = Node | (() => Node | undefined);
+
+interface ArmedFault {
+  fault: MetadataFault;
+  remaining: number;
+}
+
+export async function startMetadataEmulator(opts: MetadataEmulatorOptions): Promise<MetadataEmulator> {
+  const clock = opts.clock ?? Date.now;
+  const { view, role } = opts;
+  const noTokenStatus = opts.noTokenStatus ?? 403;
+  const host = opts.host ?? '127.0.0.1';
+  const requests: MetadataRequestRecord[] = [];
+  const tokens = new Map<string, number>();
+  let disabled = false;
+  let requireToken = true;
+  const armed: ArmedFault[] = [];
+  const hanging = new Set<ServerResponse>();
+  const sockets = new Set<Socket>();
+
+  let source: (() => RamRoleCredentials) | undefined = role ? () => role.credentials() : undefined;
+  let lastKeyId: string | undefined;
+  let lastUpdated = clock();
+  const current = (): RamRoleCredentials => {
+    const c = source!();
+    if (c.AccessKeyId !== lastKeyId) {
+      if (lastKeyId !== undefined) lastUpdated = clock();
+      lastKeyId = c.AccessKeyId;
+    }
+    return c;
+  };
+  if (source) current();
+
+  const credentialsJson = (): string => {
+    const c = current();
+    return JSON.stringify(
+      {
+        AccessKeyId: c.AccessKeyId,
+        AccessKeySecret: c.AccessKeySecret,
+        Expiration: metadataTime(c.Expiration.getTime()),
+        SecurityToken: c.SecurityToken,
+        LastUpdated: metadataTime(lastUpdated),
+        Code: 'Success',
+      },
+      null,
+      2,
+    );
+  };
+
+  const ifcNode = (i: MetadataInterface): Node =>
+    new Map<string, Lazy>([
+      ['gateway', i.gateway],
+      ['netmask', i.netmask],
+      ['network-interface-id', i.networkInterfaceId],
+      ['primary-ip-address', i.primaryIpAddress],
+      ['private-ipv4s', JSON.stringify(i.privateIpv4s)],
+      ['vpc-cidr-block', i.vpcCidrBlock],
+      ['vpc-id', i.vpcId],
+      ['vswitch-cidr-block', i.vSwitchCidrBlock],
+      ['vswitch-id', i.vSwitchId],
+    ]);
+
+  const metaData = (): Node => {
+    let cached: MetadataInterface[] | undefined;
+    const ifcs = (): MetadataInterface[] => (cached ??= view.interfaces());
+    const primary = (): MetadataInterface | undefined => ifcs()[0];
+    const ram: [string, Lazy][] = role ? [['ram', new Map<string, Lazy>([['security-credentials', new Map<string, Lazy>([[role.name, () => credentialsJson()]])]])]] : [];
+    return new Map<string, Lazy>([
+      ['instance-id', view.instanceId],
+      ['mac', () => primary()?.mac.toLowerCase()],
+      ['network', new Map<string, Lazy>([['interfaces', new Map<string, Lazy>([['macs', () => new Map<string, Lazy>(ifcs().map((i) => [i.mac.toLowerCase(), ifcNode(i)]))]])]])],
+      ['private-ipv4', () => primary()?.primaryIpAddress],
+      ...ram,
+      ['region-id', view.regionId],
+      ['vpc-cidr-block', () => primary()?.vpcCidrBlock],
+      ['vpc-id', () => primary()?.vpcId],
+      ['vswitch-cidr-block', () => primary()?.vSwitchCidrBlock],
+      ['vswitch-id', () => primary()?.vSwitchId],
+      ['zone-id', view.zoneId],
+    ]);
+  };
+
+  const resolve = (path: string): string | undefined => {
+    const prefix = '/latest/meta-data';
+    if (path !== prefix && !path.startsWith(prefix + '/')) return undefined;
+    const rest = path.slice(prefix.length + 1);
+    const trailingSlash = rest === '' || rest.endsWith('/');
+    const parts = rest.split('/').filter((p) => p !== '');
+    let node: Node | undefined = metaData();
+    for (const part of parts) {
+      if (typeof node === 'string' || node === undefined) return undefined;
+      const next: Lazy | undefined = node.get(part) ?? node.get(part.toLowerCase());
+      node = typeof next === 'function' ? next() : next;
+    }
+    if (node === undefined) return undefined;
+    if (typeof node === 'string') return trailingSlash && parts.length > 0 ? undefined : node;
+    const entries: string[] = [];
+    for (const [name, child] of node) {
+      const value = typeof child === 'function' ? child() : child;
+      if (value === undefined) continue;
+      entries.push(typeof value === 'string' ? name : `${name}/`);
+    }
+    return entries.join('\n');
+  };
+
+  const send = (res: ServerResponse, rec: MetadataRequestRecord, status: number, body: string): void => {
+    rec.status = status;
+    res.writeHead(status, { 'Content-Type': 'text/plain', 'Content-Length': String(Buffer.byteLength(body)), Server: 'Tengine' });
+    res.end(body);
+  };
+
+  const matchFault = (method: string, path: string): ArmedFault | undefined => {
+    for (let i = 0; i < armed.length; i++) {
+      const a = armed[i]!;
+      const f = a.fault;
+      if (f.method !== undefined && f.method.toUpperCase() !== method) continue;
+      if (f.path !== undefined && (typeof f.path === 'string' ? f.path !== path : !f.path.test(path))) continue;
+      a.remaining -= 1;
+      if (a.remaining <= 0) armed.splice(i, 1);
+      return a;
+    }
+    return undefined;
+  };
+
+  const serve = (req: IncomingMessage, res: ServerResponse, rec: MetadataRequestRecord, method: string, path: string): void => {
+    if (disabled) return send(res, rec, 403, 'Forbidden');
+    if (path === '/latest/api/token') {
+      if (method !== 'PUT') return send(res, rec, 405, 'Method Not Allowed');
+      if (req.headers['x-forwarded-for'] !== undefined) return send(res, rec, 403, 'Forbidden');
+      const raw = req.headers[TOKEN_TTL_HEADER];
+      const ttlText = Array.isArray(raw) ? raw[0] : raw;
+      const ttl = ttlText !== undefined && /^\s*\d+\s*$/.test(ttlText) ? Number(ttlText.trim()) : NaN;
+      if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TOKEN_TTL_SECONDS) return send(res, rec, 400, 'Bad Request');
+      const now = clock();
+      for (const [t, exp] of tokens) if (now >= exp) tokens.delete(t);
+      const token = randomBytes(32).toString('base64url');
+      tokens.set(token, now + ttl * 1000);
+      return send(res, rec, 200, token);
+    }
+    if (method !== 'GET') return send(res, rec, 405, 'Method Not Allowed');
+    const rawToken = req.headers[TOKEN_HEADER];
+    const token = Array.isArray(rawToken) ? rawToken[0] : rawToken;
+    if (token === undefined) {
+      if (requireToken) return send(res, rec, noTokenStatus, noTokenStatus === 401 ? 'Unauthorized' : 'Forbidden');
+    } else {
+      const exp = tokens.get(token);
+      if (exp === undefined || clock() >= exp) {
+        tokens.delete(token);
+        return send(res, rec, 401, 'Unauthorized');
+      }
+    }
+    const body = resolve(path);
+    if (body === undefined) return send(res, rec, 404, 'Not Found');
+    return send(res, rec, 200, body);
+  };
+
+  const server = createServer((req, res) => {
+    const method = (req.method ?? 'GET').toUpperCase();
+    const rawPath = req.url ?? '/';
+    const rec: MetadataRequestRecord = { method, path: rawPath, status: 0, at: clock(), ...(req.socket.remoteAddress ? { from: req.socket.remoteAddress } : {}) };
+    requests.push(rec);
+    req.resume();
+    const path = rawPath.split('?')[0]!.replace(/^\/+/, '/');
+    const fault = matchFault(method, path);
+    if (fault === undefined) return serve(req, res, rec, method, path);
+    const f = fault.fault;
+    switch (f.kind) {
+      case 'status':
+        return send(res, rec, f.status ?? 503, 'Injected fault');
+      case 'latency': {
+        const t = setTimeout(() => {
+          hanging.delete(res);
+          if (!res.destroyed) serve(req, res, rec, method, path);
+        }, f.ms);
+        hanging.add(res);
+        res.on('close', () => {
+          clearTimeout(t);
+          hanging.delete(res);
+        });
+        return;
+      }
+      case 'hang':
+        hanging.add(res);
+        res.on('close', () => hanging.delete(res));
+        return;
+    }
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', fail);
+      ok();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+
+  const faults: MetadataFaults = {
+    add(fault) {
+      const times = fault.times ?? 1;
+      if (!(times > 0)) throw new RangeError(`fault times must be > 0, got ${times}`);
+      const a: ArmedFault = { fault, remaining: times };
+      armed.push(a);
+      return {
+        get remaining() {
+          return armed.includes(a) ? a.remaining : 0;
+        },
+        remove() {
+          const i = armed.indexOf(a);
+          if (i >= 0) armed.splice(i, 1);
+        },
+      };
+    },
+    clear() {
+      armed.length = 0;
+    },
+    get size() {
+      return armed.length;
+    },
+  };
+
+  return {
+    url,
+    requests,
+    faults,
+    setDisabled(b) {
+      disabled = b;
+    },
+    setRequireToken(b) {
+      requireToken = b;
+    },
+    rotateCredentials(next) {
+      if (!role) throw new Error('rotateCredentials: the emulator has no role');
+      const fresh = next ?? generateRamCredentials(clock());
+      source = typeof fresh === 'function' ? fresh : () => fresh;
+      return current();
+    },
+    async close() {
+      for (const res of hanging) res.destroy();
+      hanging.clear();
+      armed.length = 0;
+      const closed = new Promise<void>((ok) => server.close(() => ok()));
+      server.closeAllConnections();
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
+  };
+}
