@@ -24,6 +24,7 @@ import { LinkWatcher } from './net/link-watch.js';
 import { AGENT_VERSION } from './version.js';
 import { RateLimitedLog } from './rate-limited-log.js';
 import { isoTime } from './iso-time.js';
+import { AgentHooks } from './hooks/agent-hooks.js';
 
 /** Graceful stop budget: priority-0 adverts go out at once, VIP removal gets the rest. */
 const SHUTDOWN_DEADLINE_MS = 700;
@@ -69,6 +70,8 @@ export class Agent {
   private readonly typeResources = new Map<ProviderModule, TypeResources>();
   private readonly startedAt = new Date();
   private server: { close(): Promise<void> } | null = null;
+  /** Notify hooks, virtual routes and sync groups (hooks/agent-hooks.ts); set by start(). */
+  private hooks!: AgentHooks;
   /** Every timer of the agent: elections, provider runners, the socket check (see scheduler.ts). */
   private readonly scheduler = new Scheduler();
   /** The provider runners' clock: the scheduler, with long timers quantised so they share wake-ups. */
@@ -107,6 +110,7 @@ export class Agent {
     try {
       // All instances first, then every start-up clean-up at once (a slow cloud API must not make the
       // 200th instance wait for 199 clean-ups), then each starts as soon as its own is done.
+      agent.hooks = AgentHooks.open(config, agent.clock, log);
       const members: Member[] = [];
       for (const [name, cfg] of Object.entries(config.instances)) members.push(await agent.prepare(name, cfg));
       await Promise.all(members.map((m) => agent.launch(m)));
@@ -148,7 +152,8 @@ export class Agent {
       startedAt: isoTime(this.startedAt.getTime()),
       uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       memory: process.memoryUsage(),
-      instances: Object.fromEntries([...this.members].map(([name, m]) => [name, m.instance.status()])),
+      instances: Object.fromEntries([...this.members].map(([name, m]) => [name, { ...m.instance.status(), ...this.hooks.status(name) }])),
+      ...(this.hooks.groupsCount > 0 ? { syncGroups: this.hooks.groupsStatus() } : {}),
       interfaces: Object.fromEntries([...this.ports].map(([ifname, p]) => [ifname, { dropped: { ...p.demux.dropped }, socket: { ...p.socket.stats }, offload: p.offload?.stats() ?? null }])),
     };
   }
@@ -158,7 +163,8 @@ export class Agent {
       this.scheduler.set(this.socketCheck, null);
       this.scheduler.set(this.offloadLease, null);
       await this.changes.catch(() => {});
-      await Promise.all([...this.members.values()].map((m) => m.instance.shutdown(SHUTDOWN_DEADLINE_MS)));
+      const shutdowns = [...this.members.values()].map((m) => m.instance.shutdown(SHUTDOWN_DEADLINE_MS));
+      await Promise.all([...shutdowns, this.hooks.stop(SHUTDOWN_DEADLINE_MS)]); // notify STOP, bounded alike
       for (const p of this.ports.values()) {
         p.socket.close();
         p.offload?.close();
@@ -211,6 +217,7 @@ export class Agent {
       runner,
       clock: this.clock,
       log: ilog,
+      onTransition: this.hooks.observer(name, cfg, ilog),
       election: (hooks) =>
         (election = new VrrpElection(name, cfg, {
           socket: port.socket,
@@ -227,6 +234,7 @@ export class Agent {
     try {
       port.demux.add({ version: cfg.version, vrid: cfg.vrid, unicastPeers: cfg.unicast?.peers ?? null }, member.election);
     } catch (e) {
+      void this.hooks.detach(name, 0);
       member.election.close();
       await runner.close();
       this.releasePortIfUnused(port);
@@ -234,6 +242,7 @@ export class Agent {
     }
     port.users.add(member);
     this.members.set(name, member);
+    this.hooks.attach(name, instance);
     return member;
   }
 
@@ -253,6 +262,7 @@ export class Agent {
     if (!m) throw new StartupError(`no instance ${name}`);
     this.members.delete(name);
     await m.instance.shutdown(SHUTDOWN_DEADLINE_MS);
+    await this.hooks.detach(name, SHUTDOWN_DEADLINE_MS);
     const port = this.ports.get(m.instance.cfg.interface);
     if (!port) return;
     port.demux.remove(m.election);
@@ -272,6 +282,7 @@ export class Agent {
     this.scheduler.set(this.socketCheck, null);
     this.scheduler.set(this.offloadLease, null);
     for (const m of this.members.values()) m.election.close();
+    await this.hooks?.stop(0);
     await Promise.all([...this.members.values()].map((m) => m.instance.runner.close()));
     for (const p of this.ports.values()) {
       p.socket.close();

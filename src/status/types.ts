@@ -2,6 +2,8 @@
 // The names in the ARCHITECTURE.md contract (instances, state, priority, effectivePriority, master,
 // vips, provider.type/ownership/lastError) are fixed; everything else here extends them.
 import type { ProviderRunnerStatus } from '../provider/runner/index.js';
+import type { NotifyStatus } from '../notify/runner.js';
+import type { RoutesStatus } from '../routes/virtual-routes.js';
 
 export type VrrpState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
 
@@ -50,6 +52,10 @@ export interface InstanceStatusJson {
   /** Every fault source present now (link, unicast-source, socket, provider, check:NAME) and its reason. */
   faults: Record<string, string>;
   counters: InstanceCounters;
+  /** Notify hooks (queue, counters, last run), virtual routes and sync group: hooks/agent-hooks.ts. */
+  notify?: NotifyStatus;
+  routes?: RoutesStatus;
+  syncGroup?: string;
 }
 
 export interface StatusJson {
@@ -62,6 +68,8 @@ export interface StatusJson {
   /** process.memoryUsage() when the status was read (bytes: rss, heapTotal, heapUsed, external, arrayBuffers). */
   memory?: NodeJS.MemoryUsage;
   instances: Record<string, InstanceStatusJson>;
+  /** Sync groups: state, members, the group's notify. */
+  syncGroups?: Record<string, { state: VrrpState | null; instances: string[]; notify: NotifyStatus }>;
   /** Per interface: datagrams no instance here serves (unknown VRID, malformed), and the socket's counters. */
   /** Per interface: datagrams no instance took, the VRRP socket's counters, and the offload's (null: none). */
   interfaces?: Record<string, { dropped: Record<string, number>; socket: object; offload: object | null }>;
