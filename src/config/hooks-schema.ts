@@ -8,7 +8,7 @@
 //   an instance is in at most one group (errors carry the path, the fix and a did-you-mean).
 import { z } from 'zod';
 import { parseIpv4Address } from '../net/ip.js';
-import { didYouMean } from './errors.js';
+import { didYouMean } from './did-you-mean.js';
 
 function fail(ctx: z.RefinementCtx, message: string, fix: string, path: (string | number)[] = []): void {
   ctx.addIssue({ code: 'custom', message, path, params: { fix } });
