@@ -45,6 +45,9 @@ export const KEEPALIVED_ALIASES: Readonly<Record<string, Readonly<Record<string,
     vrrp_instance: 'instances',
     vrrp_instances: 'instances',
     log_level: 'log.level',
+    vrrp_sync_group: 'syncGroups',
+    notify_fifo: 'notifyFifo',
+    vrrp_notify_fifo: 'notifyFifo',
   },
   'instances.*': {
     virtual_router_id: 'vrid',
@@ -60,6 +63,11 @@ export const KEEPALIVED_ALIASES: Readonly<Record<string, Readonly<Record<string,
     auth_pass: 'auth.password',
     virtual_ipaddress: 'vips',
     virtual_ipaddresses: 'vips',
+    notify_master: 'notify.master',
+    notify_backup: 'notify.backup',
+    notify_fault: 'notify.fault',
+    notify_stop: 'notify.stop',
+    virtual_routes: 'routes',
     garp_master_repeat: 'garp.repeat',
     garp_master_delay: 'garp.delay',
     garp_master_refresh: 'garp.refresh',
@@ -75,6 +83,8 @@ export const KEEPALIVED_ALIASES: Readonly<Record<string, Readonly<Record<string,
     check_unicast_src: 'checkSource',
   },
   'instances.*.auth': { auth_type: 'type', auth_pass: 'password' },
+  'instances.*.notify': { notify_master: 'master', notify_backup: 'backup', notify_fault: 'fault', notify_stop: 'stop', notify: 'any' },
+  'syncGroups.*': { group: 'instances', notify_master: 'notify.master', notify_backup: 'notify.backup', notify_fault: 'notify.fault', notify_stop: 'notify.stop' },
   'instances.*.garp': {
     garp_master_repeat: 'repeat',
     garp_master_delay: 'delay',
@@ -94,12 +104,12 @@ const KEEPALIVED_NOTES: Readonly<Record<string, string>> = {
   use_vmac: 'remove it: virtual MACs are not supported (they do not work on cloud networks)',
 };
 
-/** Pattern of a path for the tables: instance names → "*", list indices → "[]" ("instances.*.vips[]"). */
+/** Pattern of a path for the tables: instance (and sync group) names → "*", list indices → "[]" ("instances.*.vips[]"). */
 export function patternOf(path: readonly PathSegment[]): string {
   let out = '';
   path.forEach((seg, i) => {
     if (typeof seg === 'number') out += '[]';
-    else out += (out === '' ? '' : '.') + (i === 1 && path[0] === 'instances' ? '*' : seg);
+    else out += (out === '' ? '' : '.') + (i === 1 && (path[0] === 'instances' || path[0] === 'syncGroups') ? '*' : seg);
   });
   return out;
 }

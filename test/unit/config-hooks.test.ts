@@ -95,4 +95,15 @@ describe('notify, routes, syncGroups, notifyFifo', () => {
     const all = errorsOf({ notifyFifo: 'notify.fifo', instances: { VI_1: inst(1) } });
     assert.ok(all.some((e) => e.path === 'notifyFifo'), all.map(formatIssue).join('\n'));
   });
+
+  it("keepalived's keywords point at our keys", () => {
+    const e1 = errorAt({ instances: { VI_1: inst(1, { notify_master: '/m.sh' }) } }, 'instances.VI_1.notify_master');
+    assert.match(e1.fix, /did you mean "notify\.master"/);
+    const e2 = errorAt({ instances: { VI_1: inst(1, { virtual_routes: [] }) } }, 'instances.VI_1.virtual_routes');
+    assert.match(e2.fix, /did you mean "routes"/);
+    const e3 = errorAt({ vrrp_sync_group: {}, instances: { VI_1: inst(1) } }, 'vrrp_sync_group');
+    assert.match(e3.fix, /did you mean "syncGroups"/);
+    const e4 = errorAt({ syncGroups: { VG_1: { group: ['VI_1'] } }, instances: { VI_1: inst(1) } }, 'syncGroups.VG_1.group');
+    assert.match(e4.fix, /did you mean "instances"/);
+  });
 });
