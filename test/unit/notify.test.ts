@@ -279,3 +279,25 @@ describe('processSpawner (real processes)', () => {
     assert.match(r.status().last?.stderr ?? '', /ENOENT/);
   });
 });
+
+describe('metrics', () => {
+  it('ha_agent_notify_runs_total by outcome', async () => {
+    const { renderMetrics } = await import('../../src/status/metrics.js');
+    const notify = { counters: { ok: 4, failed: 1, timeout: 2, spawnError: 0, dropped: 0 }, queued: 0, running: null, last: null };
+    const provider = { type: 'garp', ownership: 'held', vips: {}, lastError: null, lastErrorClass: null, fix: null, fault: null, desired: 'held', busy: false, lastChange: null, counters: { acquireOk: 0, acquireFail: 0, releaseOk: 0, releaseFail: 0, verifyFail: 0, drift: 0 } };
+    const instance = {
+      state: 'MASTER', priority: 100, effectivePriority: 100, master: null, vips: [], provider, interface: 'eth0', vrid: 51, version: 3, mode: 'multicast',
+      advertIntervalCs: 100, masterPriority: null, since: null, faultReason: null, faults: {},
+      counters: { advertsSent: 0, advertSendErrors: 0, advertsReceived: 0, transitions: 0, becameMaster: 0, dropped: {} }, notify,
+    };
+    const text = renderMetrics({ version: 'x', pid: 1, startedAt: '', uptimeSeconds: 0, instances: { VI_1: instance as never } });
+    const lines = text.split('\n').filter((l) => l.startsWith('ha_agent_notify_runs_total{'));
+    assert.deepEqual(lines, [
+      'ha_agent_notify_runs_total{instance="VI_1",outcome="ok"} 4',
+      'ha_agent_notify_runs_total{instance="VI_1",outcome="failed"} 1',
+      'ha_agent_notify_runs_total{instance="VI_1",outcome="timeout"} 2',
+      'ha_agent_notify_runs_total{instance="VI_1",outcome="spawn-error"} 0',
+      'ha_agent_notify_runs_total{instance="VI_1",outcome="dropped"} 0',
+    ]);
+  });
+});

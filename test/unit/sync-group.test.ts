@@ -45,3 +45,75 @@ describe('groupState', () => {
     assert.equal(groupState([]), null);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// SyncGroup (src/sync/group.ts) with stand-in members: the pull as fault source sync:VG_1 and the
+// group's notify, evaluated once per burst (after a microtask).
+import { pino } from 'pino';
+import { SyncGroup } from '../../src/sync/group.js';
+import { Notifier } from '../../src/notify/notifier.js';
+import type { Instance } from '../../src/instance.js';
+import type { Spawner } from '../../src/notify/runner.js';
+import { VirtualClock } from '../support/virtual-clock.js';
+
+/** Just what SyncGroup reads and calls: name, state, status().faults, setFault(). FAULT while any source is set. */
+class FakeMember {
+  readonly faults = new Map<string, string>();
+  base: 'BACKUP' | 'MASTER' = 'MASTER';
+  constructor(readonly name: string) {}
+  get state() {
+    return this.faults.size > 0 ? 'FAULT' : this.base;
+  }
+  status() {
+    return { faults: Object.fromEntries(this.faults) };
+  }
+  setFault(source: string, reason: string | null) {
+    if (reason === null) this.faults.delete(source);
+    else this.faults.set(source, reason);
+  }
+}
+
+describe('SyncGroup', () => {
+  it('pulls the other member into FAULT, lifts it when the fault clears, and notifies the group state', async () => {
+    const a = new FakeMember('VI_1');
+    const b = new FakeMember('VI_2');
+    const members = new Map([
+      ['VI_1', a],
+      ['VI_2', b],
+    ]);
+    const spawned: string[][] = [];
+    const spawner: Spawner = (job, cb) => {
+      spawned.push(job.argv);
+      setImmediate(() => cb.exit(0, null, ''));
+      return { kill() {} };
+    };
+    const clock = new VirtualClock();
+    const notifier = new Notifier('GROUP', 'VG_1', { any: ['/n.sh'], timeout: 30 }, { clock, log: pino({ level: 'silent' }), fifo: null, spawner, env: {} });
+    const g = new SyncGroup('VG_1', ['VI_1', 'VI_2'], (n) => members.get(n) as unknown as Instance, notifier, pino({ level: 'silent' }));
+    const settle = () => new Promise<void>((r) => setImmediate(r));
+
+    g.changed();
+    await settle();
+    assert.equal(g.status().state, 'MASTER');
+
+    b.setFault('link', 'interface eth1 is down');
+    g.changed();
+    g.changed(); // coalesced
+    await settle();
+    assert.equal(a.faults.get('sync:VG_1'), 'sync group VG_1: VI_2 is in FAULT (interface eth1 is down)');
+    assert.equal(b.faults.has('sync:VG_1'), false, 'the member at fault is not pulled by itself');
+    assert.equal(g.status().state, 'FAULT');
+
+    b.setFault('link', null);
+    g.changed();
+    await settle();
+    assert.equal(a.faults.size, 0, 'the pull is lifted');
+    assert.equal(g.status().state, 'MASTER');
+    await settle();
+    assert.deepEqual(spawned, [
+      ['/n.sh', 'GROUP', 'VG_1', 'MASTER', '0'],
+      ['/n.sh', 'GROUP', 'VG_1', 'FAULT', '0'],
+      ['/n.sh', 'GROUP', 'VG_1', 'MASTER', '0'],
+    ]);
+  });
+});
