@@ -1,7 +1,8 @@
 // The notify queue's driver: carries out queue.ts's effects with real processes and a Clock. Contract:
 // - spawn: argv only (never a shell), detached into its own process group (so a timeout kills the
 //   script AND what it started), stdin/stdout ignored, stderr kept (first 4 KiB; its first line is
-//   reported). Spawning is asynchronous: run() returns at once and never blocks the event loop.
+//   reported). A hook is done when its own process exits; what it left running in the background is
+//   left alone (as keepalived does), unless the hook itself timed out (then the group is killed). Spawning is asynchronous: run() returns at once and never blocks the event loop.
 // - kill: SIGKILL to the process group.
 // - Every finished job is logged (ok at info, anything else at warn/error with exit code, signal and
 //   the first stderr line) and counted (NotifyCounters, shown in /status and /metrics).
@@ -13,6 +14,8 @@ import type { Clock } from '../provider/runner/clock.js';
 import { idle, initialQueue, step, type JobResult, type NotifyJob, type Outcome, type QueueEffect, type QueueEvent, type QueueState } from './queue.js';
 
 const STDERR_KEEP = 4096;
+/** After the hook exits, how long its stderr may still be read. */
+const STDERR_LINGER_MS = 100;
 
 export interface NotifyCounters {
   ok: number;
@@ -54,10 +57,20 @@ export const processSpawner: Spawner = (job, cb) => {
     done = true;
     cb.error(e.message);
   });
-  child.on('close', (code, signal) => {
+  // Done when the hook itself exits ('exit', not 'close': something it started in the background may
+  // keep stderr open for hours, and is not ours to wait for). What it wrote to stderr just before is
+  // read until the pipe ends, at most STDERR_LINGER_MS later.
+  child.on('exit', (code, signal) => {
     if (done) return;
     done = true;
-    cb.exit(code, signal, stderr);
+    const report = () => {
+      clearTimeout(linger);
+      child.stderr?.destroy();
+      cb.exit(code, signal, stderr);
+    };
+    const linger = setTimeout(report, STDERR_LINGER_MS);
+    if (!child.stderr || child.stderr.readableEnded) report();
+    else child.stderr.once('end', report);
   });
   return {
     kill() {

@@ -271,6 +271,29 @@ describe('processSpawner (real processes)', () => {
     assert.equal(alive(grandchild), false, 'the background child died with the group');
   });
 
+  it('a hook that exits while something it started keeps stderr open is done (ok) at its exit; that process is left alone', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ha-notify-'));
+    const script = join(dir, 'bg.sh');
+    const pidFile = join(dir, 'bg.pid');
+    writeFileSync(script, `#!/bin/sh\nsleep 30 &\necho $! > ${pidFile}\necho "started" >&2\nexit 0\n`);
+    chmodSync(script, 0o755);
+    const r = new NotifyRunner('VI_1', realClock, silent, processSpawner);
+    r.run({ hook: 'master', argv: [script], env: process.env, timeoutMs: 20_000 });
+    await r.drain(25_000);
+    const bg = Number(readFileSync(pidFile, 'utf8'));
+    try {
+      assert.equal(r.status().last?.outcome, 'ok');
+      assert.equal(r.status().last?.stderr, 'started');
+      assert.equal(alive(bg), true, 'the background process was not killed');
+    } finally {
+      try {
+        process.kill(bg, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  });
+
   it('a missing program is a spawn error, counted', async () => {
     const r = new NotifyRunner('VI_1', realClock, silent, processSpawner);
     r.run({ hook: 'master', argv: ['/nonexistent/ha-agent-hook'], env: process.env, timeoutMs: 1000 });
