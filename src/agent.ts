@@ -228,6 +228,7 @@ export class Agent {
           scheduler: this.scheduler,
           offload: port.offload,
           onTrouble: () => this.wantSocketCheck(),
+          onWantMaster: () => this.hooks.wantMaster(name),
         })),
     });
     const member: Member = { instance, election: election! };

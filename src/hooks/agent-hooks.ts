@@ -68,8 +68,13 @@ export class AgentHooks {
       if (to === 'MASTER') h.routes.hold();
       else if (from === 'MASTER') h.routes.release();
       h.notifier.state(to, priority);
-      h.group?.changed();
+      h.group?.changed({ name, from, to });
     };
+  }
+
+  /** A sync-group member held back is ready to be MASTER: its group looks again. */
+  wantMaster(name: string): void {
+    this.hooked.get(name)?.group?.changed();
   }
 
   attach(name: string, instance: Instance): void {

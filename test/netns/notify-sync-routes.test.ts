@@ -257,3 +257,32 @@ test('interop: keepalived peer with its own notify_master; both sides notify on 
     assert.ok(runs(kaLog).includes('any INSTANCE VI_1 MASTER 100'));
   });
 });
+
+test('sync groups on two nodes: a peer with higher priorities takes over both members, and ours follow it together', OPTS, async (t) => {
+  if (!requireRoot(t)) return;
+  await withLab(nodes('ha1', 'ha2'), async (lab) => {
+    const group = (p1: number, p2: number): AgentConfig => {
+      const base = agentConfig({ ...FAST, priority: p1 });
+      return {
+        ...base,
+        syncGroups: { VG_1: { instances: ['VI_1', 'VI_2'] } },
+        instances: { VI_1: base.instances['VI_1']!, VI_2: { ...base.instances['VI_1']!, vrid: 52, priority: p2, vips: ['198.51.100.101/24'] } },
+      };
+    };
+    const ha1 = startAgent(lab, 'ha1', group(200, 200));
+    await ha1.waitState('VI_1', 'MASTER', WAIT);
+    await ha1.waitState('VI_2', 'MASTER', WAIT);
+    const ha2 = startAgent(lab, 'ha2', group(250, 250));
+    await settle([[ha2, 'MASTER'], [ha1, 'BACKUP']], QUIET, WAIT, 'VI_1');
+    await settle([[ha2, 'MASTER'], [ha1, 'BACKUP']], QUIET, WAIT, 'VI_2');
+    const st = (await ha1.status()) as unknown as { syncGroups: Record<string, { state: string }> };
+    assert.equal(st.syncGroups['VG_1']!.state, 'BACKUP');
+    // ha1 never had one member MASTER and the other BACKUP for long enough to take the other's VIP back.
+    assert.deepEqual(await lab.holdersOf('198.51.100.100'), ['ha2']);
+    assert.deepEqual(await lab.holdersOf('198.51.100.101'), ['ha2']);
+    // ha2 going down (priority 0 on both): ha1's members take over together.
+    await ha2.stop('SIGTERM');
+    await ha1.waitState('VI_1', 'MASTER', WAIT);
+    await ha1.waitState('VI_2', 'MASTER', WAIT);
+  });
+});

@@ -3,7 +3,7 @@
 // vrrp_sync.c: FAULT wins, MASTER only when all are MASTER, else BACKUP).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { groupState, syncFaults } from '../../src/sync/rules.js';
+import { groupState, syncFaults, syncHolds, syncPulls } from '../../src/sync/rules.js';
 
 describe('syncFaults', () => {
   it('an own fault pulls every other member, not itself', () => {
@@ -35,6 +35,25 @@ describe('syncFaults', () => {
   });
 });
 
+describe('syncPulls and syncHolds', () => {
+  const view = (name: string, state: 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT') => ({ name, state, ownFault: null });
+  it('a member that became MASTER pulls those in BACKUP; one that left MASTER for BACKUP pulls those in MASTER', () => {
+    assert.deepEqual(syncPulls({ name: 'A', from: 'BACKUP', to: 'MASTER' }, [view('A', 'MASTER'), view('B', 'BACKUP'), view('C', 'FAULT')]), [{ name: 'B', to: 'MASTER' }]);
+    assert.deepEqual(syncPulls({ name: 'A', from: 'MASTER', to: 'BACKUP' }, [view('A', 'BACKUP'), view('B', 'MASTER')]), [{ name: 'B', to: 'BACKUP' }]);
+    assert.deepEqual(syncPulls({ name: 'A', from: 'FAULT', to: 'BACKUP' }, [view('A', 'BACKUP'), view('B', 'MASTER')]), [], 'recovering from FAULT pulls nobody');
+    assert.deepEqual(syncPulls({ name: 'A', from: 'BACKUP', to: 'MASTER' }, [view('A', 'BACKUP'), view('B', 'BACKUP')]), [], 'a stale move (A moved on) pulls nobody');
+  });
+  it('held while another member is neither MASTER nor wanting it', () => {
+    const h = syncHolds([
+      { ...view('A', 'BACKUP'), wantsMaster: true },
+      { ...view('B', 'BACKUP'), wantsMaster: false },
+    ]);
+    assert.equal(h.get('A'), true, 'B is not ready');
+    assert.equal(h.get('B'), false, 'A wants MASTER: B may go, and then pulls A');
+    assert.deepEqual([...syncHolds([{ ...view('A', 'MASTER'), wantsMaster: false }, { ...view('B', 'MASTER'), wantsMaster: false }]).values()], [false, false]);
+  });
+});
+
 describe('groupState', () => {
   it('FAULT wins, MASTER needs all, BACKUP otherwise, null while starting', () => {
     assert.equal(groupState(['MASTER', 'FAULT']), 'FAULT');
@@ -60,6 +79,7 @@ import { VirtualClock } from '../support/virtual-clock.js';
 class FakeMember {
   readonly faults = new Map<string, string>();
   base: 'BACKUP' | 'MASTER' = 'MASTER';
+  readonly election = {};
   constructor(readonly name: string) {}
   get state() {
     return this.faults.size > 0 ? 'FAULT' : this.base;
