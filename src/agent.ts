@@ -26,6 +26,7 @@ import { RateLimitedLog } from './rate-limited-log.js';
 import { isoTime } from './iso-time.js';
 import { createCheckScheduler, InstanceTracker, type CheckScheduler } from './checks/index.js';
 import { applyTrackedInterfaces } from './checks/link-tracking.js';
+import { AgentHooks } from './hooks/agent-hooks.js';
 
 /** Graceful stop budget: priority-0 adverts go out at once, VIP removal gets the rest. */
 const SHUTDOWN_DEADLINE_MS = 700;
@@ -73,6 +74,8 @@ export class Agent {
   private readonly typeResources = new Map<ProviderModule, TypeResources>();
   private readonly startedAt = new Date();
   private server: { close(): Promise<void> } | null = null;
+  /** Notify hooks, virtual routes and sync groups (hooks/agent-hooks.ts); set by start(). */
+  private hooks!: AgentHooks;
   /** Every timer of the agent: elections, provider runners, the socket check (see scheduler.ts). */
   private readonly scheduler = new Scheduler();
   /** The provider runners' clock: the scheduler, with long timers quantised so they share wake-ups. */
@@ -117,6 +120,7 @@ export class Agent {
       agent.checks.start();
       // All instances first, then every start-up clean-up at once (a slow cloud API must not make the
       // 200th instance wait for 199 clean-ups), then each starts as soon as its own is done.
+      agent.hooks = AgentHooks.open(config, agent.clock, log);
       const members: Member[] = [];
       for (const [name, cfg] of Object.entries(config.instances)) members.push(await agent.prepare(name, cfg));
       await Promise.all(members.map((m) => agent.launch(m)));
@@ -158,8 +162,9 @@ export class Agent {
       startedAt: isoTime(this.startedAt.getTime()),
       uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       memory: process.memoryUsage(),
-      instances: Object.fromEntries([...this.members].map(([name, m]) => [name, m.tracker ? { ...m.instance.status(), tracking: m.tracker.status() } : m.instance.status()])),
+      instances: Object.fromEntries([...this.members].map(([name, m]) => [name, { ...m.instance.status(), ...(m.tracker ? { tracking: m.tracker.status() } : {}), ...this.hooks.status(name) }])),
       ...(this.checks && this.checks.names.length > 0 ? { checks: this.checks.status() } : {}),
+      ...(this.hooks.groupsCount > 0 ? { syncGroups: this.hooks.groupsStatus() } : {}),
       interfaces: Object.fromEntries([...this.ports].map(([ifname, p]) => [ifname, { dropped: { ...p.demux.dropped }, socket: { ...p.socket.stats }, offload: p.offload?.stats() ?? null }])),
     };
   }
@@ -169,7 +174,8 @@ export class Agent {
       this.scheduler.set(this.socketCheck, null);
       this.scheduler.set(this.offloadLease, null);
       await this.changes.catch(() => {});
-      await Promise.all([...this.members.values()].map((m) => m.instance.shutdown(SHUTDOWN_DEADLINE_MS)));
+      const shutdowns = [...this.members.values()].map((m) => m.instance.shutdown(SHUTDOWN_DEADLINE_MS));
+      await Promise.all([...shutdowns, this.hooks.stop(SHUTDOWN_DEADLINE_MS)]); // notify STOP, bounded alike
       for (const p of this.ports.values()) {
         p.socket.close();
         p.offload?.close();
@@ -223,6 +229,7 @@ export class Agent {
       runner,
       clock: this.clock,
       log: ilog,
+      onTransition: this.hooks.observer(name, cfg, ilog),
       election: (hooks) =>
         (election = new VrrpElection(name, cfg, {
           socket: port.socket,
@@ -233,6 +240,7 @@ export class Agent {
           scheduler: this.scheduler,
           offload: port.offload,
           onTrouble: () => this.wantSocketCheck(),
+          onWantMaster: () => this.hooks.wantMaster(name),
         })),
     });
     const member: Member = { instance, election: election! };
@@ -242,6 +250,7 @@ export class Agent {
         member.tracker = new InstanceTracker(name, cfg, this.checksCfg, this.checks!, target, ilog);
         applyTrackedInterfaces(member.tracker, this.watcher);
       } catch (e) {
+        void this.hooks.detach(name, 0);
         member.election.close();
         await runner.close();
         this.releasePortIfUnused(port);
@@ -251,6 +260,7 @@ export class Agent {
     try {
       port.demux.add({ version: cfg.version, vrid: cfg.vrid, unicastPeers: cfg.unicast?.peers ?? null }, member.election);
     } catch (e) {
+      void this.hooks.detach(name, 0);
       member.election.close();
       await runner.close();
       this.releasePortIfUnused(port);
@@ -258,6 +268,7 @@ export class Agent {
     }
     port.users.add(member);
     this.members.set(name, member);
+    this.hooks.attach(name, instance);
     return member;
   }
 
@@ -278,6 +289,7 @@ export class Agent {
     this.members.delete(name);
     m.tracker?.close();
     await m.instance.shutdown(SHUTDOWN_DEADLINE_MS);
+    await this.hooks.detach(name, SHUTDOWN_DEADLINE_MS);
     const port = this.ports.get(m.instance.cfg.interface);
     if (!port) return;
     port.demux.remove(m.election);
@@ -298,6 +310,7 @@ export class Agent {
     this.scheduler.set(this.offloadLease, null);
     for (const m of this.members.values()) m.election.close();
     this.checks?.close();
+    await this.hooks?.stop(0);
     await Promise.all([...this.members.values()].map((m) => m.instance.runner.close()));
     for (const p of this.ports.values()) {
       p.socket.close();

@@ -11,7 +11,7 @@ import type { InstanceStatusJson } from './status/types.js';
 import { isoTime } from './iso-time.js';
 
 /** Why an instance may be in FAULT; health checks add `check:<name>` later. */
-export type FaultSource = 'link' | 'unicast-source' | 'socket' | 'provider' | `check:${string}`;
+export type FaultSource = 'link' | 'unicast-source' | 'socket' | 'provider' | `check:${string}` | `sync:${string}`;
 
 /** How long a FAULT caused by the provider lasts before the instance tries again: doubles on every
  *  provider fault in a row (so a broken provider cannot make the VIP flap every few seconds). */
@@ -25,6 +25,8 @@ export interface InstanceDeps {
   log: Logger;
   /** Time and timers (the provider-fault retry); tests pass a virtual clock. */
   clock?: Clock;
+  /** Told of every transition after it is logged (notify hooks, sync groups, routes: hooks/). */
+  onTransition?: (from: ElectionState, to: ElectionState, reason: string, priority: number) => void;
 }
 
 export class Instance {
@@ -41,6 +43,7 @@ export class Instance {
   private readonly startedMono: number;
   private readonly log: Logger;
   private readonly clock: Clock;
+  private readonly observe: InstanceDeps['onTransition'];
 
   constructor(
     readonly name: string,
@@ -50,6 +53,7 @@ export class Instance {
     this.log = deps.log;
     this.runner = deps.runner;
     this.clock = deps.clock ?? realClock;
+    this.observe = deps.onTransition;
     this.startedMono = this.clock.now();
     this.election = deps.election({
       hold: () => this.runner.want(true),
@@ -159,5 +163,6 @@ export class Instance {
     if (to === 'MASTER') this.counters.becameMaster++;
     const priority = this.election.status().effectivePriority;
     this.log.info({ evt: 'transition', instance: this.name, from, to, reason, priority }, `${this.name}: ${from} → ${to} (${reason})`);
+    this.observe?.(from, to, reason, priority);
   }
 }

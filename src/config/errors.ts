@@ -33,46 +33,9 @@ export function formatPath(path: readonly PathSegment[]): string {
 // Did you mean
 // ---------------------------------------------------------------------------------------------
 
-/** Optimal-string-alignment distance: insertions, deletions, substitutions, adjacent swaps. */
-export function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = v;
-    }
-  }
-  return d[a.length]![b.length]!;
-}
-
-const squash = (s: string) => s.toLowerCase().replace(/[-_\s]/g, '');
-
-/** The closest candidate, or undefined when nothing is close enough to be a plausible typo. */
-export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
-  const w = squash(word);
-  if (w === '') return undefined;
-  const same = candidates.find((c) => squash(c) === w); // advert_interval → advertInterval, Priority → priority
-  if (same !== undefined) return same;
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const c of candidates) {
-    const dist = editDistance(w, squash(c));
-    if (dist < bestDistance) {
-      best = c;
-      bestDistance = dist;
-    }
-  }
-  const limit = Math.max(1, Math.floor(w.length / 3));
-  if (best !== undefined && bestDistance <= limit) return best;
-  // A prefix either way: "advert" → advertInterval, "warning" → warn.
-  return candidates.find((c) => {
-    const sc = squash(c);
-    return (w.length >= 4 && sc.startsWith(w)) || (sc.length >= 4 && w.startsWith(sc));
-  });
-}
+// Lives in did-you-mean.ts (no schema import there, so schema refinements can use it too).
+export { didYouMean, editDistance } from './did-you-mean.js';
+import { didYouMean, squash } from './did-you-mean.js';
 
 /**
  * keepalived keywords, by where they were written (instance names replaced by *), → our key there.
@@ -83,6 +46,9 @@ export const KEEPALIVED_ALIASES: Readonly<Record<string, Readonly<Record<string,
     vrrp_instance: 'instances',
     vrrp_instances: 'instances',
     log_level: 'log.level',
+    vrrp_sync_group: 'syncGroups',
+    notify_fifo: 'notifyFifo',
+    vrrp_notify_fifo: 'notifyFifo',
   },
   'instances.*': {
     virtual_router_id: 'vrid',
@@ -98,6 +64,11 @@ export const KEEPALIVED_ALIASES: Readonly<Record<string, Readonly<Record<string,
     auth_pass: 'auth.password',
     virtual_ipaddress: 'vips',
     virtual_ipaddresses: 'vips',
+    notify_master: 'notify.master',
+    notify_backup: 'notify.backup',
+    notify_fault: 'notify.fault',
+    notify_stop: 'notify.stop',
+    virtual_routes: 'routes',
     garp_master_repeat: 'garp.repeat',
     garp_master_delay: 'garp.delay',
     garp_master_refresh: 'garp.refresh',
@@ -113,6 +84,8 @@ export const KEEPALIVED_ALIASES: Readonly<Record<string, Readonly<Record<string,
     check_unicast_src: 'checkSource',
   },
   'instances.*.auth': { auth_type: 'type', auth_pass: 'password' },
+  'instances.*.notify': { notify_master: 'master', notify_backup: 'backup', notify_fault: 'fault', notify_stop: 'stop', notify: 'any' },
+  'syncGroups.*': { group: 'instances', notify_master: 'notify.master', notify_backup: 'notify.backup', notify_fault: 'notify.fault', notify_stop: 'notify.stop' },
   'instances.*.garp': {
     garp_master_repeat: 'repeat',
     garp_master_delay: 'delay',
@@ -132,12 +105,12 @@ const KEEPALIVED_NOTES: Readonly<Record<string, string>> = {
   use_vmac: 'remove it: virtual MACs are not supported (they do not work on cloud networks)',
 };
 
-/** Pattern of a path for the tables: instance names → "*", list indices → "[]" ("instances.*.vips[]"). */
+/** Pattern of a path for the tables: instance (and sync group) names → "*", list indices → "[]" ("instances.*.vips[]"). */
 export function patternOf(path: readonly PathSegment[]): string {
   let out = '';
   path.forEach((seg, i) => {
     if (typeof seg === 'number') out += '[]';
-    else out += (out === '' ? '' : '.') + (i === 1 && (path[0] === 'instances' || path[0] === 'checks') ? '*' : seg);
+    else out += (out === '' ? '' : '.') + (i === 1 && (path[0] === 'instances' || path[0] === 'checks' || path[0] === 'syncGroups') ? '*' : seg);
   });
   return out;
 }

@@ -5,6 +5,7 @@
 // wording live next door in load.ts and errors.ts.
 import { z } from 'zod';
 import { parseIpv4Address } from '../net/ip.js';
+import { NotifySchema, RouteSchema, SyncGroupsSchema, syncGroupsRule } from './hooks-schema.js';
 
 // ---------------------------------------------------------------------------------------------
 // IPv4 helpers (strict dotted quad: four decimal octets 0..255, no leading zeros)
@@ -444,6 +445,8 @@ const instanceShape = {
   auth: AuthSchema.optional(),
   track: TrackSchema.optional(),
   vips: z.array(vip).min(1).max(MAX_VIPS),
+  notify: NotifySchema.optional(), // notify hooks (hooks-schema.ts)
+  routes: z.array(RouteSchema).optional(), // virtual_routes, held while MASTER
   provider: ProviderSchema.prefault({ type: 'garp' }),
   garp: GarpSchema.prefault({}),
   lowerPrioNoAdvert: z.boolean().default(false),
@@ -661,11 +664,14 @@ export const InstancesSchema = z
 
 export const ConfigSchema = z.strictObject({
   log: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),
+  syncGroups: SyncGroupsSchema.optional(), // vrrp_sync_group (hooks-schema.ts)
+  notifyFifo: z.string().startsWith('/').optional(), // notify_fifo: keepalived's line format
   status: z.strictObject({ listen: listen.default('127.0.0.1:9721') }).prefault({}),
   checks: ChecksSchema.optional(),
   instances: InstancesSchema,
 })
-  .superRefine(trackRefsRule, { when: (p) => typeof p.value === 'object' && p.value !== null && !Array.isArray(p.value) });
+  .superRefine(trackRefsRule, { when: (p) => typeof p.value === 'object' && p.value !== null && !Array.isArray(p.value) })
+  .superRefine(syncGroupsRule);
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type InstanceConfig = Config['instances'][string];

@@ -59,4 +59,10 @@ export interface Election {
   status(): ElectionStatus;
   /** Stops timers and detaches from sockets, for good. */
   close(): void;
+  /** Optional, for sync groups (sync/group.ts): hold back from taking over by timer. */
+  syncHold?(hold: boolean): void;
+  /** Optional, for sync groups: pulled to BACKUP (from MASTER) or MASTER (from BACKUP). */
+  syncPull?(to: 'BACKUP' | 'MASTER', reason: string): void;
+  /** Optional, for sync groups: held back, and its timer fired (it wants MASTER). */
+  wantsMaster?(): boolean;
 }

@@ -63,6 +63,8 @@ export interface VrrpElectionDeps {
   offload?: AdvertOffload | null;
   /** Called when trouble() turns non-null (sends keep failing), so the agent looks at the socket. */
   onTrouble?: () => void;
+  /** Sync groups: its Master_Down_Timer fired while held back (it wants MASTER; sync/group.ts). */
+  onWantMaster?: () => void;
 }
 
 /** The steady state handed to the offload, and what reclaim() needs to replay it. */
@@ -197,6 +199,21 @@ export class VrrpElection implements Election, DemuxTarget {
     };
   }
 
+  /** Sync groups (sync/group.ts): may it take over by its own timer (keepalived vrrp_sync_can_goto_master)? */
+  syncHold(hold: boolean): void {
+    if ((this.snap.syncHold ?? false) !== hold) this.apply({ type: 'syncHold', hold });
+  }
+
+  /** Sync groups: pulled to BACKUP (from MASTER) or MASTER (from BACKUP) with its group (vrrp_sync_backup / _master). */
+  syncPull(to: 'BACKUP' | 'MASTER', reason: string): void {
+    this.apply(to === 'MASTER' ? { type: 'syncMaster', reason } : { type: 'syncBackup', reason });
+  }
+
+  /** Held back and its timer fired: ready to be MASTER. */
+  wantsMaster(): boolean {
+    return this.snap.wantsMaster ?? false;
+  }
+
   /** One datagram the demux routed to us (IP header included). Never throws. */
   receive(h: DatagramHeader, datagram: Buffer): void {
     if (this.closed) return;
@@ -252,6 +269,9 @@ export class VrrpElection implements Election, DemuxTarget {
       case 'announce':
         this.deps.hooks.announce(a.reason);
         break;
+      case 'want-master':
+        this.deps.onWantMaster?.();
+        break;
     }
   }
 
@@ -284,7 +304,8 @@ export class VrrpElection implements Election, DemuxTarget {
       return true;
     }
     const rx = this.lastRx;
-    if (s.state === 'BACKUP' && rx && s.masterDownAt !== null) {
+    // Held back by a sync group: the Master_Down deadline must come back here, never take over natively.
+    if (s.state === 'BACKUP' && rx && s.masterDownAt !== null && !s.syncHold) {
       const downMs = advertRepeats(this.fsmCfg, s, rx.ev);
       if (downMs === null) return false;
       const plan = this.takeoverPlan();

@@ -94,6 +94,15 @@ const FAMILIES: Family[] = [
     samples: (n, i) => one(n, i.counters.becameMaster),
   },
   {
+    name: 'ha_agent_notify_runs_total',
+    type: 'counter',
+    help: 'Notify hook runs, by outcome (ok, failed, timeout, spawn-error, dropped).',
+    samples: (instance, i) =>
+      i.notify
+        ? (Object.entries(i.notify.counters) as [string, number][]).map(([k, value]) => ({ labels: { instance, outcome: k === 'spawnError' ? 'spawn-error' : k }, value }))
+        : [],
+  },
+  {
     name: 'ha_agent_provider_ownership',
     type: 'gauge',
     help: 'VIP ownership as last known by the provider runner: 1 for the current value, 0 for the others.',

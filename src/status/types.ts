@@ -4,6 +4,8 @@
 import type { ProviderRunnerStatus } from '../provider/runner/index.js';
 import type { CheckStatusJson } from '../checks/driver.js';
 import type { TrackingStatusJson } from '../checks/tracker.js';
+import type { NotifyStatus } from '../notify/runner.js';
+import type { RoutesStatus } from '../routes/virtual-routes.js';
 
 export type VrrpState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
 
@@ -54,6 +56,10 @@ export interface InstanceStatusJson {
   counters: InstanceCounters;
   /** Tracked checks, interfaces and files: their contributions and why the priority last moved (absent: nothing tracked). */
   tracking?: TrackingStatusJson;
+  /** Notify hooks (queue, counters, last run), virtual routes and sync group: hooks/agent-hooks.ts. */
+  notify?: NotifyStatus;
+  routes?: RoutesStatus;
+  syncGroup?: string;
 }
 
 export interface StatusJson {
@@ -68,6 +74,8 @@ export interface StatusJson {
   instances: Record<string, InstanceStatusJson>;
   /** Every health check (checks: and track.files): status, why, the last run (exit code, stderr, duration). */
   checks?: Record<string, CheckStatusJson>;
+  /** Sync groups: state, members, the group's notify. */
+  syncGroups?: Record<string, { state: VrrpState | null; instances: string[]; notify: NotifyStatus }>;
   /** Per interface: datagrams no instance here serves (unknown VRID, malformed), and the socket's counters. */
   /** Per interface: datagrams no instance took, the VRRP socket's counters, and the offload's (null: none). */
   interfaces?: Record<string, { dropped: Record<string, number>; socket: object; offload: object | null }>;

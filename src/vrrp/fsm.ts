@@ -39,6 +39,11 @@ export interface FsmSnapshot {
   readonly preemptAt: number | null; // ms; keepalived's preempt_time (null = not running)
   readonly faultReason: string | null;
   readonly since: number; // ms of last transition
+  /** keepalived vrrp_sync_can_goto_master: a sync-group member may not take over by its own timer
+   *  until every other member is MASTER or wants to be (set by the group: sync/). */
+  readonly syncHold?: boolean;
+  /** Its Master_Down_Timer fired while held: it wants MASTER (keepalived wantstate MASTER). */
+  readonly wantsMaster?: boolean;
 }
 
 export type FsmEvent =
@@ -48,14 +53,19 @@ export type FsmEvent =
   | { type: 'shutdown' }
   | { type: 'fault'; reason: string }
   | { type: 'recover' }
-  | { type: 'setPriority'; priority: number };
+  | { type: 'setPriority'; priority: number }
+  // keepalived vrrp_sync.c: the group holds a member back, or pulls it to BACKUP / MASTER.
+  | { type: 'syncHold'; hold: boolean }
+  | { type: 'syncBackup'; reason: string }
+  | { type: 'syncMaster'; reason: string };
 
 export type FsmAction =
   | { type: 'transition'; from: VrrpState; to: VrrpState; reason: string }
   | { type: 'send-advert'; priority: number }
   | { type: 'hold-vips' }
   | { type: 'release-vips' }
-  | { type: 'announce'; reason: 'lower-priority' };
+  | { type: 'announce'; reason: 'lower-priority' }
+  | { type: 'want-master' };
 
 export interface StepResult {
   state: FsmSnapshot;
@@ -108,6 +118,7 @@ export function advertRepeats(cfg: FsmConfig, s: FsmSnapshot, rx: AdvertEvent): 
 export function step(cfg: FsmConfig, s: FsmSnapshot, ev: FsmEvent, now: number): StepResult {
   // keepalived vrrp_set_effective_priority: tracking changes are recorded in every state.
   if (ev.type === 'setPriority') return setPriority(cfg, s, ev.priority);
+  if (ev.type === 'syncHold') return noActions(ev.hold === (s.syncHold ?? false) ? s : { ...s, syncHold: ev.hold, wantsMaster: ev.hold ? s.wantsMaster : false });
   switch (s.state) {
     case 'INIT':
       return inInit(cfg, s, ev, now);
@@ -136,11 +147,20 @@ function inBackup(cfg: FsmConfig, s: FsmSnapshot, ev: FsmEvent, now: number): St
     case 'tick':
       // RFC 5798 §6.4.2: Master_Down_Timer fires → send an advert, take the VIPs, become Master.
       // The reason says whether the master said goodbye (priority 0: we waited only Skew_Time) or went silent.
+      if (s.masterDownAt !== null && now >= s.masterDownAt && s.syncHold) {
+        // keepalived vrrp_sync_can_goto_master: another member is not ready; wait another
+        // Master_Down_Interval, wanting MASTER (the group pulls us when the last one is ready).
+        const wait = { ...s, masterDownAt: now + downInterval(cfg, s.effectivePriority, s.masterAdverIntervalCs), wantsMaster: true };
+        return { state: wait, actions: s.wantsMaster ? [] : [{ type: 'want-master' }] };
+      }
       if (s.masterDownAt !== null && now >= s.masterDownAt)
         return becomeMaster(cfg, s, now, s.masterPriority === STOP_PRIORITY ? 'master-sent-priority-0' : 'master-down-timer');
       return noActions(s);
     case 'advert':
       return backupReceives(cfg, s, ev, now);
+    case 'syncMaster':
+      // keepalived vrrp_sync_master: another member became MASTER → vrrp_state_goto_master.
+      return becomeMaster(cfg, s, now, ev.reason);
     case 'shutdown':
       // RFC 5798 §6.4.2: Shutdown → cancel Master_Down_Timer, go to Initialize.
       return goTo(s, 'INIT', now, 'shutdown', [], { faultReason: null });
@@ -162,6 +182,7 @@ function backupReceives(cfg: FsmConfig, s: FsmSnapshot, rx: AdvertEvent, now: nu
     const interval = cfg.version === 3 ? rx.advertIntervalCs : s.masterAdverIntervalCs;
     return noActions({
       ...s,
+      ...(s.wantsMaster ? { wantsMaster: false } : {}), // a master is alive: no longer ready to take over
       masterAdverIntervalCs: interval,
       masterDownAt: now + downInterval(cfg, s.effectivePriority, interval),
       masterAddress: rx.src,
@@ -198,6 +219,12 @@ function inMaster(cfg: FsmConfig, s: FsmSnapshot, ev: FsmEvent, now: number): St
       // RFC 5798 §6.4.3: Shutdown → send an advert with priority 0, go to Initialize.
       return goTo(s, 'INIT', now, 'shutdown', [sendAdvert(STOP_PRIORITY), { type: 'release-vips' }], {
         faultReason: null,
+      });
+    case 'syncBackup':
+      // keepalived vrrp_sync_backup → vrrp_state_leave_master (wantstate BACKUP): no priority 0,
+      // drop the VIPs, BACKUP with a full Master_Down_Timer.
+      return goTo(s, 'BACKUP', now, ev.reason, [{ type: 'release-vips' }], {
+        masterDownAt: now + downInterval(cfg, s.effectivePriority, cfg.advertIntervalCs),
       });
     case 'fault':
       // keepalived vrrp_state_leave_master (wantstate FAULT): priority 0 advert, drop the VIPs.
@@ -333,6 +360,7 @@ function goTo(
     adverAt: null,
     preemptAt: null,
     since: now,
+    ...(s.wantsMaster ? { wantsMaster: false } : {}),
     ...patch,
   };
   return { state, actions };

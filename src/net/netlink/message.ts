@@ -32,6 +32,8 @@ export const RTM_GETLINK = 18;
 export const RTM_NEWADDR = 20;
 export const RTM_DELADDR = 21;
 export const RTM_GETADDR = 22;
+export const RTM_NEWROUTE = 24;
+export const RTM_DELROUTE = 25;
 
 export const NLM_F_REQUEST = 0x1;
 export const NLM_F_MULTI = 0x2;
@@ -430,4 +432,60 @@ export function addressRequest(seq: number, op: 'add' | 'del', a: AddressSpec): 
   const type = op === 'add' ? RTM_NEWADDR : RTM_DELADDR;
   const flags = NLM_F_REQUEST | NLM_F_ACK | (op === 'add' ? NLM_F_CREATE | NLM_F_EXCL : 0);
   return message(type, flags, seq, body, [attr(IFA_LOCAL, bytes), attr(IFA_ADDRESS, bytes)]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routes (virtual_routes): rtmsg family u8 · dst_len u8 · src_len u8 · tos u8 · table u8 · protocol u8
+// · scope u8 · type u8 · flags u32 (12 bytes); attributes RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PRIORITY,
+// RTA_TABLE (always sent; the rtmsg byte holds the table when < 256, else RT_TABLE_UNSPEC).
+
+const RTMSG_LEN = 12;
+const RTA_DST = 1;
+const RTA_OIF = 4;
+const RTA_GATEWAY = 5;
+const RTA_PRIORITY = 6;
+const RTA_TABLE = 15;
+export const RT_TABLE_MAIN = 254;
+const RTPROT_BOOT = 3; // what `ip route add` marks its routes with
+const RT_SCOPE_UNIVERSE = 0;
+const RT_SCOPE_LINK = 253;
+const RT_SCOPE_NOWHERE = 255;
+const RTN_UNICAST = 1;
+
+export interface RouteSpec {
+  /** Destination network address (host bits zero) and prefix length. */
+  dst: string;
+  dstLen: number;
+  /** Next hop; absent: a directly connected (scope link) route. */
+  gateway?: string;
+  /** Output interface index. */
+  index: number;
+  metric?: number;
+  /** Default RT_TABLE_MAIN. */
+  table?: number;
+}
+
+/**
+ * RTM_NEWROUTE (create, exclusive: the same route present answers EEXIST) or RTM_DELROUTE, IPv4,
+ * acknowledged; the bytes `ip route add|del DST/LEN [via GW] dev IF [metric M] [table T]` sends
+ * (protocol boot, scope universe with a gateway, link without; type unicast).
+ */
+export function routeRequest(seq: number, op: 'add' | 'del', r: RouteSpec): Buffer {
+  if (!Number.isInteger(r.dstLen) || r.dstLen < 0 || r.dstLen > 32) throw new RangeError(`bad prefix length ${r.dstLen}`);
+  if (!Number.isInteger(r.index) || r.index <= 0 || r.index > 0x7fffffff) throw new RangeError(`bad interface index ${r.index}`);
+  const table = r.table ?? RT_TABLE_MAIN;
+  const body = Buffer.alloc(RTMSG_LEN);
+  body[0] = AF_INET;
+  body[1] = r.dstLen;
+  body[4] = table < 256 ? table : 0; // RT_TABLE_UNSPEC: the table is in RTA_TABLE
+  body[5] = op === 'add' ? RTPROT_BOOT : 0;
+  body[6] = op === 'add' ? (r.gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK) : RT_SCOPE_NOWHERE; // delete: match any scope, as `ip route del`
+  body[7] = op === 'add' ? RTN_UNICAST : 0;
+  const attrs = [attr(RTA_TABLE, u32Payload(table)), attr(RTA_DST, addressBytes(r.dst, 4))];
+  if (r.gateway) attrs.push(attr(RTA_GATEWAY, addressBytes(r.gateway, 4)));
+  attrs.push(attr(RTA_OIF, u32Payload(r.index)));
+  if (r.metric !== undefined) attrs.push(attr(RTA_PRIORITY, u32Payload(r.metric)));
+  const type = op === 'add' ? RTM_NEWROUTE : RTM_DELROUTE;
+  const flags = NLM_F_REQUEST | NLM_F_ACK | (op === 'add' ? NLM_F_CREATE | NLM_F_EXCL : 0);
+  return message(type, flags, seq, body, attrs);
 }

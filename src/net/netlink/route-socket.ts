@@ -15,6 +15,8 @@ import {
   linkGetRequest,
   NLM_F_DUMP_INTR,
   parseMessages,
+  routeRequest,
+  type RouteSpec,
   type AddressMessage,
   type AddressSpec,
   type LinkMessage,
@@ -157,6 +159,28 @@ export class RouteSocket {
       return 'removed';
     } catch (e) {
       if (e instanceof NetlinkError && (e.code === 'EADDRNOTAVAIL' || e.code === 'ENODEV')) return 'absent';
+      throw e;
+    }
+  }
+
+  /** Adds a route. 'present' when that exact route is there already (EEXIST). */
+  addRoute(r: RouteSpec): 'added' | 'present' {
+    try {
+      this.request((seq) => routeRequest(seq, 'add', r));
+      return 'added';
+    } catch (e) {
+      if (e instanceof NetlinkError && e.code === 'EEXIST') return 'present';
+      throw e;
+    }
+  }
+
+  /** Deletes a route. 'absent' when it (or its interface) is not there (ESRCH, ENODEV). */
+  deleteRoute(r: RouteSpec): 'removed' | 'absent' {
+    try {
+      this.request((seq) => routeRequest(seq, 'del', r));
+      return 'removed';
+    } catch (e) {
+      if (e instanceof NetlinkError && (e.code === 'ESRCH' || e.code === 'ENODEV')) return 'absent';
       throw e;
     }
   }
