@@ -5,19 +5,12 @@
 // association) over JSON lines. The agents in the other namespaces reach it through the lab bridge;
 // nothing leaves the lab.
 import assert from 'node:assert/strict';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
-import type { ChildProcess } from 'node:child_process';
 import type { Lab } from '../../src/lab/lab.js';
+import { JsonLineChild } from './json-line-child.js';
 import type { CloudIds, World, WorldInstance } from './fixtures/alibaba-cloud-child.js';
 
 export type { CloudIds, World, WorldInstance };
 
-const here = dirname(fileURLToPath(import.meta.url));
-const runningTs = import.meta.url.endsWith('.ts');
-const childScript = join(here, 'fixtures', runningTs ? 'alibaba-cloud-child.ts' : 'alibaba-cloud-child.js');
-const childArgs = runningTs ? ['--import', import.meta.resolve('tsx')] : [];
 
 /** The key the agents use unless a test gives them a RAM role. */
 export const ALIBABA_AGENT_KEY = { accessKeyId: 'LTAI5tLABAGENT0000001', accessKeySecret: 'labAgentAlibabaSecret00000000000' };
@@ -52,22 +45,14 @@ export interface SeenGarp {
   taken: string[];
 }
 
-interface Reply {
-  id?: number;
-  ok?: boolean;
-  value?: unknown;
-  error?: string;
-  ready?: boolean;
-  vpc?: string;
-  endpoint?: string;
-  metadata?: Record<string, string>;
-  ids?: CloudIds;
+interface Ready {
+  vpc: string;
+  endpoint: string;
+  metadata: Record<string, string>;
+  ids: CloudIds;
 }
 
 export class AlibabaCloud {
-  private seq = 0;
-  private readonly waiting = new Map<number, (r: Reply) => void>();
-  private stderr = '';
   /** http://host:port of the VPC API. */
   vpcUrl = '';
   /** host:port, the SDK Config's `endpoint` (protocol 'http'). */
@@ -75,34 +60,17 @@ export class AlibabaCloud {
   metadataUrl: Record<string, string> = {};
   ids!: CloudIds;
 
-  private constructor(private readonly proc: ChildProcess) {}
+  private constructor(private readonly child: JsonLineChild) {}
 
   /** Starts the cloud in `node`'s namespace, on its lab address, watching its lab interface for ARP. */
   static async start(lab: Lab, node: string, world: Omit<World, 'host' | 'ifname'> & { host?: string; ifname?: string }): Promise<AlibabaCloud> {
     const full: World = { host: lab.node(node).ip, ifname: lab.node(node).ifname, ...world };
-    const proc = lab.spawn(node, [process.execPath, ...childArgs, childScript, JSON.stringify(full)], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const cloud = new AlibabaCloud(proc);
-    proc.stderr!.setEncoding('utf8').on('data', (d: string) => (cloud.stderr += d));
-    const ready = new Promise<Reply>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`alibaba cloud did not start: ${cloud.stderr}`)), 20_000);
-      proc.once('exit', (code) => reject(new Error(`alibaba cloud exited (${code}): ${cloud.stderr}`)));
-      createInterface({ input: proc.stdout! }).on('line', (line) => {
-        const msg = JSON.parse(line) as Reply;
-        if (msg.ready) {
-          clearTimeout(t);
-          return resolve(msg);
-        }
-        if (msg.id !== undefined) {
-          cloud.waiting.get(msg.id)?.(msg);
-          cloud.waiting.delete(msg.id);
-        }
-      });
-    });
-    const r = await ready;
-    cloud.vpcUrl = r.vpc!;
-    cloud.endpoint = r.endpoint!;
-    cloud.metadataUrl = r.metadata!;
-    cloud.ids = r.ids!;
+    const { child, ready } = await JsonLineChild.start<Ready>(lab, node, 'alibaba-cloud-child', JSON.stringify(full), 'alibaba cloud');
+    const cloud = new AlibabaCloud(child);
+    cloud.vpcUrl = ready.vpc;
+    cloud.endpoint = ready.endpoint;
+    cloud.metadataUrl = ready.metadata;
+    cloud.ids = ready.ids;
     return cloud;
   }
 
@@ -114,17 +82,8 @@ export class AlibabaCloud {
   }
 
   /** Sends a command; rejects with the child's error (e.g. a §3.5 code for associate/unassociate). */
-  async call<T = unknown>(cmd: string, extra: object = {}): Promise<T> {
-    const id = ++this.seq;
-    const reply = new Promise<Reply>((resolve, reject) => {
-      this.waiting.set(id, resolve);
-      const t = setTimeout(() => reject(new Error(`alibaba cloud: ${cmd} timed out; stderr: ${this.stderr}`)), 10_000);
-      t.unref();
-    });
-    this.proc.stdin!.write(JSON.stringify({ id, cmd, ...extra }) + '\n');
-    const r = await reply;
-    if (!r.ok) throw new Error(`alibaba cloud: ${cmd} failed: ${r.error}`);
-    return r.value as T;
+  call<T = unknown>(cmd: string, extra: object = {}): Promise<T> {
+    return this.child.call<T>(cmd, extra);
   }
 
   havip(): Promise<HaVipSnapshot> {
@@ -146,11 +105,7 @@ export class AlibabaCloud {
     return Object.entries(this.ids).find(([, v]) => (v as { instanceId?: string }).instanceId === s.masterInstanceId && s.masterInstanceId !== '')?.[0] ?? null;
   }
 
-  async close(): Promise<void> {
-    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
-    const gone = new Promise((resolve) => this.proc.once('exit', resolve));
-    this.proc.stdin!.write(JSON.stringify({ id: ++this.seq, cmd: 'exit' }) + '\n');
-    await Promise.race([gone, new Promise((resolve) => setTimeout(resolve, 3_000))]);
-    if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
+  close(): Promise<void> {
+    return this.child.close();
   }
 }

@@ -3,19 +3,12 @@
 // lab address, and drives it (faults, permissions, key rotation, who holds what) over JSON lines.
 // The agents in the other namespaces reach it through the lab bridge; nothing leaves the lab.
 import assert from 'node:assert/strict';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
-import type { ChildProcess } from 'node:child_process';
 import type { Lab } from '../../src/lab/lab.js';
+import { JsonLineChild } from './json-line-child.js';
 import type { World, WorldInstance } from './fixtures/aws-cloud-child.js';
 
 export type { World, WorldInstance };
 
-const here = dirname(fileURLToPath(import.meta.url));
-const runningTs = import.meta.url.endsWith('.ts');
-const childScript = join(here, 'fixtures', runningTs ? 'aws-cloud-child.ts' : 'aws-cloud-child.js');
-const childArgs = runningTs ? ['--import', import.meta.resolve('tsx')] : [];
 
 /** The key the agents use unless a test gives them an instance role. */
 export const AGENT_KEY = { accessKeyId: 'AKIDLABAGENT00000001', secretAccessKey: 'labAgentSecret000000000000000000000000000' };
@@ -50,56 +43,31 @@ export interface CloudCall {
   code: string | null;
 }
 
-interface Reply {
-  id?: number;
-  ok?: boolean;
-  value?: unknown;
-  error?: string;
-  ready?: boolean;
-  ec2?: string;
-  iam?: string;
-  imds?: Record<string, string>;
-  ids?: CloudIds;
+interface Ready {
+  ec2: string;
+  iam: string;
+  imds: Record<string, string>;
+  ids: CloudIds;
 }
 
 export class AwsCloud {
-  private seq = 0;
-  private readonly waiting = new Map<number, (r: Reply) => void>();
-  private stderr = '';
   ec2Url = '';
   /** IAM and STS (one emulator): for --simulate-iam, through AWS_ENDPOINT_URL_IAM / AWS_ENDPOINT_URL_STS. */
   iamUrl = '';
   imdsUrl: Record<string, string> = {};
   ids!: CloudIds;
 
-  private constructor(private readonly proc: ChildProcess) {}
+  private constructor(private readonly child: JsonLineChild) {}
 
   /** Starts the cloud in `node`'s namespace, listening on its lab address. */
   static async start(lab: Lab, node: string, world: Omit<World, 'host'> & { host?: string }): Promise<AwsCloud> {
     const full: World = { host: lab.node(node).ip, ...world };
-    const proc = lab.spawn(node, [process.execPath, ...childArgs, childScript, JSON.stringify(full)], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const cloud = new AwsCloud(proc);
-    proc.stderr!.setEncoding('utf8').on('data', (d: string) => (cloud.stderr += d));
-    const ready = new Promise<Reply>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`aws cloud did not start: ${cloud.stderr}`)), 20_000);
-      proc.once('exit', (code) => reject(new Error(`aws cloud exited (${code}): ${cloud.stderr}`)));
-      createInterface({ input: proc.stdout! }).on('line', (line) => {
-        const msg = JSON.parse(line) as Reply;
-        if (msg.ready) {
-          clearTimeout(t);
-          return resolve(msg);
-        }
-        if (msg.id !== undefined) {
-          cloud.waiting.get(msg.id)?.(msg);
-          cloud.waiting.delete(msg.id);
-        }
-      });
-    });
-    const r = await ready;
-    cloud.ec2Url = r.ec2!;
-    cloud.iamUrl = r.iam!;
-    cloud.imdsUrl = r.imds!;
-    cloud.ids = r.ids!;
+    const { child, ready } = await JsonLineChild.start<Ready>(lab, node, 'aws-cloud-child', JSON.stringify(full), 'aws cloud');
+    const cloud = new AwsCloud(child);
+    cloud.ec2Url = ready.ec2;
+    cloud.iamUrl = ready.iam;
+    cloud.imdsUrl = ready.imds;
+    cloud.ids = ready.ids;
     return cloud;
   }
 
@@ -110,17 +78,8 @@ export class AwsCloud {
     return v;
   }
 
-  async call<T = unknown>(cmd: string, extra: object = {}): Promise<T> {
-    const id = ++this.seq;
-    const reply = new Promise<Reply>((resolve, reject) => {
-      this.waiting.set(id, resolve);
-      const t = setTimeout(() => reject(new Error(`aws cloud: ${cmd} timed out; stderr: ${this.stderr}`)), 10_000);
-      t.unref();
-    });
-    this.proc.stdin!.write(JSON.stringify({ id, cmd, ...extra }) + '\n');
-    const r = await reply;
-    assert.ok(r.ok, `aws cloud: ${cmd} failed: ${r.error}`);
-    return r.value as T;
+  call<T = unknown>(cmd: string, extra: object = {}): Promise<T> {
+    return this.child.call<T>(cmd, extra);
   }
 
   snapshot(): Promise<Snapshot> {
@@ -137,11 +96,7 @@ export class AwsCloud {
     return Object.entries(s.enis).find(([, ips]) => ips.includes(ip))?.[0] ?? null;
   }
 
-  async close(): Promise<void> {
-    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
-    const gone = new Promise((resolve) => this.proc.once('exit', resolve));
-    this.proc.stdin!.write(JSON.stringify({ id: ++this.seq, cmd: 'exit' }) + '\n');
-    await Promise.race([gone, new Promise((resolve) => setTimeout(resolve, 3_000))]);
-    if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
+  close(): Promise<void> {
+    return this.child.close();
   }
 }
