@@ -28,13 +28,10 @@
 //   credentials GET until rotateCredentials(next) replaces it; rotateCredentials() with no argument
 //   generates a fresh set (Expiration = clock + 6 h). LastUpdated = clock time the served AccessKeyId
 //   last changed.
-// - faults.add({ kind, path?, method?, times? }) as in the IMDS emulator: the next `times` (default 1;
-//   Infinity for ever) requests matching method and path (string: equals the normalised path; RegExp:
-//   tested) get 'status' (`status`, default 503), 'latency' (`ms` real time, then normal) or 'hang'
-//   (never answered; close() ends it). First match wins, before the disabled/token/path logic.
-// - requests: every request, { method, path (as received), status (0 until answered), at, from }.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+// - faults, requests and close() are the shared shell's (../metadata-server.ts, as the IMDS
+//   emulator's): faults come first, before the disabled/token/path logic here.
+import type { IncomingMessage } from 'node:http';
+import { startMetadataServer, type MetadataFault, type MetadataFaultHandle, type MetadataFaults, type MetadataRequestRecord, type Send } from '../metadata-server.js';
 import { randomBytes } from 'node:crypto';
 
 export interface MetadataInterface {
@@ -80,35 +77,8 @@ export interface MetadataEmulatorOptions {
   noTokenStatus?: 401 | 403;
 }
 
-export interface MetadataRequestRecord {
-  method: string;
-  path: string;
-  status: number;
-  at: number;
-  from?: string;
-}
 
-interface FaultMatch {
-  path?: RegExp | string;
-  method?: string;
-  times?: number;
-}
-
-export type MetadataFault =
-  | (FaultMatch & { kind: 'status'; status?: number })
-  | (FaultMatch & { kind: 'latency'; ms: number })
-  | (FaultMatch & { kind: 'hang' });
-
-export interface MetadataFaultHandle {
-  readonly remaining: number;
-  remove(): void;
-}
-
-export interface MetadataFaults {
-  add(fault: MetadataFault): MetadataFaultHandle;
-  clear(): void;
-  readonly size: number;
-}
+export type { MetadataFault, MetadataFaultHandle, MetadataFaults, MetadataRequestRecord };
 
 export interface MetadataEmulator {
   url: string;
@@ -150,23 +120,15 @@ export function generateRamCredentials(now: number, lifetimeMs = 6 * 3600_000): 
 type Node = string | Map<string, Lazy>;
 type Lazy = Node | (() => Node | undefined);
 
-interface ArmedFault {
-  fault: MetadataFault;
-  remaining: number;
-}
 
 export async function startMetadataEmulator(opts: MetadataEmulatorOptions): Promise<MetadataEmulator> {
   const clock = opts.clock ?? Date.now;
   const { view, role } = opts;
   const noTokenStatus = opts.noTokenStatus ?? 403;
   const host = opts.host ?? '127.0.0.1';
-  const requests: MetadataRequestRecord[] = [];
   const tokens = new Map<string, number>();
   let disabled = false;
   let requireToken = true;
-  const armed: ArmedFault[] = [];
-  const hanging = new Set<ServerResponse>();
-  const sockets = new Set<Socket>();
 
   let source: (() => RamRoleCredentials) | undefined = role ? () => role.credentials() : undefined;
   let lastKeyId: string | undefined;
@@ -253,130 +215,47 @@ export async function startMetadataEmulator(opts: MetadataEmulatorOptions): Prom
     return entries.join('\n');
   };
 
-  const send = (res: ServerResponse, rec: MetadataRequestRecord, status: number, body: string): void => {
-    rec.status = status;
-    res.writeHead(status, { 'Content-Type': 'text/plain', 'Content-Length': String(Buffer.byteLength(body)), Server: 'Tengine' });
-    res.end(body);
-  };
 
-  const matchFault = (method: string, path: string): ArmedFault | undefined => {
-    for (let i = 0; i < armed.length; i++) {
-      const a = armed[i]!;
-      const f = a.fault;
-      if (f.method !== undefined && f.method.toUpperCase() !== method) continue;
-      if (f.path !== undefined && (typeof f.path === 'string' ? f.path !== path : !f.path.test(path))) continue;
-      a.remaining -= 1;
-      if (a.remaining <= 0) armed.splice(i, 1);
-      return a;
-    }
-    return undefined;
-  };
 
-  const serve = (req: IncomingMessage, res: ServerResponse, rec: MetadataRequestRecord, method: string, path: string): void => {
-    if (disabled) return send(res, rec, 403, 'Forbidden');
+  const serve = (req: IncomingMessage, method: string, path: string, send: Send): void => {
+    if (disabled) return send(403, 'Forbidden');
     if (path === '/latest/api/token') {
-      if (method !== 'PUT') return send(res, rec, 405, 'Method Not Allowed');
-      if (req.headers['x-forwarded-for'] !== undefined) return send(res, rec, 403, 'Forbidden');
+      if (method !== 'PUT') return send(405, 'Method Not Allowed');
+      if (req.headers['x-forwarded-for'] !== undefined) return send(403, 'Forbidden');
       const raw = req.headers[TOKEN_TTL_HEADER];
       const ttlText = Array.isArray(raw) ? raw[0] : raw;
       const ttl = ttlText !== undefined && /^\s*\d+\s*$/.test(ttlText) ? Number(ttlText.trim()) : NaN;
-      if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TOKEN_TTL_SECONDS) return send(res, rec, 400, 'Bad Request');
+      if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TOKEN_TTL_SECONDS) return send(400, 'Bad Request');
       const now = clock();
       for (const [t, exp] of tokens) if (now >= exp) tokens.delete(t);
       const token = randomBytes(32).toString('base64url');
       tokens.set(token, now + ttl * 1000);
-      return send(res, rec, 200, token);
+      return send(200, token);
     }
-    if (method !== 'GET') return send(res, rec, 405, 'Method Not Allowed');
+    if (method !== 'GET') return send(405, 'Method Not Allowed');
     const rawToken = req.headers[TOKEN_HEADER];
     const token = Array.isArray(rawToken) ? rawToken[0] : rawToken;
     if (token === undefined) {
-      if (requireToken) return send(res, rec, noTokenStatus, noTokenStatus === 401 ? 'Unauthorized' : 'Forbidden');
+      if (requireToken) return send(noTokenStatus, noTokenStatus === 401 ? 'Unauthorized' : 'Forbidden');
     } else {
       const exp = tokens.get(token);
       if (exp === undefined || clock() >= exp) {
         tokens.delete(token);
-        return send(res, rec, 401, 'Unauthorized');
+        return send(401, 'Unauthorized');
       }
     }
     const body = resolve(path);
-    if (body === undefined) return send(res, rec, 404, 'Not Found');
-    return send(res, rec, 200, body);
+    if (body === undefined) return send(404, 'Not Found');
+    return send(200, body);
   };
 
-  const server = createServer((req, res) => {
-    const method = (req.method ?? 'GET').toUpperCase();
-    const rawPath = req.url ?? '/';
-    const rec: MetadataRequestRecord = { method, path: rawPath, status: 0, at: clock(), ...(req.socket.remoteAddress ? { from: req.socket.remoteAddress } : {}) };
-    requests.push(rec);
-    req.resume();
-    const path = rawPath.split('?')[0]!.replace(/^\/+/, '/');
-    const fault = matchFault(method, path);
-    if (fault === undefined) return serve(req, res, rec, method, path);
-    const f = fault.fault;
-    switch (f.kind) {
-      case 'status':
-        return send(res, rec, f.status ?? 503, 'Injected fault');
-      case 'latency': {
-        const t = setTimeout(() => {
-          hanging.delete(res);
-          if (!res.destroyed) serve(req, res, rec, method, path);
-        }, f.ms);
-        hanging.add(res);
-        res.on('close', () => {
-          clearTimeout(t);
-          hanging.delete(res);
-        });
-        return;
-      }
-      case 'hang':
-        hanging.add(res);
-        res.on('close', () => hanging.delete(res));
-        return;
-    }
-  });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((ok, fail) => {
-    server.once('error', fail);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', fail);
-      ok();
-    });
-  });
-  const addr = server.address() as AddressInfo;
-  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  const shell = await startMetadataServer({ host, ...(opts.port !== undefined ? { port: opts.port } : {}), clock, serverHeader: 'Tengine', serve });
 
-  const faults: MetadataFaults = {
-    add(fault) {
-      const times = fault.times ?? 1;
-      if (!(times > 0)) throw new RangeError(`fault times must be > 0, got ${times}`);
-      const a: ArmedFault = { fault, remaining: times };
-      armed.push(a);
-      return {
-        get remaining() {
-          return armed.includes(a) ? a.remaining : 0;
-        },
-        remove() {
-          const i = armed.indexOf(a);
-          if (i >= 0) armed.splice(i, 1);
-        },
-      };
-    },
-    clear() {
-      armed.length = 0;
-    },
-    get size() {
-      return armed.length;
-    },
-  };
 
   return {
-    url,
-    requests,
-    faults,
+    url: shell.url,
+    requests: shell.requests,
+    faults: shell.faults,
     setDisabled(b) {
       disabled = b;
     },
@@ -389,14 +268,6 @@ export async function startMetadataEmulator(opts: MetadataEmulatorOptions): Prom
       source = typeof fresh === 'function' ? fresh : () => fresh;
       return current();
     },
-    async close() {
-      for (const res of hanging) res.destroy();
-      hanging.clear();
-      armed.length = 0;
-      const closed = new Promise<void>((ok) => server.close(() => ok()));
-      server.closeAllConnections();
-      for (const s of sockets) s.destroy();
-      await closed;
-    },
+    close: () => shell.close(),
   };
 }

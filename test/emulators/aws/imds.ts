@@ -33,17 +33,11 @@
 //   replaces it; rotateCredentials() with no argument generates a fresh set (new keys, Expiration =
 //   clock + 6 h) and returns it. LastUpdated is the clock time at which the served AccessKeyId last
 //   changed (start-up, rotation, or role.credentials() returning new keys).
-// - faults.add({ kind, path?, method?, times? }) injects a fault into the next `times` (default 1;
-//   Infinity for ever) requests matching `method` (case-insensitive) and `path` (a string equals the
-//   normalised path, e.g. '/latest/api/token'; a RegExp is tested against it). Kinds: 'status' answers
-//   `status` (default 503) at once; 'latency' waits `ms` (real time) and then serves normally; 'hang'
-//   never answers (close() ends it). Faults are checked in the order added, first match wins, before
-//   the disabled/token/path logic. A fault removes itself once its count is used up.
-// - requests: every request in arrival order, { method, path (as received, e.g. '//latest/...'),
-//   status (0 until answered; stays 0 for a hang), at (clock time of arrival) }.
-// - close() ends hanging requests and open connections and stops the server.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+// - faults ('status', 'latency', 'hang', matched by method and path, first match wins, before the
+//   disabled/token/path logic), requests (every request in arrival order, as received, e.g.
+//   '//latest/...') and close() are the shared shell's: ../metadata-server.ts.
+import type { IncomingMessage } from 'node:http';
+import { startMetadataServer, type MetadataFault, type MetadataFaultHandle, type MetadataFaults, type MetadataRequestRecord, type Send } from '../metadata-server.js';
 import { randomBytes } from 'node:crypto';
 
 export interface ImdsInterface {
@@ -86,37 +80,11 @@ export interface ImdsEmulatorOptions {
   clock?: () => number;
 }
 
-export interface ImdsRequestRecord {
-  method: string;
-  path: string;
-  status: number;
-  at: number;
-}
+export type ImdsRequestRecord = MetadataRequestRecord;
 
-interface FaultMatch {
-  path?: RegExp | string;
-  method?: string;
-  /** How many matching requests the fault applies to (default 1; Infinity for ever). */
-  times?: number;
-}
-
-export type ImdsFault =
-  | (FaultMatch & { kind: 'status'; status?: number })
-  | (FaultMatch & { kind: 'latency'; ms: number })
-  | (FaultMatch & { kind: 'hang' });
-
-export interface ImdsFaultHandle {
-  /** Matching requests the fault will still apply to. */
-  readonly remaining: number;
-  remove(): void;
-}
-
-export interface ImdsFaults {
-  add(fault: ImdsFault): ImdsFaultHandle;
-  clear(): void;
-  /** Faults still armed. */
-  readonly size: number;
-}
+export type ImdsFault = MetadataFault;
+export type ImdsFaultHandle = MetadataFaultHandle;
+export type ImdsFaults = MetadataFaults;
 
 export interface ImdsEmulator {
   url: string;
@@ -158,22 +126,14 @@ export function generateImdsCredentials(now: number, lifetimeMs = 6 * 3600_000):
 type Node = string | Map<string, Node | (() => Node | undefined)>;
 type Lazy = Node | (() => Node | undefined);
 
-interface ArmedFault {
-  fault: ImdsFault;
-  remaining: number;
-}
 
 export async function startImdsEmulator(opts: ImdsEmulatorOptions): Promise<ImdsEmulator> {
   const clock = opts.clock ?? Date.now;
   const { view, role } = opts;
   const host = opts.host ?? '127.0.0.1';
-  const requests: ImdsRequestRecord[] = [];
   const tokens = new Map<string, number>(); // token → expiry (clock ms)
   let disabled = false;
   let requireToken = true;
-  const armed: ArmedFault[] = [];
-  const hanging = new Set<ServerResponse>();
-  const sockets = new Set<Socket>();
 
   let credentialSource: (() => ImdsRoleCredentials) | undefined = role ? () => role.credentials() : undefined;
   let lastKeyId: string | undefined;
@@ -272,135 +232,47 @@ export async function startImdsEmulator(opts: ImdsEmulatorOptions): Promise<Imds
     return entries.join('\n');
   };
 
-  const send = (res: ServerResponse, rec: ImdsRequestRecord, status: number, body: string, headers: Record<string, string> = {}): void => {
-    rec.status = status;
-    res.writeHead(status, {
-      'Content-Type': 'text/plain',
-      'Content-Length': String(Buffer.byteLength(body)),
-      Server: 'EC2ws',
-      ...headers,
-    });
-    res.end(body);
-  };
 
-  const matchFault = (method: string, path: string): ArmedFault | undefined => {
-    for (let i = 0; i < armed.length; i++) {
-      const a = armed[i]!;
-      const f = a.fault;
-      if (f.method !== undefined && f.method.toUpperCase() !== method) continue;
-      if (f.path !== undefined && (typeof f.path === 'string' ? f.path !== path : !f.path.test(path))) continue;
-      a.remaining -= 1;
-      if (a.remaining <= 0) armed.splice(i, 1);
-      return a;
-    }
-    return undefined;
-  };
 
-  const serve = (req: IncomingMessage, res: ServerResponse, rec: ImdsRequestRecord, method: string, path: string): void => {
-    if (disabled) return send(res, rec, 403, 'Forbidden');
+  const serve = (req: IncomingMessage, method: string, path: string, send: Send): void => {
+    if (disabled) return send(403, 'Forbidden');
     if (path === '/latest/api/token') {
-      if (method !== 'PUT') return send(res, rec, 405, 'Method Not Allowed', { Allow: 'PUT' });
-      if (req.headers['x-forwarded-for'] !== undefined) return send(res, rec, 403, 'Forbidden');
+      if (method !== 'PUT') return send(405, 'Method Not Allowed', { Allow: 'PUT' });
+      if (req.headers['x-forwarded-for'] !== undefined) return send(403, 'Forbidden');
       const raw = req.headers[TOKEN_TTL_HEADER];
       const ttlText = Array.isArray(raw) ? raw[0] : raw;
       const ttl = ttlText !== undefined && /^\s*\d+\s*$/.test(ttlText) ? Number(ttlText.trim()) : NaN;
-      if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TOKEN_TTL_SECONDS) return send(res, rec, 400, 'Bad Request');
+      if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TOKEN_TTL_SECONDS) return send(400, 'Bad Request');
       const now = clock();
       for (const [t, exp] of tokens) if (now >= exp) tokens.delete(t);
       const token = `AQAEA${randomBytes(36).toString('base64')}`;
       tokens.set(token, now + ttl * 1000);
-      return send(res, rec, 200, token, { 'X-Aws-Ec2-Metadata-Token-Ttl-Seconds': String(ttl) });
+      return send(200, token, { 'X-Aws-Ec2-Metadata-Token-Ttl-Seconds': String(ttl) });
     }
-    if (method !== 'GET') return send(res, rec, 405, 'Method Not Allowed', { Allow: 'GET' });
+    if (method !== 'GET') return send(405, 'Method Not Allowed', { Allow: 'GET' });
     const rawToken = req.headers[TOKEN_HEADER];
     const token = Array.isArray(rawToken) ? rawToken[0] : rawToken;
     if (token === undefined) {
-      if (requireToken) return send(res, rec, 401, 'Unauthorized');
+      if (requireToken) return send(401, 'Unauthorized');
     } else {
       const exp = tokens.get(token);
       if (exp === undefined || clock() >= exp) {
         tokens.delete(token);
-        return send(res, rec, 401, 'Unauthorized');
+        return send(401, 'Unauthorized');
       }
     }
     const body = resolve(path);
-    if (body === undefined) return send(res, rec, 404, 'Not Found');
-    return send(res, rec, 200, body);
+    if (body === undefined) return send(404, 'Not Found');
+    return send(200, body);
   };
 
-  const server = createServer((req, res) => {
-    const method = (req.method ?? 'GET').toUpperCase();
-    const rawPath = req.url ?? '/';
-    const rec: ImdsRequestRecord = { method, path: rawPath, status: 0, at: clock() };
-    requests.push(rec);
-    req.resume(); // bodies are ignored
-    const path = rawPath.split('?')[0]!.replace(/^\/+/, '/');
-    const fault = matchFault(method, path);
-    if (fault === undefined) return serve(req, res, rec, method, path);
-    const f = fault.fault;
-    switch (f.kind) {
-      case 'status':
-        return send(res, rec, f.status ?? 503, f.status === undefined || f.status === 503 ? 'Service Unavailable' : 'Injected fault');
-      case 'latency': {
-        const t = setTimeout(() => {
-          hanging.delete(res);
-          if (!res.destroyed) serve(req, res, rec, method, path);
-        }, f.ms);
-        hanging.add(res);
-        res.on('close', () => {
-          clearTimeout(t);
-          hanging.delete(res);
-        });
-        return;
-      }
-      case 'hang':
-        hanging.add(res);
-        res.on('close', () => hanging.delete(res));
-        return;
-    }
-  });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((ok, fail) => {
-    server.once('error', fail);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', fail);
-      ok();
-    });
-  });
-  const addr = server.address() as AddressInfo;
-  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  const shell = await startMetadataServer({ host, ...(opts.port !== undefined ? { port: opts.port } : {}), clock, serverHeader: 'EC2ws', serve });
 
-  const faults: ImdsFaults = {
-    add(fault: ImdsFault): ImdsFaultHandle {
-      const times = fault.times ?? 1;
-      if (!(times > 0)) throw new RangeError(`fault times must be > 0, got ${times}`);
-      const a: ArmedFault = { fault, remaining: times };
-      armed.push(a);
-      return {
-        get remaining() {
-          return armed.includes(a) ? a.remaining : 0;
-        },
-        remove() {
-          const i = armed.indexOf(a);
-          if (i >= 0) armed.splice(i, 1);
-        },
-      };
-    },
-    clear() {
-      armed.length = 0;
-    },
-    get size() {
-      return armed.length;
-    },
-  };
 
   return {
-    url,
-    requests,
-    faults,
+    url: shell.url,
+    requests: shell.requests,
+    faults: shell.faults,
     setDisabled(b: boolean) {
       disabled = b;
     },
@@ -413,14 +285,6 @@ export async function startImdsEmulator(opts: ImdsEmulatorOptions): Promise<Imds
       credentialSource = typeof fresh === 'function' ? fresh : () => fresh;
       return currentCredentials();
     },
-    async close() {
-      for (const res of hanging) res.destroy();
-      hanging.clear();
-      armed.length = 0;
-      const closed = new Promise<void>((ok) => server.close(() => ok()));
-      server.closeAllConnections();
-      for (const s of sockets) s.destroy();
-      await closed;
-    },
+    close: () => shell.close(),
   };
 }
