@@ -15,6 +15,10 @@
 //   'status' answers `status` (default 503) at once; 'latency' waits `ms` (real time), then serves;
 //   'hang' never answers. A fault removes itself when its count is used up.
 // - close() ends hanging requests and open connections, disarms every fault, and stops the server.
+// - resolveMetaData(root, path): the text at `/latest/meta-data/<path>` in a tree of maps (leaves are
+//   strings, a function is read on every request): a leaf's value; a directory's listing, one entry
+//   per line, sub-directories ending in '/'; undefined (404) for anything else, or for a leaf asked
+//   with a trailing slash. Path parts match exactly or in lower case.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
@@ -184,4 +188,32 @@ export async function startMetadataServer(opts: MetadataServerOptions): Promise<
       await closed;
     },
   };
+}
+
+/** A metadata tree: a leaf's text, or a directory of named children (read lazily when functions). */
+export type MetadataNode = string | Map<string, MetadataLazy>;
+export type MetadataLazy = MetadataNode | (() => MetadataNode | undefined);
+
+/** See the header. */
+export function resolveMetaData(root: MetadataNode, path: string): string | undefined {
+  const prefix = '/latest/meta-data';
+  if (path !== prefix && !path.startsWith(prefix + '/')) return undefined;
+  const rest = path.slice(prefix.length + 1);
+  const trailingSlash = rest === '' || rest.endsWith('/');
+  const parts = rest.split('/').filter((p) => p !== '');
+  let node: MetadataNode | undefined = root;
+  for (const part of parts) {
+    if (typeof node === 'string' || node === undefined) return undefined;
+    const next: MetadataLazy | undefined = node.get(part) ?? node.get(part.toLowerCase());
+    node = typeof next === 'function' ? next() : next;
+  }
+  if (node === undefined) return undefined;
+  if (typeof node === 'string') return trailingSlash && parts.length > 0 ? undefined : node;
+  const entries: string[] = [];
+  for (const [name, child] of node) {
+    const value = typeof child === 'function' ? child() : child;
+    if (value === undefined) continue;
+    entries.push(typeof value === 'string' ? name : `${name}/`);
+  }
+  return entries.join('\n');
 }

@@ -37,7 +37,7 @@
 //   disabled/token/path logic), requests (every request in arrival order, as received, e.g.
 //   '//latest/...') and close() are the shared shell's: ../metadata-server.ts.
 import type { IncomingMessage } from 'node:http';
-import { startMetadataServer, type MetadataFault, type MetadataFaultHandle, type MetadataFaults, type MetadataRequestRecord, type Send } from '../metadata-server.js';
+import { resolveMetaData, startMetadataServer, type MetadataLazy, type MetadataNode, type MetadataFault, type MetadataFaultHandle, type MetadataFaults, type MetadataRequestRecord, type Send } from '../metadata-server.js';
 import { randomBytes } from 'node:crypto';
 
 export interface ImdsInterface {
@@ -123,8 +123,8 @@ export function generateImdsCredentials(now: number, lifetimeMs = 6 * 3600_000):
   };
 }
 
-type Node = string | Map<string, Node | (() => Node | undefined)>;
-type Lazy = Node | (() => Node | undefined);
+type Node = MetadataNode;
+type Lazy = MetadataLazy;
 
 
 export async function startImdsEmulator(opts: ImdsEmulatorOptions): Promise<ImdsEmulator> {
@@ -209,30 +209,7 @@ export async function startImdsEmulator(opts: ImdsEmulatorOptions): Promise<Imds
     ]);
   };
 
-  const resolve = (path: string): string | undefined => {
-    const prefix = '/latest/meta-data';
-    if (path !== prefix && !path.startsWith(prefix + '/')) return undefined;
-    const rest = path.slice(prefix.length + 1);
-    const trailingSlash = rest === '' || rest.endsWith('/');
-    const parts = rest.split('/').filter((p) => p !== '');
-    let node: Node | undefined = metaData();
-    for (const part of parts) {
-      if (typeof node === 'string' || node === undefined) return undefined;
-      const next: Lazy | undefined = node.get(part) ?? node.get(part.toLowerCase());
-      node = typeof next === 'function' ? next() : next;
-    }
-    if (node === undefined) return undefined;
-    if (typeof node === 'string') return trailingSlash && parts.length > 0 ? undefined : node;
-    const entries: string[] = [];
-    for (const [name, child] of node) {
-      const value = typeof child === 'function' ? child() : child;
-      if (value === undefined) continue;
-      entries.push(typeof value === 'string' ? name : `${name}/`);
-    }
-    return entries.join('\n');
-  };
-
-
+  const resolve = (path: string): string | undefined => resolveMetaData(metaData(), path);
 
   const serve = (req: IncomingMessage, method: string, path: string, send: Send): void => {
     if (disabled) return send(403, 'Forbidden');
