@@ -16,7 +16,8 @@
 import type { Lab } from '../src/lab/lab.js';
 import { agentConfig, sleep, startAgent, unicastBetween, withLab, type Watched } from '../test/netns/harness.js';
 import { decodeArp, decodeVrrp, firstAdvert, firstGarp, startCapture } from '../test/netns/capture.js';
-import { ALIBABA_AGENT_KEY, AlibabaCloud, type AlibabaCloudCall } from '../test/netns/alibaba-cloud.js';
+import { ALIBABA_AGENT_KEY, AlibabaCloud } from '../test/netns/alibaba-cloud.js';
+import { fromNode, steadyCallsPerHour } from './cloud-calls.js';
 import { fmt, pad, stats } from './stats.js';
 
 const HAVIP = '198.51.100.100';
@@ -61,8 +62,6 @@ async function waitMaster(cloud: AlibabaCloud, node: string, timeoutMs: number):
   return null;
 }
 
-const fromNode = (lab: Lab, node: string) => (c: AlibabaCloudCall) => c.from?.replace(/^::ffff:/, '') === lab.node(node).ip;
-
 async function runOnce(steadyS: number, steady: Map<string, number>): Promise<Sample> {
   return withLab(NODES, async (lab) => {
     const cloud = await AlibabaCloud.start(lab, 'cloud', {
@@ -83,12 +82,9 @@ async function runOnce(steadyS: number, steady: Map<string, number>): Promise<Sa
 
       if (steadyS > 0 && !steady.has('master')) {
         await sleep(5_000); // past the start-up reads
-        const mark = (await cloud.calls()).length;
-        process.stderr.write(`(steady ${steadyS} s) `);
-        await sleep(steadyS * 1000);
-        const calls = await cloud.calls(mark);
-        steady.set('master', (calls.filter(fromNode(lab, 'ha1')).length * 3600) / steadyS);
-        steady.set('backup', (calls.filter(fromNode(lab, 'ha2')).length * 3600) / steadyS);
+        const perHour = await steadyCallsPerHour(cloud, lab, steadyS);
+        steady.set('master', perHour.master);
+        steady.set('backup', perHour.backup);
       }
 
       const mark = (await cloud.calls()).length;

@@ -25,7 +25,8 @@ import type { Lab } from '../src/lab/lab.js';
 import { agentConfig, labDir, sleep, startAgent, unicastBetween, withLab, type VrrpParams, type Watched } from '../test/netns/harness.js';
 import { startKeepalived } from '../test/netns/keepalived.js';
 import { decodeTcp, decodeVrrp, firstAdvert, startCapture } from '../test/netns/capture.js';
-import { AGENT_KEY, AwsCloud, type CloudCall } from '../test/netns/aws-cloud.js';
+import { AGENT_KEY, AwsCloud } from '../test/netns/aws-cloud.js';
+import { fromNode, steadyCallsPerHour } from './cloud-calls.js';
 import { fmt, pad, ratio, stats } from './stats.js';
 
 type Impl = 'ours' | 'keepalived';
@@ -90,8 +91,6 @@ async function waitHolder(cloud: AwsCloud, eni: string, timeoutMs: number): Prom
   return null;
 }
 
-const fromNode = (lab: Lab, node: string) => (c: CloudCall) => c.from?.replace(/^::ffff:/, '') === lab.node(node).ip;
-
 async function runOnce(impl: Impl, remapDelayMs: number, steadyS: number, steady: Map<string, number>): Promise<Sample> {
   return withLab(NODES, async (lab) => {
     const cloud = await AwsCloud.start(lab, 'cloud', {
@@ -112,12 +111,9 @@ async function runOnce(impl: Impl, remapDelayMs: number, steadyS: number, steady
       if ((await waitHolder(cloud, cloud.instance('ha1').eni, 30_000)) === null) throw new Error(`${impl}: the VIP never reached ha1's ENI`);
 
       if (impl === 'ours' && steadyS > 0 && !steady.has('master')) {
-        const mark = (await cloud.calls()).length;
-        process.stderr.write(`(steady ${steadyS} s) `);
-        await sleep(steadyS * 1000);
-        const calls = await cloud.calls(mark);
-        steady.set('master', (calls.filter(fromNode(lab, 'ha1')).length * 3600) / steadyS);
-        steady.set('backup', (calls.filter(fromNode(lab, 'ha2')).length * 3600) / steadyS);
+        const perHour = await steadyCallsPerHour(cloud, lab, steadyS);
+        steady.set('master', perHour.master);
+        steady.set('backup', perHour.backup);
       }
 
       const mark = (await cloud.calls()).length;

@@ -8,14 +8,10 @@
 // Resolves { confirmed, reads } as soon as a read says so, or after the last read. A read that
 // throws ends it with that error. Every wait honours the signal; the clock is injected (tests: fake).
 
+import type { ConfirmClock } from '../../src/provider/wait.js';
+
 export const CONFIRM_READS = 3;
 export const CONFIRM_FIRST_WAIT_MS = 1_000;
-
-export interface ConfirmClock {
-  sleep(ms: number, signal: AbortSignal): Promise<void>;
-  random(): number;
-  now(): number;
-}
 
 /** See the header. */
 export async function confirmReads(

@@ -16,7 +16,7 @@
 //            instance is master; 'not-held' otherwise — except that a VIP still on the interface after
 //            a release answers 'held', so the runner takes it off. Not associated → NotAssociated.
 //   reconcile: the runner verifies every timing.reconcileMs and at once on a lower-priority advert
-//            (recheck.ts); a MASTER whose verify finds another (or no) master drifts, and the runner's
+//            (src/provider/recheck.ts); a MASTER whose verify finds another (or no) master drifts, and the runner's
 //            acquire re-announces and confirms.
 //   associate: at-start: the first look at the HaVip (a verify or an acquire) associates this
 //            instance if it is missing — once per process — and waits for InUse with it listed.
@@ -29,10 +29,11 @@ import { createGarpProvider } from '../garp/index.js';
 import type { LinkAnnouncer } from '../../src/net/announcer.js';
 import { coreFacts, onceRetried, type CoreFacts, type GivenFacts } from './facts.js';
 import type { EcsMetadata } from './metadata.js';
-import { abortableSleep, type HaVipState, type VpcApi } from './vpc.js';
-import { confirmReads, type ConfirmClock } from './confirm.js';
+import type { HaVipState, VpcApi } from './vpc.js';
+import { confirmReads } from './confirm.js';
+import { confirmClock, type ConfirmClock } from '../../src/provider/wait.js';
 import { alibabaError, notAssociated, notConfirmed } from './errors.js';
-import { Recheck } from './recheck.js';
+import { Recheck } from '../../src/provider/recheck.js';
 import type { AlibabaPreflightInput } from './preflight.js';
 
 /** Longest wait for `associate: at-start` to show InUse (bounded by the operation deadline too). */
@@ -82,7 +83,7 @@ export class HaVipProvider implements VipProvider {
   ) {
     this.haVipId = opts.haVipId;
     this.local = opts.local ?? createGarpProvider(ctx, opts.announcer ? { announcer: opts.announcer } : {});
-    this.clock = { sleep: opts.sleep ?? abortableSleep, random: opts.random ?? Math.random, now: opts.now ?? (() => performance.now()) };
+    this.clock = confirmClock(opts);
     this.resolver = onceRetried(async () => {
       const facts = await coreFacts(opts.metadata, opts.given);
       return { facts, vpc: opts.vpcFor(facts.regionId) };

@@ -13,6 +13,7 @@
 // "API calls per failover". The SDK cannot be aborted: a call races the AbortSignal and its own
 // read/connect timeouts (Config; the SDK's default runtime does not retry); an abandoned request
 // finishes in the background.
+import { abortableSleep } from '../../src/provider/wait.js';
 import VpcSdk, * as $Vpc from '@alicloud/vpc20160428';
 import { $OpenApiUtil } from '@alicloud/openapi-core';
 import { alibabaError, isTransient } from './errors.js';
@@ -146,21 +147,5 @@ function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
         reject(e as Error);
       },
     );
-  });
-}
-
-/** setTimeout as a promise, rejected with the signal's reason when it aborts. */
-export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason as Error);
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal.reason as Error);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -8,18 +8,13 @@
 //   Resolves true as soon as a check says so, false when the deadline passed without it. A check
 //   that throws ends the poll with that error (the caller decides what a failed read means). Every
 //   wait honours the signal. No timers of its own: the clock's sleep is injected (tests: a fake one).
-//   abortableSleep: the real sleep (setTimeout, cancelled by the signal with its reason).
+//   The clock and the real sleep are ../../src/provider/wait.ts's.
 
 /** First wait between confirmation reads, doubled up to CONFIRM_MAX_STEP_MS. */
+import type { ConfirmClock } from '../../src/provider/wait.js';
+
 export const CONFIRM_FIRST_STEP_MS = 200;
 export const CONFIRM_MAX_STEP_MS = 2_000;
-
-/** Time as the confirm loop sees it (tests inject a fake clock). */
-export interface ConfirmClock {
-  sleep(ms: number, signal: AbortSignal): Promise<void>;
-  random(): number;
-  now(): number;
-}
 
 /** See the header. */
 export async function pollUntil(check: () => Promise<boolean>, timeoutMs: number, clock: ConfirmClock, signal: AbortSignal): Promise<boolean> {
@@ -32,20 +27,4 @@ export async function pollUntil(check: () => Promise<boolean>, timeoutMs: number
     await clock.sleep(Math.min(left, step * (0.5 + clock.random() / 2)), signal);
     step = Math.min(CONFIRM_MAX_STEP_MS, step * 2);
   }
-}
-
-/** setTimeout as a promise, rejected with the signal's reason when it aborts. */
-export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason as Error);
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal.reason as Error);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -25,9 +25,10 @@ import { permanent, retryable } from '../../src/provider/errors.js';
 import { parseCidr, type Cidr } from '../../src/net/address.js';
 import { localIpv4s, type InstanceFacts } from './facts.js';
 import type { AddressHolder, Ec2 } from './ec2.js';
-import { abortableSleep, pollUntil, type ConfirmClock } from './confirm.js';
+import { pollUntil } from './confirm.js';
+import { confirmClock, type ConfirmClock } from '../../src/provider/wait.js';
 import { modePreflight, instanceResolver, onceRetried, type AwsModeOptions, type Resolved } from './instance.js';
-import { Recheck } from './recheck.js';
+import { Recheck } from '../../src/provider/recheck.js';
 
 export interface ElasticIpOptions extends AwsModeOptions {
   /** The Elastic IP's allocation id (eipalloc-…). */
@@ -55,7 +56,7 @@ export class ElasticIpProvider implements VipProvider {
     private readonly opts: ElasticIpOptions,
   ) {
     this.cidrs = ctx.vips.map((v) => parseCidr(v));
-    this.clock = { sleep: opts.sleep ?? abortableSleep, random: opts.random ?? Math.random, now: opts.now ?? (() => performance.now()) };
+    this.clock = confirmClock(opts);
     const instance = instanceResolver(ctx.interface, opts);
     this.resolver = onceRetried(async () => {
       const r = await instance();

@@ -33,6 +33,7 @@ import {
 import { readFileSync } from 'node:fs';
 import type { PreflightCheck, ProviderContext } from '../../src/provider/types.js';
 import { readLinkLayer } from '../../src/net/link.js';
+import { ipv4InRange, ipv4Range, parseIpv4Address } from '../../src/net/ip.js';
 import { awsError, awsErrorCode } from './errors.js';
 import { discoverFacts, type InstanceFacts } from './facts.js';
 import type { Imds } from './imds.js';
@@ -99,33 +100,10 @@ function failed(check: string, e: unknown, fallbackFix: string): PreflightCheck 
 
 // ------------------------------------------------------------------ IPv4 helpers
 
-function ipToInt(ip: string): number | null {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
-  if (!m) return null;
-  const p = m.slice(1).map(Number);
-  if (p.some((x) => x > 255)) return null;
-  return ((p[0]! << 24) >>> 0) + (p[1]! << 16) + (p[2]! << 8) + p[3]!;
-}
-
-function cidrRange(cidr: string): { base: number; size: number } | null {
-  const [ip, len] = cidr.split('/');
-  const n = ip === undefined ? null : ipToInt(ip);
-  const l = Number(len);
-  if (n === null || !Number.isInteger(l) || l < 0 || l > 32) return null;
-  const size = 2 ** (32 - l);
-  return { base: n - (n % size), size };
-}
-
-function inCidr(cidr: string, ip: string): boolean {
-  const r = cidrRange(cidr);
-  const n = ipToInt(ip);
-  return r !== null && n !== null && n >= r.base && n < r.base + r.size;
-}
-
 /** AWS reserves the first four addresses of a subnet and its last. */
 function reservedInSubnet(cidr: string, ip: string): boolean {
-  const r = cidrRange(cidr);
-  const n = ipToInt(ip);
+  const r = ipv4Range(cidr);
+  const n = parseIpv4Address(ip);
   return r !== null && n !== null && (n - r.base < 4 || n === r.base + r.size - 1);
 }
 
@@ -212,7 +190,7 @@ function admitsVrrp(rules: readonly IpPermission[], ip: string, peerGroups: read
   return rules.some((r) => {
     const proto = (r.IpProtocol ?? '').toLowerCase();
     if (proto !== '-1' && proto !== String(VRRP) && proto !== 'vrrp') return false;
-    if ((r.IpRanges ?? []).some((x) => x.CidrIp && inCidr(x.CidrIp, ip))) return true;
+    if ((r.IpRanges ?? []).some((x) => x.CidrIp && ipv4InRange(x.CidrIp, ip))) return true;
     return (r.UserIdGroupPairs ?? []).some((g) => g.GroupId && peerGroups.includes(g.GroupId));
   });
 }
@@ -519,7 +497,7 @@ async function* secondaryIpChecks(ec2: Ec2Reader, facts: InstanceFacts, ours: Ne
   for (const vip of vips) {
     const check = `VIP ${vip}`;
     const holder = holders?.find((ni) => addressesOf(ni).includes(vip));
-    if (!inCidr(facts.subnetCidr, vip))
+    if (!ipv4InRange(facts.subnetCidr, vip))
       yield fail(
         check,
         `outside subnet ${facts.subnetId} (${facts.subnetCidr}) of ${facts.networkInterfaceId}: EC2 cannot assign it as a secondary address`,
@@ -566,7 +544,7 @@ async function* routeTableChecks(ec2: Ec2Reader, cfg: AwsPreflightConfig, facts:
       );
   }
   for (const vip of vips) {
-    const inside = facts.vpcCidrs.find((c) => inCidr(c, vip));
+    const inside = facts.vpcCidrs.find((c) => ipv4InRange(c, vip));
     if (inside)
       yield fail(`VIP ${vip}`, `inside the VPC's CIDR ${inside}: a route table cannot route an address of its own VPC elsewhere (the local route wins)`, `pick a VIP outside ${facts.vpcCidrs.join(', ')}, or use mode secondary-ip for an address inside the subnet`);
     else yield pass(`VIP ${vip}`, `outside the VPC (${facts.vpcCidrs.join(', ')})`);
@@ -595,7 +573,7 @@ async function* routeTableChecks(ec2: Ec2Reader, cfg: AwsPreflightConfig, facts:
     }
     const missing: string[] = [];
     for (const vip of vips) {
-      const route = table.Routes?.find((r) => r.DestinationCidrBlock === `${vip}/32` || (r.DestinationCidrBlock?.endsWith('/32') === false && r.DestinationCidrBlock !== undefined && r.GatewayId !== 'local' && inCidr(r.DestinationCidrBlock, vip)));
+      const route = table.Routes?.find((r) => r.DestinationCidrBlock === `${vip}/32` || (r.DestinationCidrBlock?.endsWith('/32') === false && r.DestinationCidrBlock !== undefined && r.GatewayId !== 'local' && ipv4InRange(r.DestinationCidrBlock, vip)));
       if (!route) missing.push(vip);
       else if (!firstTargets.has(vip)) firstTargets.set(vip, route.NetworkInterfaceId ?? route.InstanceId ?? route.GatewayId ?? null);
     }

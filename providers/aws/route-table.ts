@@ -21,12 +21,14 @@
 import type { PreflightCheck, PreflightOptions, ProviderContext, VipOwnership, VipProvider } from '../../src/provider/types.js';
 import { permanent, retryable } from '../../src/provider/errors.js';
 import { parseCidr, type Cidr } from '../../src/net/address.js';
+import { ipv4InRange } from '../../src/net/ip.js';
 import type { InstanceFacts } from './facts.js';
 import type { RouteTargets } from './ec2.js';
-import { abortableSleep, pollUntil, type ConfirmClock } from './confirm.js';
+import { pollUntil } from './confirm.js';
+import { confirmClock, type ConfirmClock } from '../../src/provider/wait.js';
 import { modePreflight, instanceResolver, type AwsModeOptions, type Resolved } from './instance.js';
 import { interfaceAddresses, type LocalAddresses } from './local-addresses.js';
-import { Recheck } from './recheck.js';
+import { Recheck } from '../../src/provider/recheck.js';
 
 export interface RouteTableOptions extends AwsModeOptions {
   /** The route tables that route the VIPs (every subnet's table whose clients must reach them). */
@@ -46,7 +48,7 @@ export class RouteTableProvider implements VipProvider {
     private readonly opts: RouteTableOptions,
   ) {
     this.cidrs = ctx.vips.map((v) => parseCidr(v));
-    this.clock = { sleep: opts.sleep ?? abortableSleep, random: opts.random ?? Math.random, now: opts.now ?? (() => performance.now()) };
+    this.clock = confirmClock(opts);
     this.local = opts.local ?? interfaceAddresses(ctx);
     this.resolver = instanceResolver(ctx.interface, opts);
   }
@@ -152,7 +154,7 @@ export class RouteTableProvider implements VipProvider {
     for (const c of this.cidrs) {
       if (c.family !== 4)
         throw permanent(`VIP ${c.cidr} is not IPv4`, 'route-table mode moves IPv4 /32 routes: give IPv4 VIPs', { code: 'VipNotIpv4' });
-      const vpc = facts.vpcCidrs.find((cidr) => inV4Cidr(c.address, cidr));
+      const vpc = facts.vpcCidrs.find((cidr) => ipv4InRange(cidr, c.address));
       if (vpc)
         throw permanent(
           `VIP ${c.address} lies inside the VPC's CIDR ${vpc}: EC2 routes it locally, a route table cannot send it to one ENI`,
@@ -161,19 +163,4 @@ export class RouteTableProvider implements VipProvider {
         );
     }
   }
-}
-
-/** Is the IPv4 `address` inside `cidr` ("a.b.c.d/n")? False for anything unparsable. */
-function inV4Cidr(address: string, cidr: string): boolean {
-  const toInt = (a: string) => {
-    const o = a.split('.').map(Number);
-    return o.length === 4 && o.every((x) => Number.isInteger(x) && x >= 0 && x <= 255) ? ((o[0]! << 24) | (o[1]! << 16) | (o[2]! << 8) | o[3]!) >>> 0 : null;
-  };
-  const [base = '', lenText] = cidr.split('/');
-  const len = Number(lenText);
-  const a = toInt(address);
-  const b = toInt(base);
-  if (a === null || b === null || !Number.isInteger(len) || len < 0 || len > 32) return false;
-  const mask = len === 0 ? 0 : (~0 << (32 - len)) >>> 0;
-  return (a & mask) >>> 0 === (b & mask) >>> 0;
 }

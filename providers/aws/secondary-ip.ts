@@ -15,7 +15,7 @@
 //            in EC2 while it briefly thought itself master (keepalived issue #950): verify at once
 //            (through the runner's recheck), so a VIP found 'elsewhere' is taken back now, not at
 //            the next reconcile. After the first release (a BACKUP at start-up), one verify at
-//            once (recheck.ts), so a failover finds everything it needs ready.
+//            once (src/provider/recheck.ts), so a failover finds everything it needs ready.
 // Instance facts (facts.ts) are read once, at the first call that needs them (instance.ts); the
 // guest side is local-addresses.ts, the confirmation loop confirm.ts (shared with the other modes).
 import type { PreflightCheck, PreflightOptions, ProviderContext, VipOwnership, VipProvider } from '../../src/provider/types.js';
@@ -23,10 +23,11 @@ import { retryable } from '../../src/provider/errors.js';
 import { parseCidr, type Cidr } from '../../src/net/address.js';
 import { localIpv4s, type InstanceFacts } from './facts.js';
 import type { Ec2, Holders } from './ec2.js';
-import { abortableSleep, pollUntil, type ConfirmClock } from './confirm.js';
+import { pollUntil } from './confirm.js';
+import { confirmClock, type ConfirmClock } from '../../src/provider/wait.js';
 import { modePreflight, instanceResolver, type AwsModeOptions, type Resolved } from './instance.js';
 import { interfaceAddresses, type LocalAddresses } from './local-addresses.js';
-import { Recheck } from './recheck.js';
+import { Recheck } from '../../src/provider/recheck.js';
 
 export type { LocalAddresses } from './local-addresses.js';
 
@@ -49,7 +50,7 @@ export class SecondaryIpProvider implements VipProvider {
     private readonly opts: SecondaryIpOptions,
   ) {
     this.cidrs = ctx.vips.map((v) => parseCidr(v));
-    this.clock = { sleep: opts.sleep ?? abortableSleep, random: opts.random ?? Math.random, now: opts.now ?? (() => performance.now()) };
+    this.clock = confirmClock(opts);
     this.local = opts.local ?? interfaceAddresses(ctx);
     this.resolver = instanceResolver(ctx.interface, opts);
   }

@@ -1,4 +1,4 @@
-// IPv4 address helpers: dotted-quad <-> unsigned 32-bit number, validation, multicast test.
+// IPv4 address helpers: dotted-quad <-> unsigned 32-bit number, validation, CIDR blocks, multicast test.
 // Pure; the one place the agent converts IPv4 address text.
 
 const DOTTED_QUAD = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
@@ -32,6 +32,30 @@ export function ipToUint32(s: string): number {
 export function uint32ToIp(n: number): string {
   if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new RangeError(`not a uint32: ${n}`);
   return [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff].join('.');
+}
+
+/** An IPv4 block: its first address, its size and its prefix length. */
+export interface Ipv4Range {
+  base: number;
+  size: number;
+  prefix: number;
+}
+
+/** "a.b.c.d/n" → the block it lies in (host bits ignored), or null when it is not an IPv4 CIDR. */
+export function ipv4Range(cidr: string): Ipv4Range | null {
+  const [ip = '', len, ...rest] = cidr.split('/');
+  const n = parseIpv4Address(ip);
+  const prefix = len === undefined || !/^\d{1,2}$/.test(len) ? NaN : Number(len);
+  if (rest.length > 0 || n === null || !(prefix >= 0 && prefix <= 32)) return null;
+  const size = 2 ** (32 - prefix);
+  return { base: n - (n % size), size, prefix };
+}
+
+/** Is the IPv4 `ip` inside `cidr`? False when either does not parse. */
+export function ipv4InRange(cidr: string, ip: string): boolean {
+  const r = ipv4Range(cidr);
+  const n = parseIpv4Address(ip);
+  return r !== null && n !== null && n >= r.base && n < r.base + r.size;
 }
 
 /** True for 224.0.0.0/4. False for anything that is not an IPv4 address. */

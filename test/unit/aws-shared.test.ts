@@ -1,8 +1,9 @@
-// The pieces every aws mode shares: the bounded jittered confirm loop and the abortable sleep
-// (providers/aws/confirm.ts), and "resolved once, retried after a failure" (providers/aws/instance.ts).
+// The pieces every aws mode shares: the bounded jittered confirm loop (providers/aws/confirm.ts), the
+// abortable sleep (src/provider/wait.ts, the alibaba provider's too), and "resolved once, retried after a failure" (providers/aws/instance.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { abortableSleep, CONFIRM_MAX_STEP_MS, pollUntil, type ConfirmClock } from '../../providers/aws/confirm.js';
+import { CONFIRM_MAX_STEP_MS, pollUntil } from '../../providers/aws/confirm.js';
+import { abortableSleep, type ConfirmClock } from '../../src/provider/wait.js';
 import { onceRetried } from '../../providers/aws/instance.js';
 
 function fakeClock(random = 0.5): ConfirmClock & { t: number; waits: number[] } {

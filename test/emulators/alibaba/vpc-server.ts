@@ -21,6 +21,7 @@
 // ServiceUnavailable with status 503), forbidden (403 Forbidden.RAM), conflict (400 TaskConflict),
 // error (any status/code/message), latency (waits `ms`, default 1000, then goes on), hang (never
 // answered; close() ends it). Latency faults add up; the first other matching fault wins.
+import { ActionFaults, type ArmedActionFault } from '../action-faults.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
@@ -64,17 +65,9 @@ export interface VpcFaultSpec {
   message?: string;
 }
 
-export interface ActiveVpcFault extends VpcFaultSpec {
-  id: number;
-  remaining: number;
-}
-
-export interface VpcFaults {
-  add(f: VpcFaultSpec): number;
-  remove(id: number): void;
-  clear(): void;
-  list(): ActiveVpcFault[];
-}
+export type ActiveVpcFault = ArmedActionFault<VpcFaultSpec>;
+/** Faults per action (../action-faults.ts). */
+export type VpcFaults = ActionFaults<VpcFaultSpec>;
 
 export interface VpcEmulatorOptions {
   state: VpcState;
@@ -207,40 +200,8 @@ export async function startVpcEmulator(opts: VpcEmulatorOptions): Promise<VpcEmu
   const nonces: NonceCache = new Map();
   const calls: VpcCall[] = [];
   const hanging = new Set<ServerResponse>();
-  let faultSeq = 0;
-  let active: ActiveVpcFault[] = [];
-  const faults: VpcFaults = {
-    add(f) {
-      const id = ++faultSeq;
-      active.push({ ...f, id, remaining: f.times ?? Infinity });
-      return id;
-    },
-    remove(id) {
-      active = active.filter((f) => f.id !== id);
-    },
-    clear() {
-      active = [];
-    },
-    list() {
-      return active.map((f) => ({ ...f }));
-    },
-  };
-  const takeFaults = (action: string): { latencyMs: number; fault?: ActiveVpcFault } => {
-    let latencyMs = 0;
-    let fault: ActiveVpcFault | undefined;
-    for (const f of active) {
-      if (f.action !== undefined && f.action !== action) continue;
-      if (f.kind === 'latency') {
-        latencyMs += f.ms ?? 1000;
-        f.remaining -= 1;
-      } else if (!fault) {
-        fault = f;
-        f.remaining -= 1;
-      }
-    }
-    active = active.filter((f) => f.remaining > 0);
-    return fault ? { latencyMs, fault } : { latencyMs };
-  };
+  const faults = new ActionFaults<VpcFaultSpec>();
+  const takeFaults = (action: string) => faults.take(action);
 
   const send = (res: ServerResponse, call: VpcCall, status: number, body: Record<string, unknown>, code?: string): void => {
     call.status = status;

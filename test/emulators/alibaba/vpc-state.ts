@@ -33,6 +33,7 @@
 //   (the HaVip FAQ says such an instance may still take the address). Returns the HaVip ids concerned.
 // - metadataView(instanceId) is the shape the ECS metadata emulator (metadata.ts) reads; keep it stable.
 import type { MetadataInstanceView } from './metadata.js';
+import { cidrContains, intToIp, ipToInt, parseCidr } from '../ipv4.js';
 
 export class VpcError extends Error {
   constructor(
@@ -46,36 +47,9 @@ export class VpcError extends Error {
 
 // ---------------------------------------------------------------- addresses
 
-export function ipToInt(ip: string): number | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
-  if (!m) return undefined;
-  const parts = m.slice(1).map(Number);
-  if (parts.some((p) => p > 255)) return undefined;
-  return ((parts[0]! << 24) >>> 0) + (parts[1]! << 16) + (parts[2]! << 8) + parts[3]!;
-}
-
-export function intToIp(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
-
-function cidrRange(cidr: string): { base: number; size: number; prefix: number } | undefined {
-  const [ip, p] = cidr.split('/');
-  const n = ip === undefined ? undefined : ipToInt(ip);
-  const prefix = Number(p);
-  if (n === undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > 32) return undefined;
-  const size = 2 ** (32 - prefix);
-  return { base: n - (n % size), size, prefix };
-}
-
-export function cidrContains(cidr: string, ip: string): boolean {
-  const c = cidrRange(cidr);
-  const n = ipToInt(ip);
-  return c !== undefined && n !== undefined && n >= c.base && n < c.base + c.size;
-}
-
 /** The addresses Alibaba reserves in a vSwitch: the first and the last three. */
 export function reservedAddresses(cidr: string): string[] {
-  const c = cidrRange(cidr);
+  const c = parseCidr(cidr);
   if (!c) return [];
   return [c.base, c.base + c.size - 3, c.base + c.size - 2, c.base + c.size - 1].map(intToIp);
 }
@@ -386,7 +360,7 @@ export class VpcState {
       if (reserved.has(ip)) throw new VpcError(400, 'InvalidIPAddress.NotAvailable', 'The specified IP address is reserved by the system.');
       if (used.has(ip)) throw new VpcError(400, 'InvalidIPAddress.AlreadyUsed', 'The specified IP address is already in use.');
     } else {
-      const c = cidrRange(sw.cidr)!;
+      const c = parseCidr(sw.cidr)!;
       for (let n = c.base; n < c.base + c.size && ip === undefined; n++) {
         const cand = intToIp(n);
         if (!reserved.has(cand) && !used.has(cand)) ip = cand;
@@ -426,7 +400,7 @@ export class VpcState {
     if (!inst) throw new Error(`unknown instance ${instanceId}`);
     const sw = this.vSwitches.get(inst.vSwitchId)!;
     const vpc = this.vpcs.get(sw.vpcId)!;
-    const c = cidrRange(sw.cidr)!;
+    const c = parseCidr(sw.cidr)!;
     const netmask = intToIp(c.prefix === 0 ? 0 : (0xffffffff << (32 - c.prefix)) >>> 0);
     return {
       instanceId,

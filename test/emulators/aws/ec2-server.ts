@@ -10,6 +10,7 @@
 // Every response carries x-amzn-RequestId, Content-Type text/xml;charset=UTF-8, Date and Server.
 // Faults: faults.add({ action?, times?, kind, ms?, status? }); times (default: unlimited) counts the
 // requests it affects, then it removes itself. `hang` answers only when the emulator closes.
+import { ActionFaults, type ArmedActionFault } from '../action-faults.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
@@ -64,17 +65,9 @@ export interface FaultSpec {
   status?: 500 | 503;
 }
 
-export interface ActiveFault extends FaultSpec {
-  id: number;
-  remaining: number;
-}
-
-export interface Faults {
-  add(f: FaultSpec): number;
-  remove(id: number): void;
-  clear(): void;
-  list(): ActiveFault[];
-}
+export type ActiveFault = ArmedActionFault<FaultSpec>;
+/** Faults per action (../action-faults.ts). */
+export type Faults = ActionFaults<FaultSpec>;
 
 export interface Ec2EmulatorOptions {
   state: Ec2State;
@@ -375,41 +368,8 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions): Promise<Ec2Emu
   const region = opts.region ?? state.region;
   const creds = new Map<string, Ec2Credential>(opts.credentials.map((c) => [c.accessKeyId, { ...c }]));
   const calls: Ec2Call[] = [];
-  let faultSeq = 0;
-  let active: ActiveFault[] = [];
-  const faults: Faults = {
-    add(f) {
-      const id = ++faultSeq;
-      active.push({ ...f, id, remaining: f.times ?? Infinity });
-      return id;
-    },
-    remove(id) {
-      active = active.filter((f) => f.id !== id);
-    },
-    clear() {
-      active = [];
-    },
-    list() {
-      return active.map((f) => ({ ...f }));
-    },
-  };
-  /** Takes one use of every matching fault: the summed latency and the first terminal fault. */
-  const takeFaults = (action: string): { latencyMs: number; fault?: ActiveFault } => {
-    let latencyMs = 0;
-    let fault: ActiveFault | undefined;
-    for (const f of active) {
-      if (f.action !== undefined && f.action !== action) continue;
-      if (f.kind === 'latency') {
-        latencyMs += f.ms ?? 1000;
-        f.remaining -= 1;
-      } else if (!fault) {
-        fault = f;
-        f.remaining -= 1;
-      }
-    }
-    active = active.filter((f) => f.remaining > 0);
-    return fault ? { latencyMs, fault } : { latencyMs };
-  };
+  const faults = new ActionFaults<FaultSpec>();
+  const takeFaults = (action: string) => faults.take(action);
 
   const send = (res: ServerResponse, call: Ec2Call, status: number, body: string, code?: string): void => {
     call.status = status;

@@ -16,44 +16,13 @@
 //   now() is injectable (a fake clock); the default, Date.now, is the real-time mode.
 // - imdsView(instanceId) is the shape the IMDS emulator reads; keep it stable.
 import { Ec2Error } from './ec2-errors.js';
+import { cidrContains, intToIp, ipToInt, parseCidr, type Cidr } from '../ipv4.js';
 import type { ImdsInstanceView, ImdsInterface } from './imds.js';
 
 export { Ec2Error };
+export { cidrContains, intToIp, ipToInt, parseCidr, type Cidr };
 
 // ---------------------------------------------------------------- addresses
-
-export function ipToInt(ip: string): number | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
-  if (!m) return undefined;
-  const parts = m.slice(1).map(Number);
-  if (parts.some((p) => p > 255)) return undefined;
-  return ((parts[0]! << 24) >>> 0) + (parts[1]! << 16) + (parts[2]! << 8) + parts[3]!;
-}
-
-export function intToIp(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
-
-export interface Cidr {
-  base: number;
-  prefix: number;
-  size: number;
-}
-
-export function parseCidr(cidr: string): Cidr | undefined {
-  const [ip, p] = cidr.split('/');
-  const base = ip === undefined ? undefined : ipToInt(ip);
-  const prefix = p === undefined ? NaN : Number(p);
-  if (base === undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > 32) return undefined;
-  const size = 2 ** (32 - prefix);
-  return { base: base - (base % size), prefix, size };
-}
-
-export function cidrContains(cidr: string, ip: string): boolean {
-  const c = parseCidr(cidr);
-  const n = ipToInt(ip);
-  return c !== undefined && n !== undefined && n >= c.base && n < c.base + c.size;
-}
 
 /** The five addresses AWS reserves in a subnet: network, +1 router, +2 DNS, +3 future, broadcast. */
 export function reservedAddresses(cidr: string): string[] {

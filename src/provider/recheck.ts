@@ -1,12 +1,11 @@
-// The runner's "verify now" as the aws modes use it (VipProvider.watch):
+// The runner's "verify now" (VipProvider.watch) as the cloud providers use it:
 //   - on a lower-priority advert (announce 'lower-priority'): a MASTER heard a peer that may have
-//     grabbed the VIP in EC2 while it briefly thought itself master (keepalived issue #950), so EC2 is
-//     read now, not at the next reconcile;
+//     taken the VIP in the cloud while it briefly thought itself master (keepalived issue #950): the
+//     backend is read now, not at the next reconcile, and a VIP found elsewhere is taken back;
 //   - once, right after the first release (a BACKUP at start-up): the first verify then runs at once
-//     instead of a reconcile period later, so the facts, the credentials, the EC2 client and its
-//     connection are ready before this node ever has to take over (the first EC2 request of a
-//     failover is not the one that pays for them), and /status knows who holds the VIPs from the
-//     start. Through the runner, so it is rate-limited and batched with every other instance's.
+//     instead of a reconcile period later, so facts, credentials, the API client and its connection
+//     are ready before this node ever has to take over, and /status knows who holds the VIPs from
+//     the start. Through the runner, so it is rate-limited and batched with every other instance's.
 export class Recheck {
   private fn: (() => void) | null = null;
   private warmed = false;
