@@ -31,3 +31,33 @@ export function interfaceAddresses(ctx: ProviderContext): LocalAddresses {
     },
   };
 }
+
+/**
+ * A failover's first EC2 request goes before the guest side: `request` is started by the caller, gets
+ * one turn of the event loop to reach the wire (the SDK's work up to the socket is promise
+ * continuations, all run before a setImmediate), and only then do the VIPs go on the interface (a
+ * netlink round trip each, ~1.3 ms that used to delay the request). Then both are awaited; a failed
+ * request is the error that counts (the local add is repeated by the retry's acquire anyway).
+ */
+export async function requestFirst<T>(request: Promise<T>, addLocal: () => Promise<void>): Promise<T> {
+  const settled = request.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  let localError: unknown = null;
+  try {
+    await addLocal();
+  } catch (e) {
+    localError = e;
+  }
+  const r = await settled;
+  if (!r.ok) throw r.error;
+  if (localError !== null) throw localError;
+  return r.value;
+}
+
+/** Every VIP on the interface, one after the other. */
+export async function addAll(local: LocalAddresses, cidrs: readonly { cidr: string }[], signal: AbortSignal): Promise<void> {
+  for (const c of cidrs) await local.add(c.cidr, signal);
+}

@@ -3,7 +3,8 @@
 // configured interface; its source/dest check must be off, or EC2 drops the forwarded traffic), and
 // on the interface itself (EC2 does not configure the guest).
 //
-//   acquire: the VIPs on the interface; ONE DescribeRouteTables for every table and VIP; a route that
+//   acquire: ONE DescribeRouteTables for every table and VIP (the VIPs go on the interface while it is
+//            on its way: requestFirst in local-addresses.ts); a route that
 //            does not exist is a permanent error with the `aws ec2 create-route` that fixes it (ReplaceRoute
 //            cannot create one), before any write; ReplaceRoute VIP/32 → our ENI only where a table
 //            does not already route it to us (already right everywhere: no write); then confirm with
@@ -27,7 +28,7 @@ import type { RouteTargets } from './ec2.js';
 import { pollUntil } from './confirm.js';
 import { confirmClock, type ConfirmClock } from '../../src/provider/wait.js';
 import { modePreflight, instanceResolver, type AwsModeOptions, type Resolved } from './instance.js';
-import { interfaceAddresses, type LocalAddresses } from './local-addresses.js';
+import { addAll, interfaceAddresses, requestFirst, type LocalAddresses } from './local-addresses.js';
 import { Recheck } from '../../src/provider/recheck.js';
 
 export interface RouteTableOptions extends AwsModeOptions {
@@ -75,9 +76,8 @@ export class RouteTableProvider implements VipProvider {
   async acquire(signal: AbortSignal): Promise<void> {
     const { facts, ec2 } = await this.resolve();
     this.checkOverlay(facts);
-    for (const c of this.cidrs) await this.local.add(c.cidr, signal);
     const eni = facts.networkInterfaceId;
-    const before = await ec2.routeTargets(this.routeTableIds, this.destinations, signal);
+    const before = await requestFirst(ec2.routeTargets(this.routeTableIds, this.destinations, signal), () => addAll(this.local, this.cidrs, signal));
     const missing = [...before].flatMap(([table, byDest]) => [...byDest].filter(([, t]) => t.missing).map(([dest]) => ({ table, dest })));
     if (missing.length > 0)
       throw permanent(

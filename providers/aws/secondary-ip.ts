@@ -2,9 +2,9 @@
 // the configured interface), moved with AssignPrivateIpAddresses + AllowReassignment, and also on the
 // interface itself (EC2 does not configure the guest).
 //
-//   acquire: the VIPs on the interface; if IMDS does not already list them on our ENI (asked only
-//            when they were ours when we last looked: a failover's assign goes at once), ONE assign
-//            for all of them; then confirm — the remap is asynchronous — by polling IMDS local-ipv4s
+//   acquire: a failover: ONE assign for all the VIPs at once, and the VIPs on the interface while it
+//            is on its way (requestFirst); otherwise (they were ours when we last looked: a drift, a
+//            retry) the VIPs on the interface first, then the assign only if IMDS does not list them; then confirm — the remap is asynchronous — by polling IMDS local-ipv4s
 //            (no EC2 call) with jittered, doubling waits up to timing.confirmTimeoutMs, and one
 //            DescribeNetworkInterfaces at the end if IMDS could not tell. At most 2 EC2 calls.
 //   release: the VIPs off the interface; in the cloud only with unassignOnRelease (and only those
@@ -26,7 +26,7 @@ import type { Ec2, Holders } from './ec2.js';
 import { pollUntil } from './confirm.js';
 import { confirmClock, type ConfirmClock } from '../../src/provider/wait.js';
 import { modePreflight, instanceResolver, type AwsModeOptions, type Resolved } from './instance.js';
-import { interfaceAddresses, type LocalAddresses } from './local-addresses.js';
+import { addAll, interfaceAddresses, requestFirst, type LocalAddresses } from './local-addresses.js';
 import { Recheck } from '../../src/provider/recheck.js';
 
 export type { LocalAddresses } from './local-addresses.js';
@@ -44,6 +44,7 @@ export class SecondaryIpProvider implements VipProvider {
   private readonly recheck = new Recheck();
   /** Every VIP was on our ENI when we last looked (or we assigned them since): acquire checks IMDS before assigning. */
   private oursLastSeen = false;
+  private rehearsed = false;
 
   constructor(
     private readonly ctx: ProviderContext,
@@ -67,14 +68,20 @@ export class SecondaryIpProvider implements VipProvider {
 
   async acquire(signal: AbortSignal): Promise<void> {
     const { facts, ec2 } = await this.resolve();
-    for (const c of this.cidrs) await this.local.add(c.cidr, signal);
-    // Already ours (a local-only drift, a retry after the remap landed)? Asked only when we last saw
-    // them on our ENI: a failover sends its assign at once, without waiting for an IMDS read (an
-    // assign of what is already ours is a harmless no-op).
-    if (this.oursLastSeen && (await this.listedOnOurEni(facts))) return;
-    signal.throwIfAborted();
-    this.oursLastSeen = true; // from here on a retry checks first: the assign may have landed
-    await ec2.assign(facts.networkInterfaceId, this.addresses, signal);
+    if (this.oursLastSeen) {
+      // Already ours (a local-only drift, a retry after the remap landed)? Asked only when we last
+      // saw them on our ENI (an assign of what is already ours is a harmless no-op).
+      await addAll(this.local, this.cidrs, signal);
+      if (await this.listedOnOurEni(facts)) return;
+      signal.throwIfAborted();
+      await ec2.assign(facts.networkInterfaceId, this.addresses, signal);
+    } else {
+      // A failover: the assign goes at once, before the local addresses (requestFirst).
+      signal.throwIfAborted();
+      this.oursLastSeen = true; // from here on a retry checks first: the assign may have landed
+      await requestFirst(ec2.assign(facts.networkInterfaceId, this.addresses, signal), () => addAll(this.local, this.cidrs, signal));
+    }
+    this.oursLastSeen = true;
     await this.confirm(facts, ec2, signal);
   }
 
@@ -92,7 +99,12 @@ export class SecondaryIpProvider implements VipProvider {
 
   async verify(signal: AbortSignal): Promise<VipOwnership> {
     const { facts, ec2 } = await this.resolve();
-    return this.ownershipFrom(await ec2.holders(facts.vpcId, this.addresses, signal), facts, await this.localAddresses(signal));
+    const out = this.ownershipFrom(await ec2.holders(facts.vpcId, this.addresses, signal), facts, await this.localAddresses(signal));
+    if (!this.rehearsed) {
+      this.rehearsed = true; // once: the failover's assign compiled ahead, nothing sent (Ec2.rehearseAssign)
+      await ec2.rehearseAssign(facts.networkInterfaceId, this.addresses).catch(() => undefined);
+    }
+    return out;
   }
 
   /** Per VIP from a DescribeNetworkInterfaces answer (verifyMany shares one among instances). */

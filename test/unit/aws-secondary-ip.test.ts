@@ -48,6 +48,7 @@ test('failover: the VIP moves from the other ENI to ours in ONE EC2 call, confir
   await withWorld(async (w) => {
     const { p, local } = provider(w);
     assert.deepEqual(await p.verify(signal()), { [`${VIP}/32`]: 'elsewhere' }, 'before: on the other instance\'s ENI');
+    assert.deepEqual(ec2Calls(w), ['DescribeNetworkInterfaces'], 'the first verify rehearses the assign: nothing of it reaches EC2');
     const from = w.ec2.calls.length;
     const t0 = w.clock.t;
     await p.acquire(signal());
@@ -67,6 +68,21 @@ test('failover: the VIP moves from the other ENI to ours in ONE EC2 call, confir
     await p.acquire(signal());
     assert.deepEqual(ec2Calls(w, again), [], 'already ours in IMDS: no EC2 call');
     assert.ok(local.set.has(VIP));
+  });
+});
+
+test('rehearseAssign: the whole SDK stack runs (the credentials are resolved, the request signed), nothing is sent or counted', async () => {
+  await withWorld(async (w) => {
+    const ec2 = new Ec2({ region: 'eu-west-1', endpoint: w.ec2.url, timeoutMs: 2_000 });
+    let signed = 0;
+    const credentials = async () => (signed++, KEY);
+    const counted = new Ec2({ region: 'eu-west-1', endpoint: w.ec2.url, timeoutMs: 2_000, credentials });
+    await ec2.rehearseAssign(w.b.eni, [VIP]);
+    await counted.rehearseAssign(w.b.eni, [VIP]);
+    assert.equal(w.ec2.calls.length, 0, 'the emulator saw no request');
+    assert.equal(ec2.calls + counted.calls, 0);
+    assert.ok(signed >= 1, 'the credentials were asked for: the signing step ran');
+    assert.ok(!w.state.getEni(w.b.eni).secondaryIps.includes(VIP));
   });
 });
 

@@ -1,10 +1,12 @@
 // The pieces every aws mode shares: the bounded jittered confirm loop (providers/aws/confirm.ts), the
-// abortable sleep (src/provider/wait.ts, the alibaba provider's too), and "resolved once, retried after a failure" (providers/aws/instance.ts).
+// abortable sleep (src/provider/wait.ts, the alibaba provider's too), "resolved once, retried after a failure" (providers/aws/instance.ts),
+// and a failover's request before the local addresses (requestFirst, providers/aws/local-addresses.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CONFIRM_MAX_STEP_MS, pollUntil } from '../../providers/aws/confirm.js';
 import { abortableSleep, type ConfirmClock } from '../../src/provider/wait.js';
 import { onceRetried } from '../../providers/aws/instance.js';
+import { requestFirst } from '../../providers/aws/local-addresses.js';
 
 function fakeClock(random = 0.5): ConfirmClock & { t: number; waits: number[] } {
   const c = {
@@ -75,4 +77,28 @@ test('onceRetried: concurrent callers share one computation; a failure is not ke
   assert.equal(await get(), 2, 'tried again after the failure');
   assert.equal(await get(), 2, 'then kept');
   assert.equal(runs, 2);
+});
+
+test('requestFirst: the request runs its promise chain to its end before the local add starts; its error wins over the local one', async () => {
+  const order: string[] = [];
+  // A request whose work up to "the socket" is a chain of promise continuations, as the SDK's is.
+  const request = (fail: boolean) =>
+    (async () => {
+      for (let i = 0; i < 50; i++) await Promise.resolve();
+      order.push('request on the wire');
+      await new Promise((r) => setTimeout(r, 5));
+      if (fail) throw new Error('Throttling');
+      return 'assigned';
+    })();
+  const local = (fail: boolean) => async () => {
+    order.push('local add');
+    if (fail) throw new Error('EPERM');
+  };
+  assert.equal(await requestFirst(request(false), local(false)), 'assigned');
+  assert.deepEqual(order, ['request on the wire', 'local add']);
+  await assert.rejects(requestFirst(request(true), local(true)), /Throttling/, 'the request failed: its error, not the local one');
+  await assert.rejects(requestFirst(request(false), local(true)), /EPERM/, 'the request landed but the local add failed');
+  order.length = 0;
+  await assert.rejects(requestFirst(request(true), local(false)), /Throttling/);
+  assert.deepEqual(order, ['request on the wire', 'local add'], 'the local add still happens while the request fails');
 });
