@@ -113,8 +113,6 @@ const ADVICE: Record<string, string> = {
   'vrrp_instance.kernel_rx_buf_size': 'ha-agent sizes its receive socket itself; nothing to set',
   // vrrp_sync_group
   'vrrp_sync_group.smtp_alert': MAIL,
-  'vrrp_sync_group.global_tracking': 'ha-agent tracks per instance: list the checks under each member\'s track:',
-  'vrrp_sync_group.sync_group_tracking_weight': 'ha-agent tracks per instance: list the checks under each member\'s track:',
   'vrrp_sync_group.notify_priority_changes': 'not supported: /status and /metrics show every priority change',
   // vrrp_script / track_file / track_process
   'vrrp_script.reverse': 'weight … reverse is not supported: invert the script\'s exit code instead',

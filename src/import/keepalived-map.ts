@@ -94,13 +94,23 @@ interface CheckDef {
   kind: 'exec' | 'file' | 'process';
   node: YAMLMap;
   at: Where;
+  /** The check's own weight (keepalived's defaults: 0 for scripts and processes, 1 for files). */
+  weight: number;
 }
 
-interface Tracks {
-  checks: Node[];
-  interfaces: Node[];
-  files: Node[];
+/** One track_* entry, turned into YAML only at the end (sync groups and owners change weights). */
+interface TrackEntry {
+  kind: 'check' | 'interface';
+  name: string;
+  /** "weight N" on the entry itself (an override for checks). */
+  weight?: number;
+  st: KaStatement;
+  what: string;
+  /** From the vrrp_sync_group's own track_* (kept weighted, as keepalived does). */
+  fromGroup?: boolean;
 }
+
+type Tracks = TrackEntry[];
 
 const GARP_KEYS: Record<string, keyof Globals['garp']> = {
   garp_master_repeat: 'repeat',
@@ -119,7 +129,7 @@ class Importer {
   readonly instancesMap = new YAMLMap();
   readonly groupsMap = new YAMLMap();
   readonly instanceNames = new Set<string>();
-  readonly instanceTracks = new Map<string, { tracks: Tracks; map: YAMLMap }>();
+  readonly instanceTracks = new Map<string, { tracks: Tracks; map: YAMLMap; owner: boolean; group?: { name: string; weighted: boolean } }>();
   notifyFifo?: Scalar;
   strict?: Where;
 
@@ -129,8 +139,8 @@ class Importer {
     this.findings.push({ at: st.at, keyword, text, kind: 'unmapped' });
   }
 
-  note(st: KaStatement, text: string): void {
-    this.findings.push({ at: st.at, keyword: st.keyword, text, kind: 'note' });
+  note(st: KaStatement, text: string, keyword = st.keyword): void {
+    this.findings.push({ at: st.at, keyword, text, kind: 'note' });
   }
 
   /** A scalar with a trailing "# file:line keyword args" comment. */
@@ -193,6 +203,12 @@ class Importer {
   }
 
   emit(parsed: ParsedConf): MapResult {
+    const seen = new Set<string>();
+    const unique = this.findings.filter((f) => {
+      const key = `${src(f.at)}\u0000${f.keyword}\u0000${f.text}`;
+      return seen.has(key) ? false : (seen.add(key), true);
+    });
+    this.findings.splice(0, this.findings.length, ...unique);
     const order = (f: Finding) => parsed.files.indexOf(f.at.file);
     this.findings.sort((a, b) => order(a) - order(b) || a.at.line - b.at.line);
     const root = this.doc.contents as YAMLMap;
@@ -365,7 +381,7 @@ class Importer {
       this.put(m, 'user', u);
     }
     for (const [k, v] of rest) this.put(m, k, v);
-    this.checks.set(name, { kind: 'exec', node: m, at: st.at });
+    this.checks.set(name, { kind: 'exec', node: m, at: st.at, weight: num(body.find((b) => b.keyword === 'weight')?.args[0]) ?? 0 });
     this.put(this.checksMap, name, m, ` ${src(st.at)} vrrp_script ${name}`);
   }
 
@@ -391,7 +407,7 @@ class Importer {
     this.put(m, 'type', this.s('file', st, `${st.keyword} ${name}`));
     this.put(m, 'path', path);
     if (weight) this.put(m, 'weight', weight);
-    this.checks.set(name, { kind: 'file', node: m, at: st.at });
+    this.checks.set(name, { kind: 'file', node: m, at: st.at, weight: weight ? (weight.value as number) : 1 });
     this.put(this.checksMap, name, m, ` ${src(st.at)} ${st.keyword} ${name}`);
   }
 
@@ -416,14 +432,14 @@ class Importer {
     this.put(m, 'type', this.s('process', st, `vrrp_track_process ${name}`));
     this.put(m, 'name', proc);
     if (weight) this.put(m, 'weight', weight);
-    this.checks.set(name, { kind: 'process', node: m, at: st.at });
+    this.checks.set(name, { kind: 'process', node: m, at: st.at, weight: weight ? (weight.value as number) : 0 });
     this.put(this.checksMap, name, m, ` ${src(st.at)} vrrp_track_process ${name}`);
   }
 
   // -------------------------------------------------------------------------------------------
 
   /** track_script / track_file / track_process / track_interface entries into `tracks`. */
-  track(b: KaStatement, tracks: Tracks, ctx: Context): void {
+  track(b: KaStatement, tracks: Tracks, ctx: Context, ownInterface?: string): void {
     for (const e of b.block ?? []) {
       const name = e.keyword;
       let weight: number | undefined;
@@ -439,8 +455,11 @@ class Importer {
         this.unmapped(e, ctx, `${b.keyword} ${name}: ${e.args.join(' ')} is not supported (only "weight N")`, b.keyword);
       }
       if (b.keyword === 'track_interface') {
-        if (weight === undefined) tracks.interfaces.push(this.s(name, e, `${b.keyword} ${line(e)}`));
-        else tracks.interfaces.push(this.flowMap([['interface', name], ['weight', weight]], e, `${b.keyword} ${line(e)}`));
+        if (name === ownInterface) {
+          this.note(e, `keepalived ignores tracking the instance's own interface ${name} ("Ignoring track_interface ${name} since own interface"); ha-agent puts the instance in FAULT while it is down anyway, so it is left out`, b.keyword);
+          continue;
+        }
+        tracks.push({ kind: 'interface', name, ...(weight !== undefined ? { weight } : {}), st: e, what: `${b.keyword} ${line(e)}`, ...(ctx === 'vrrp_sync_group' ? { fromGroup: true } : {}) });
         continue;
       }
       const def = this.checks.get(name);
@@ -450,8 +469,7 @@ class Importer {
         this.unmapped(e, ctx, `${b.keyword} ${name}: no ${block} ${name} is defined (keepalived ignores this line too); left out`, b.keyword);
         continue;
       }
-      if (weight === undefined) tracks.checks.push(this.s(name, e, `${b.keyword} ${line(e)}`));
-      else tracks.checks.push(this.flowMap([['check', name], ['weight', weight]], e, `${b.keyword} ${line(e)}`));
+      tracks.push({ kind: 'check', name, ...(weight !== undefined ? { weight } : {}), st: e, what: `${b.keyword} ${line(e)}`, ...(ctx === 'vrrp_sync_group' ? { fromGroup: true } : {}) });
     }
     if (!b.block) this.unmapped(b, ctx, `${b.keyword} needs a { … } block`);
   }
@@ -556,11 +574,11 @@ class Importer {
     }
 
     // tracking
-    const tracks: Tracks = { checks: [], interfaces: [], files: [] };
-    for (const b of body) if (['track_script', 'track_file', 'track_process', 'track_interface'].includes(b.keyword)) this.track(b, tracks, 'vrrp_instance');
+    const tracks: Tracks = [];
+    for (const b of body) if (['track_script', 'track_file', 'track_process', 'track_interface'].includes(b.keyword)) this.track(b, tracks, 'vrrp_instance', iface);
     const trackMap = new YAMLMap();
     put('track', trackMap);
-    this.instanceTracks.set(name, { tracks, map: trackMap });
+    this.instanceTracks.set(name, { tracks, map: trackMap, owner: num(prioSt?.args[0]) === 255 || (!prioSt && state === 'MASTER') });
 
     // VIPs
     const vips = new YAMLSeq();
@@ -787,8 +805,9 @@ class Importer {
     const members = new YAMLSeq();
     members.flow = true;
     const memberNames: string[] = [];
-    const tracks: Tracks = { checks: [], interfaces: [], files: [] };
+    const tracks: Tracks = [];
     const notify = new YAMLMap();
+    let weighted = false;
     for (const b of body) {
       if (b.keyword === 'group') {
         for (const e of b.block ?? []) {
@@ -806,7 +825,8 @@ class Importer {
       } else if (['notify_master', 'notify_backup', 'notify_fault', 'notify_stop', 'notify'].includes(b.keyword)) {
         const r = this.notifyHook(b, 'vrrp_sync_group');
         if (r) this.put(notify, b.keyword === 'notify' ? 'any' : b.keyword.replace('notify_', ''), r.node);
-      } else this.unmapped(b, 'vrrp_sync_group');
+      } else if (b.keyword === 'sync_group_tracking_weight' || b.keyword === 'global_tracking') weighted = true;
+      else this.unmapped(b, 'vrrp_sync_group');
     }
     if (memberNames.length === 0) {
       this.unmapped(st, 'vrrp_sync_group', `vrrp_sync_group ${name} has no imported members; left out`);
@@ -816,7 +836,8 @@ class Importer {
     for (const member of memberNames) {
       const t = this.instanceTracks.get(member);
       if (!t) continue;
-      for (const k of ['checks', 'interfaces', 'files'] as const) for (const n of tracks[k]) t.tracks[k].push((n as Scalar | YAMLMap).clone() as Node);
+      t.group = { name, weighted };
+      t.tracks.push(...tracks);
     }
     this.put(g, 'instances', members);
     if (notify.items.length) this.put(g, 'notify', notify);
@@ -825,13 +846,43 @@ class Importer {
 
   /** Fills each instance's track: map (after sync groups added theirs), or removes an empty one. */
   finishTracks(): void {
-    for (const [name, { tracks, map }] of this.instanceTracks) {
-      for (const k of ['checks', 'interfaces', 'files'] as const) {
-        if (!tracks[k].length) continue;
-        const seq = new YAMLSeq();
-        for (const n of tracks[k]) seq.add(n);
-        this.put(map, k, seq);
+    for (const [name, { tracks, map, owner, group }] of this.instanceTracks) {
+      const checks = new YAMLSeq();
+      const interfaces = new YAMLSeq();
+      const groupOwner = group && [...this.instanceTracks.values()].some((t) => t.group?.name === group.name && t.owner);
+      for (const e of tracks) {
+        const def = e.kind === 'check' ? this.checks.get(e.name) : undefined;
+        let weight = e.weight ?? def?.weight ?? 0;
+        const why = owner ? 'the instance is the address owner (priority 255)' : `it is in vrrp_sync_group ${group?.name} (without sync_group_tracking_weight)`;
+        // keepalived (vrrp.c vrrp_complete_instance, sync_group_tracking_init): in a sync group without
+        // sync_group_tracking_weight, and for an address owner, an instance's own weighted tracking is
+        // dropped (interfaces in a sync group become unweighted: FAULT while down; files with the
+        // default weight 1 become weight 0: FAULT on a non-zero value); a group's own entries keep
+        // their weights unless a member is an owner (then 0).
+        if (e.fromGroup) {
+          if (groupOwner && weight !== 0) {
+            this.note(e.st, `keepalived clears the weight of a sync group's tracking when a member is the address owner ("Cannot have weighted track …"), so weight 0 (FAULT on failure)`, e.what.split(' ')[0]);
+            weight = 0;
+          }
+        } else if ((owner || (group && !group.weighted)) && weight !== 0) {
+          const fileDefault = def?.kind === 'file' && weight === 1;
+          if (e.kind === 'interface' && !owner) {
+            this.note(e.st, `keepalived ignores this interface's weight because ${why}: a plain track (FAULT while down)`, e.what.split(' ')[0]);
+            weight = 0;
+          } else if (fileDefault) {
+            this.note(e.st, `keepalived tracks this file with weight 0 because ${why} (FAULT on a non-zero value)`, e.what.split(' ')[0]);
+            weight = 0;
+          } else {
+            this.note(e.st, `keepalived ignores this weighted tracking because ${why}, so it is left out`, e.what.split(' ')[0]);
+            continue;
+          }
+        }
+        const explicit = e.weight !== undefined || weight !== (def?.weight ?? 0);
+        if (e.kind === 'interface') interfaces.add(weight !== 0 ? this.flowMap([['interface', e.name], ['weight', weight]], e.st, e.what) : this.s(e.name, e.st, e.what));
+        else checks.add(explicit ? this.flowMap([['check', e.name], ['weight', weight]], e.st, e.what) : this.s(e.name, e.st, e.what));
       }
+      if (checks.items.length) this.put(map, 'checks', checks);
+      if (interfaces.items.length) this.put(map, 'interfaces', interfaces);
       if (map.items.length === 0) {
         const inst = this.instancesMap.get(name, true) as YAMLMap | undefined;
         inst?.delete('track');
