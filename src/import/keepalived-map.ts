@@ -582,11 +582,24 @@ class Importer {
 
     // VIPs
     const vips = new YAMLSeq();
+    const vipAt = new Map<Scalar, Where>();
     for (const b of body.filter((x) => x.keyword === 'virtual_ipaddress')) {
       if (!b.block) this.unmapped(b, 'vrrp_instance', 'virtual_ipaddress needs a { … } block');
-      for (const e of b.block ?? []) {
-        const v = this.vip(e, iface);
-        if (v) vips.add(v);
+      for (const e of b.block ?? [])
+        for (const v of this.vip(e, iface)) {
+          vips.add(v);
+          vipAt.set(v, e.at);
+        }
+    }
+    // keepalived: an instance is of the family of its first VIP; VIPs of the other family are
+    // handled like virtual_ipaddress_excluded (not in the adverts).
+    const family = (x: Scalar) => (String(x.value).includes(':') ? 6 : 4);
+    const first = vips.items[0] as Scalar | undefined;
+    if (first) {
+      for (const x of [...(vips.items as Scalar[])]) {
+        if (family(x) === family(first)) continue;
+        vips.delete(vips.items.indexOf(x));
+        this.findings.push({ at: vipAt.get(x)!, keyword: 'virtual_ipaddress', text: `VIP ${String(x.value)} is IPv${family(x)} in an IPv${family(first)} instance: keepalived leaves it out of the adverts (as if excluded); ${adviceFor('vrrp_instance', 'virtual_ipaddress_excluded')}`, kind: 'unmapped' });
       }
     }
     for (const b of body.filter((x) => x.keyword === 'virtual_ipaddress_excluded')) this.unmapped(b, 'vrrp_instance');
@@ -714,7 +727,8 @@ class Importer {
     return aws ? { node, argv, aws } : { node, argv };
   }
 
-  vip(e: KaStatement, iface: string | undefined): Scalar | undefined {
+  /** One virtual_ipaddress line → its VIPs (keepalived's a.b.c.d-e ranges expanded). */
+  vip(e: KaStatement, iface: string | undefined): Scalar[] {
     const addr = e.keyword;
     const opts = e.args;
     const bad: string[] = [];
@@ -725,7 +739,7 @@ class Importer {
         i++;
         if (v !== iface) {
           this.unmapped(e, 'vrrp_instance', `VIP ${addr} on ${v} while the instance uses ${iface ?? 'no interface'}: ha-agent puts an instance's VIPs on its own interface; make a separate instance on ${v} (its own VRID, on every node)`, 'virtual_ipaddress');
-          return undefined;
+          return [];
         }
       } else if (o === 'label') {
         i++;
@@ -741,7 +755,13 @@ class Importer {
       } else bad.push(o);
     }
     if (bad.length) this.unmapped(e, 'vrrp_instance', `VIP ${addr}: ${bad.join(' ')} not carried over (ha-agent takes the address and prefix length only)`, 'virtual_ipaddress');
-    return this.s(addr, e, `virtual_ipaddress ${line(e)}`);
+    const range = /^(\d+\.\d+\.\d+\.)(\d+)-(\d+)(\/\d+)?$/.exec(addr);
+    if (range && Number(range[3]) >= Number(range[2]) && Number(range[3]) <= 255) {
+      const out: Scalar[] = [];
+      for (let o = Number(range[2]); o <= Number(range[3]); o++) out.push(this.s(`${range[1]}${o}${range[4] ?? ''}`, e, `virtual_ipaddress ${line(e)}`));
+      return out;
+    }
+    return [this.s(addr, e, `virtual_ipaddress ${line(e)}`)];
   }
 
   route(e: KaStatement): YAMLMap | undefined {

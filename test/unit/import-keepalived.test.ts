@@ -265,3 +265,13 @@ test('the installed command: help lists it, exit codes, no stack trace', () => {
   assert.match(missing.stderr, /^nope\.conf: error: cannot read .*nope\.conf: no such file/);
   assert.equal(run('import-keepalived').status, 2, 'FILE is required');
 });
+
+test('VIP ranges are expanded; a VIP of the other family is left out like keepalived does', async () => {
+  const conf = join(dir, 'ranges.conf');
+  writeFileSync(conf, 'vrrp_instance VI_R {\n  interface eth0\n  virtual_router_id 80\n  virtual_ipaddress {\n    198.51.100.150-152/24\n    2001:db8::15/64\n  }\n}\n');
+  const r = await importFile(conf);
+  assert.deepEqual(parse(r.yaml).instances.VI_R.vips, ['198.51.100.150/24', '198.51.100.151/24', '198.51.100.152/24']);
+  assert.equal(r.unmapped.length, 1);
+  assert.match(r.unmapped[0]!, /^ranges\.conf:6: virtual_ipaddress: VIP 2001:db8::15\/64 is IPv6 in an IPv4 instance: keepalived leaves it out of the adverts/);
+  assert.equal(r.code, 1);
+});
