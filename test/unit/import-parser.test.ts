@@ -121,3 +121,25 @@ test('malformed input: every error names the file and line', () => {
   assert.throws(() => parseKeepalivedFile(loop), /loop\.conf:1: include loop: loop\.conf includes itself/);
   assert.throws(() => parseKeepalivedFile(join(dir, 'bad', 'missing.conf')), (e: Error) => e instanceof KeepalivedSyntaxError && /cannot read .*missing\.conf: no such file/.test(e.message));
 });
+
+test('any text: the importer either maps it or reports a KeepalivedSyntaxError, never anything else', async () => {
+  const fc = (await import('fast-check')).default;
+  const { mapKeepalived } = await import('../../src/import/keepalived-map.js');
+  const words = ['{', '}', '"', '#', '!', '\\', '\n', ' ', 'vrrp_instance', 'VI_1', 'global_defs', 'vrrp_script', 'chk', 'script', 'track_script', 'weight', '-10', 'reverse',
+    'virtual_ipaddress', '198.51.100.7/24', '198.51.100.1-3', 'dev', 'eth0', 'label', 'interface', 'priority', '255', 'state', 'MASTER', 'nopreempt', 'unicast_peer', 'authentication',
+    'auth_type', 'PASS', 'auth_pass', 'vrrp_sync_group', 'group', 'virtual_routes', 'via', 'default', 'src', 'notify_master', '/bin/true', 'include', '$X=1', '$X', '@id', 'virtual_server',
+    'track_interface', 'track_file', 'vrrp_track_file', 'file', 'version', '3', 'advert_int', 'garp_master_delay', 'x'];
+  const f = join(dir, 'fuzz.conf');
+  fc.assert(
+    fc.property(fc.array(fc.constantFrom(...words), { maxLength: 60 }), (ws) => {
+      writeFileSync(f, ws.join(' '));
+      try {
+        mapKeepalived(parseKeepalivedFile(f), { findProgram: () => null });
+      } catch (e) {
+        if (!(e instanceof KeepalivedSyntaxError)) throw e;
+        assert.match(e.message, /^fuzz\.conf(:\d+)?: /);
+      }
+    }),
+    { numRuns: 400 },
+  );
+});
