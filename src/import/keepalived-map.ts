@@ -15,6 +15,7 @@ import { Document, Pair, Scalar, YAMLMap, YAMLSeq, type Node } from 'yaml';
 import { adviceFor, belongsTo, misplacedIn, type Context } from './keepalived-advice.js';
 import { KeepalivedSyntaxError, type KaStatement, type ParsedConf, type Where } from './keepalived-parser.js';
 import { findAwsMove, type AwsMove } from './aws-notify.js';
+import { parseRouteLine, parseVipLine } from './keepalived-addresses.js';
 
 export type ProviderChoice = 'garp' | 'aws' | 'alibaba';
 
@@ -727,89 +728,21 @@ class Importer {
     return aws ? { node, argv, aws } : { node, argv };
   }
 
-  /** One virtual_ipaddress line → its VIPs (keepalived's a.b.c.d-e ranges expanded). */
+  /** One virtual_ipaddress line → its VIPs; what cannot be carried over is reported. */
   vip(e: KaStatement, iface: string | undefined): Scalar[] {
-    const addr = e.keyword;
-    const opts = e.args;
-    const bad: string[] = [];
-    for (let i = 0; i < opts.length; i++) {
-      const o = opts[i]!;
-      const v = opts[i + 1];
-      if (o === 'dev') {
-        i++;
-        if (v !== iface) {
-          this.unmapped(e, 'vrrp_instance', `VIP ${addr} on ${v} while the instance uses ${iface ?? 'no interface'}: ha-agent puts an instance's VIPs on its own interface; make a separate instance on ${v} (its own VRID, on every node)`, 'virtual_ipaddress');
-          return [];
-        }
-      } else if (o === 'label') {
-        i++;
-        this.unmapped(e, 'vrrp_instance', `VIP ${addr}: label ${v} is not carried over (ha-agent adds VIPs without a label); scripts that look for the label should look for the address`, 'virtual_ipaddress');
-      } else if (o === 'brd' || o === 'broadcast') {
-        i++;
-        this.unmapped(e, 'vrrp_instance', `VIP ${addr}: brd ${v} is not carried over (ha-agent adds VIPs without a broadcast address)`, 'virtual_ipaddress');
-      } else if (o === 'scope') {
-        i++;
-        if (v !== 'global') this.unmapped(e, 'vrrp_instance', `VIP ${addr}: scope ${v} is not carried over (ha-agent adds VIPs with scope global)`, 'virtual_ipaddress');
-      } else if (o === 'no_track') {
-        continue;
-      } else bad.push(o);
-    }
-    if (bad.length) this.unmapped(e, 'vrrp_instance', `VIP ${addr}: ${bad.join(' ')} not carried over (ha-agent takes the address and prefix length only)`, 'virtual_ipaddress');
-    const range = /^(\d+\.\d+\.\d+\.)(\d+)-(\d+)(\/\d+)?$/.exec(addr);
-    if (range && Number(range[3]) >= Number(range[2]) && Number(range[3]) <= 255) {
-      const out: Scalar[] = [];
-      for (let o = Number(range[2]); o <= Number(range[3]); o++) out.push(this.s(`${range[1]}${o}${range[4] ?? ''}`, e, `virtual_ipaddress ${line(e)}`));
-      return out;
-    }
-    return [this.s(addr, e, `virtual_ipaddress ${line(e)}`)];
+    const r = parseVipLine([e.keyword, ...e.args], iface);
+    for (const p of r.problems) this.unmapped(e, 'vrrp_instance', p, 'virtual_ipaddress');
+    return r.vips.map((v) => this.s(v, e, `virtual_ipaddress ${line(e)}`));
   }
 
   route(e: KaStatement): YAMLMap | undefined {
-    const words = [e.keyword, ...e.args];
-    const r = new YAMLMap();
-    r.flow = true;
-    let i = 0;
-    if (words[0] === 'src') {
-      this.unmapped(e, 'vrrp_instance', `virtual_routes: src ${words[1]} is not supported (the kernel picks the source address)`, 'virtual_routes');
-      i = 2;
-    }
-    if (words[i] === 'to') i++;
-    if (['blackhole', 'unreachable', 'prohibit', 'throw'].includes(words[i] ?? '')) {
-      this.unmapped(e, 'vrrp_instance', `virtual_routes: ${words[i]} routes are not supported (unicast routes only)`, 'virtual_routes');
-      return undefined;
-    }
-    let to = words[i++];
-    if (to === 'default') to = '0.0.0.0/0';
-    else if (to && !to.includes('/') && !to.includes(':')) to = `${to}/32`;
-    if (!to) {
-      this.unmapped(e, 'vrrp_instance', 'virtual_routes: a route without a destination', 'virtual_routes');
-      return undefined;
-    }
-    r.add(new Pair(new Scalar('to'), new Scalar(to)));
-    const bad: string[] = [];
-    for (; i < words.length; i++) {
-      const o = words[i]!;
-      const v = words[i + 1];
-      if ((o === 'via' || o === 'gw') && v) {
-        r.add(new Pair(new Scalar('via'), new Scalar(v)));
-        i++;
-      } else if (o === 'dev' && v) {
-        r.add(new Pair(new Scalar('dev'), new Scalar(v)));
-        i++;
-      } else if ((o === 'metric' || o === 'preference' || o === 'priority') && num(v) !== undefined) {
-        r.add(new Pair(new Scalar('metric'), new Scalar(num(v))));
-        i++;
-      } else if (o === 'table' && v) {
-        i++;
-        if (v === 'main' || v === '254') continue;
-        if (num(v) !== undefined) r.add(new Pair(new Scalar('table'), new Scalar(num(v))));
-        else bad.push(`table ${v} (use the table's number)`);
-      } else if (o === 'no_track') continue;
-      else bad.push(o);
-    }
-    if (bad.length) this.unmapped(e, 'vrrp_instance', `virtual_routes ${to}: ${bad.join(' ')} not carried over (ha-agent sets to, via, dev, metric and table)`, 'virtual_routes');
-    r.comment = ` ${src(e.at)} virtual_routes ${line(e)}`;
-    return r;
+    const r = parseRouteLine([e.keyword, ...e.args]);
+    for (const p of r.problems) this.unmapped(e, 'vrrp_instance', p, 'virtual_routes');
+    if (!r.route) return undefined;
+    const m = this.doc.createNode(r.route) as YAMLMap;
+    m.flow = true;
+    m.comment = ` ${src(e.at)} virtual_routes ${line(e)}`;
+    return m;
   }
 
   // -------------------------------------------------------------------------------------------
