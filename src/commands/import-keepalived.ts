@@ -66,6 +66,7 @@ export async function importKeepalivedCommand(file: string, o: ImportOptions, ou
 
   const check = parseConfig(result.yaml);
   if (!check.ok) for (const e of check.errors) out.stderr.write(`${o.out ?? 'output'}: check-config error: ${formatIssue(e)}\n`);
+  for (const w of check.warnings) out.stderr.write(`${o.out ?? 'output'}: check-config warning: ${formatIssue(w)}\n`);
 
   if (o.out) {
     try {

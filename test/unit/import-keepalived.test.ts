@@ -275,3 +275,11 @@ test('VIP ranges are expanded; a VIP of the other family is left out like keepal
   assert.match(r.unmapped[0]!, /^ranges\.conf:6: virtual_ipaddress: VIP 2001:db8::15\/64 is IPv6 in an IPv4 instance: keepalived leaves it out of the adverts/);
   assert.equal(r.code, 1);
 });
+
+test("check-config's warnings on the result are shown (a long auth_pass, truncated like keepalived does)", async () => {
+  const conf = join(dir, 'longpass.conf');
+  writeFileSync(conf, 'vrrp_instance VI_P {\n  interface eth0\n  virtual_router_id 9\n  authentication {\n    auth_type PASS\n    auth_pass longpassword\n  }\n  virtual_ipaddress {\n    198.51.100.9\n  }\n}\n');
+  const r = await importFile(conf);
+  assert.equal(r.code, 0, 'keepalived truncates too: carried over');
+  assert.match(r.stderr, /check-config warning: instances\.VI_P\.auth\.password: is 12 bytes long; only the first 8 are used/);
+});
