@@ -515,9 +515,10 @@ class Importer {
     if (prioSt && num(prioSt.args[0]) !== undefined) put('priority', this.s(num(prioSt.args[0]), prioSt));
     else if (state === 'MASTER' && stateSt) put('priority', this.s(255, stateSt, `${line(stateSt)} without a priority: keepalived makes it the address owner (255)`));
     const verSt = one('version');
-    if (verSt) put('version', this.s(num(verSt.args[0]), verSt));
+    if (verSt && (verSt.args[0] === '2' || verSt.args[0] === '3')) put('version', this.s(Number(verSt.args[0]), verSt));
+    else if (verSt) this.unmapped(verSt, 'vrrp_instance', `version must be 2 or 3 (got ${verSt.args[0] ?? 'nothing'}); keepalived refuses it too`);
     else if (this.globals.version) put('version', this.commented(this.globals.version.v, this.globals.version.at, 'vrrp_version (global_defs)'));
-    const version = verSt ? num(verSt.args[0]) : (this.globals.version?.v ?? 2);
+    const version = verSt && num(verSt.args[0]) !== undefined ? num(verSt.args[0]) : (this.globals.version?.v ?? 2);
     const advSt = one('advert_int');
     if (advSt) put('advertInterval', this.s(num(advSt.args[0]) ?? advSt.args[0], advSt));
 
