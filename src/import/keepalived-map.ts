@@ -589,6 +589,12 @@ class Importer {
       if (!b.block) this.unmapped(b, 'vrrp_instance', 'virtual_ipaddress needs a { … } block');
       for (const e of b.block ?? [])
         for (const v of this.vip(e, iface)) {
+          const addr = String(v.value).split('/')[0]!;
+          const before = [...vipAt.entries()].find(([x]) => String(x.value).split('/')[0] === addr);
+          if (before) {
+            this.note(e, `${addr} is already listed at ${src(before[1])}; keepalived holds it once, so it is listed once`, 'virtual_ipaddress');
+            continue;
+          }
           vips.add(v);
           vipAt.set(v, e.at);
         }

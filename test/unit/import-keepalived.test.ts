@@ -283,3 +283,13 @@ test("check-config's warnings on the result are shown (a long auth_pass, truncat
   assert.equal(r.code, 0, 'keepalived truncates too: carried over');
   assert.match(r.stderr, /check-config warning: instances\.VI_P\.auth\.password: is 12 bytes long; only the first 8 are used/);
 });
+
+test('a VIP listed twice is carried over once, with a note (keepalived holds it once)', async () => {
+  const conf = join(dir, 'dup.conf');
+  writeFileSync(conf, 'vrrp_instance VI_D {\n  interface eth0\n  virtual_router_id 10\n  virtual_ipaddress {\n    198.51.100.20\n    198.51.100.21/24\n    198.51.100.20/32 dev eth0\n  }\n}\n');
+  const r = await importFile(conf);
+  assert.deepEqual(parse(r.yaml).instances.VI_D.vips, ['198.51.100.20', '198.51.100.21/24']);
+  assert.ok(r.notes.includes('dup.conf:7: note: virtual_ipaddress: 198.51.100.20 is already listed at dup.conf:5; keepalived holds it once, so it is listed once'), r.stderr);
+  assert.equal(r.code, 0);
+  assert.equal((await checkConfig(r.out)).code, 0);
+});
