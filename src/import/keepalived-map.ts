@@ -768,6 +768,7 @@ class Importer {
     const tracks: Tracks = [];
     const notify = new YAMLMap();
     let weighted = false;
+    let awsReplaced = '';
     for (const b of body) {
       if (b.keyword === 'group') {
         for (const e of b.block ?? []) {
@@ -784,6 +785,15 @@ class Importer {
         this.track(b, tracks, 'vrrp_sync_group');
       } else if (['notify_master', 'notify_backup', 'notify_fault', 'notify_stop', 'notify'].includes(b.keyword)) {
         const r = this.notifyHook(b, 'vrrp_sync_group');
+        if (r?.aws && b.keyword === 'notify_master') {
+          const what = `notify_master runs \`aws ec2 ${r.aws.call}\`${r.aws.where === 'script' ? ` (in ${r.argv[0]})` : ''}`;
+          if (this.opts.provider === 'aws' && r.aws.call === 'assign-private-ip-addresses') {
+            this.note(b, `${what}: not carried over, the aws provider of each member instance moves its VIPs itself; if that script did more than move the VIPs, add a notify.master hook for the rest`);
+            awsReplaced = ` ${src(b.at)} notify_master (${r.argv.join(' ')}): not carried over, the aws provider of each member replaces it`;
+            continue;
+          }
+          this.note(b, `${what}: the aws provider replaces it; import with --provider aws to use it`);
+        }
         if (r) this.put(notify, b.keyword === 'notify' ? 'any' : b.keyword.replace('notify_', ''), r.node);
       } else if (b.keyword === 'sync_group_tracking_weight' || b.keyword === 'global_tracking') weighted = true;
       else this.unmapped(b, 'vrrp_sync_group');
@@ -801,7 +811,7 @@ class Importer {
     }
     this.put(g, 'instances', members);
     if (notify.items.length) this.put(g, 'notify', notify);
-    this.put(this.groupsMap, name, g, ` ${src(st.at)} vrrp_sync_group ${name}`);
+    this.put(this.groupsMap, name, g, ` ${src(st.at)} vrrp_sync_group ${name}${awsReplaced ? `\n${awsReplaced}` : ''}`);
   }
 
   /** Fills each instance's track: map (after sync groups added theirs), or removes an empty one. */

@@ -293,3 +293,17 @@ test('a VIP listed twice is carried over once, with a note (keepalived holds it 
   assert.equal(r.code, 0);
   assert.equal((await checkConfig(r.out)).code, 0);
 });
+
+test("--provider aws also replaces a sync group's aws CLI notify_master", async () => {
+  const conf = join(dir, 'group-aws.conf');
+  writeFileSync(conf, 'vrrp_sync_group VG {\n  group {\n    VI_A\n  }\n  notify_master "/usr/bin/aws ec2 assign-private-ip-addresses --network-interface-id eni-0123456789abcdef0 --private-ip-addresses 198.51.100.30 --allow-reassignment"\n}\nvrrp_instance VI_A {\n  interface eth0\n  virtual_router_id 30\n  unicast_peer {\n    198.51.100.2\n  }\n  virtual_ipaddress {\n    198.51.100.30/24\n  }\n}\n');
+  const aws = await importFile(conf, { provider: 'aws' });
+  assert.equal(aws.code, 0, aws.stderr);
+  const c = parse(aws.yaml);
+  assert.deepEqual(c.syncGroups.VG, { instances: ['VI_A'] }, 'the group notify_master is not carried over');
+  assert.deepEqual(c.instances.VI_A.provider, { type: 'aws' });
+  assert.match(aws.yaml, /# group-aws\.conf:5 notify_master \(\/usr\/bin\/aws ec2 assign-private-ip-addresses .*\): not carried over, the aws provider of each member replaces it\n  VG:/);
+  const plain = await importFile(conf);
+  assert.equal(parse(plain.yaml).syncGroups.VG.notify.master[0], '/usr/bin/aws');
+  assert.ok(plain.notes.some((l) => l.startsWith('group-aws.conf:5: note: notify_master: notify_master runs `aws ec2 assign-private-ip-addresses`: the aws provider replaces it; import with --provider aws')));
+});
