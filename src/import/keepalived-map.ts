@@ -8,7 +8,11 @@
 //   `state MASTER` without a priority, nopreempt/preempt_delay ignored with `state MASTER`, global
 //   vrrp_version / vrrp_garp_* / vrrp_check_unicast_src / vrrp_lower_prio_no_advert / script_user as
 //   instance and check defaults, check_unicast_src off unless asked for, auth ignored with VRRPv3,
-//   sync-group tracking applied to every member.
+//   sync-group tracking applied to every member, weighted tracking of sync-group members (without
+//   sync_group_tracking_weight) and of address owners dropped or made unweighted, the own interface
+//   never tracked, a VIP listed twice held once, VIPs of the other family left out of the adverts.
+// - A notify_master running `aws ec2 assign-private-ip-addresses` (aws-notify.ts) is replaced by the
+//   aws provider with --provider aws (a comment says so), and pointed out otherwise.
 // - Only settings the schema (src/config/schema.ts) has are written; the result is validated by the
 //   caller (check-config's own parser).
 import { Document, Pair, Scalar, YAMLMap, YAMLSeq, type Node } from 'yaml';
