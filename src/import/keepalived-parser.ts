@@ -9,7 +9,7 @@
 //   matches, in sorted order, anywhere (even inside a block). A relative pattern is resolved against
 //   the directory of the file that contains the include line: keepalived chdir()s into the directory
 //   of each file it opens. Globs: * ? [..] and {a,b} (GLOB_BRACE). No match: nothing (keepalived only
-//   logs it), reported as a note.
+//   logs it), reported as a note; an executable file is skipped, as keepalived does.
 // - `$NAME=value` defines a parameter and `$NAME` / `${NAME}` is replaced by it in later lines;
 //   `@id` / `@^id` lines (config ids) are reported and skipped.
 // - Malformed input (an unclosed block, an extra `}`, a block keyword at the top level, an
@@ -121,7 +121,14 @@ export function parseKeepalivedFile(path: string): ParsedConf {
         const full = isAbsolute(pattern) ? pattern : join(dirname(abs), pattern);
         const matches = globFiles(full);
         if (matches.length === 0) notes.push({ at, keyword: 'include', text: `no file matches ${pattern} (keepalived skips it too)`, unmapped: false });
-        for (const m of matches) readOne(m, [...stack, abs], at);
+        for (const m of matches) {
+          // keepalived (parser.c check_glob_file) skips anything but a regular, non-executable file.
+          if ((statSync(m).mode & 0o111) !== 0) {
+            notes.push({ at, keyword: 'include', text: `${displayName(m)} is executable: keepalived skips it ("not a regular non-executable file"), so it is not read`, unmapped: false });
+            continue;
+          }
+          readOne(m, [...stack, abs], at);
+        }
         continue;
       }
       lines.push({ words: tokenize(body, at), at });

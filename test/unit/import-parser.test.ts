@@ -67,6 +67,7 @@ test('include: globs in sorted order, {a,b} braces, relative to the including fi
   write('inc/conf.d/20-b.conf', 'vrrp_instance B {\n  include ../parts/{one,two}.inc\n}\n');
   write('inc/conf.d/10-a.conf', 'vrrp_instance A {\n  priority 1\n}\n');
   write('inc/conf.d/skip.txt', 'not read {\n');
+  writeFileSync(join(dir, 'inc/conf.d/30-exec.conf'), 'not read either {\n', { mode: 0o755 });
   write('inc/parts/one.inc', 'priority 2\n');
   write('inc/parts/two.inc', 'virtual_ipaddress {\n  198.51.100.3\n}\n');
   const p = parseKeepalivedFile(main);
@@ -83,7 +84,7 @@ test('include: globs in sorted order, {a,b} braces, relative to the including fi
   assert.deepEqual(p.files, ['keepalived.conf', 'conf.d/10-a.conf', 'conf.d/20-b.conf', 'parts/one.inc', 'parts/two.inc']);
   assert.deepEqual(
     p.notes.map((n) => `${n.at.file}:${n.at.line} ${n.keyword} ${n.unmapped}`),
-    ['keepalived.conf:5 include false'],
+    ['keepalived.conf:4 include false', 'keepalived.conf:5 include false'],
     'an include matching nothing is a note (keepalived only logs it)',
   );
 });
@@ -137,7 +138,7 @@ test('any text: the importer either maps it or reports a KeepalivedSyntaxError, 
         mapKeepalived(parseKeepalivedFile(f), { findProgram: () => null });
       } catch (e) {
         if (!(e instanceof KeepalivedSyntaxError)) throw e;
-        assert.match(e.message, /^fuzz\.conf(:\d+)?: /);
+        assert.match(e.message, /^[^\s:]+(:\d+)?: \S/, 'the error names the file (and line)');
       }
     }),
     { numRuns: 400 },
