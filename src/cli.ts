@@ -70,6 +70,17 @@ async function main(argv: string[]): Promise<number> {
     });
 
   program
+    .command('import-keepalived')
+    .description('convert a keepalived.conf (and its includes) into an ha-agent config; lists what cannot be carried over')
+    .argument('<file>', 'keepalived.conf')
+    .option('-o, --out <file>', 'write the YAML here (default: stdout)')
+    .option('--provider <type>', 'provider for every instance: garp | aws | alibaba (default: garp, left implicit)')
+    .action(async (file: string, o: { out?: string; provider?: string }) => {
+      const { importKeepalivedCommand } = await import('./commands/import-keepalived.js');
+      code = await importKeepalivedCommand(file, o, processOut);
+    });
+
+  program
     .command('demo')
     .description('live demo: agents in network namespaces elect a master and fail over (needs root)')
     .option('--fast', 'shorter pauses', false)
