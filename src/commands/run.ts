@@ -62,10 +62,10 @@ export async function runCommand(opts: { config: string; logLevel?: string }, ou
 
   const noCap = capabilityProblem(config, readProcStatus());
   if (noCap) {
-    log.fatal({ evt: 'startup-failed' }, noCap);
-    flushLogs();
-    out.stderr.write(`ha-agent: ${noCap}\n`);
-    return 1;
+    if (noCap.fatal) log.fatal({ evt: 'startup-failed' }, noCap.line);
+    else log.error({ evt: 'missing-capability' }, noCap.line);
+    out.stderr.write(`ha-agent: ${noCap.line}\n`);
+    if (noCap.fatal) return 1;
   }
   // systemd Type=notify (NOTIFY_SOCKET set): STATUS=, the watchdog, READY=1 once settled; else null.
   // A configuration reload runs inside aroundReload(systemd, …) (src/systemd/service.ts).

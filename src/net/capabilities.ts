@@ -3,10 +3,13 @@
 // then cannot take the VIP.
 //
 // Contract: capabilityProblem(config, procStatus) is pure. CAP_NET_RAW is always needed (the VRRP raw
-// socket, GARP frames); CAP_NET_ADMIN unless every instance is aws mode elastic-ip without routes
-// (nothing then touches the interface's addresses or routes). It reads CapEff (the effective set, what
-// the kernel checks) from /proc/self/status text; unreadable → null (no opinion: the socket's own
-// error still names the capability). Returns the line to print, or null when nothing is missing.
+// socket, GARP frames): without it the answer is fatal (nothing can work; run.ts exits 1). CAP_NET_ADMIN
+// is needed unless every instance is aws mode elastic-ip without routes (nothing then touches the
+// interface's addresses or routes); without it the answer is a warning: the agent runs, and an instance
+// that wins an election and cannot add its VIPs goes to FAULT (priority 0, a peer takes over) with the
+// same fix in its reason. It reads CapEff (the effective set, what the kernel checks) from
+// /proc/self/status text; unreadable → null (no opinion: the socket's own error still names it).
+// Returns null when nothing is missing.
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
 import { missingCapabilities } from '../../providers/garp/preflight.js';
@@ -27,12 +30,14 @@ function needsNetAdmin(config: Config): boolean {
   );
 }
 
-export function capabilityProblem(config: Config, procStatus: string | null): string | null {
+export function capabilityProblem(config: Config, procStatus: string | null): { fatal: boolean; line: string } | null {
   if (procStatus === null) return null;
   const missing = missingCapabilities(procStatus)?.filter((c) => c === 'CAP_NET_RAW' || needsNetAdmin(config));
   if (!missing || missing.length === 0) return null;
   const what = missing.map((c) => `${c} (${WHY[c]})`).join(' and ');
-  return `missing capability ${what} — ${GRANT_HOW}`;
+  const fatal = missing.includes('CAP_NET_RAW');
+  const then = fatal ? '' : '; running on: an instance that wins an election goes to FAULT when it cannot add its VIPs';
+  return { fatal, line: `missing capability ${what} — ${GRANT_HOW}${then}` };
 }
 
 /** /proc/self/status, or null when it cannot be read. */
