@@ -32,7 +32,7 @@ function fakeRoot(t: { after: (fn: () => void) => void }): string {
   cpSync(SYSTEM_UNITS!, join(root, 'usr', 'lib', 'systemd', 'system'), { recursive: true, verbatimSymlinks: true });
   mkdirSync(join(root, 'etc', 'systemd', 'system'), { recursive: true });
   copyFileSync(UNIT, join(root, 'etc', 'systemd', 'system', 'ha-agent.service'));
-  copyFileSync('/usr/lib/os-release', join(root, 'etc', 'os-release'));
+  if (existsSync('/usr/lib/os-release')) copyFileSync('/usr/lib/os-release', join(root, 'etc', 'os-release'));
   for (const bin of ['usr/bin/ha-agent', 'bin/kill']) {
     mkdirSync(join(root, bin, '..'), { recursive: true });
     writeFileSync(join(root, bin), '#!/bin/sh\nexit 0\n');
