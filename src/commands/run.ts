@@ -93,6 +93,7 @@ export async function runCommand(opts: { config: string; logLevel?: string }, ou
     const msg = e instanceof StartupError ? e.message : `cannot start: ${(e as Error).message}`;
     log.fatal({ evt: 'startup-failed' }, msg);
     out.stderr.write(`ha-agent: ${msg}\n`);
+    systemd?.failed(msg);
     systemd?.close();
     return 1;
   }

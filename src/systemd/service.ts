@@ -12,7 +12,8 @@
 //   changes ("VI_1 MASTER, VI_2 BACKUP").
 // - reloading(): RELOADING=1 with MONOTONIC_USEC (what Type=notify-reload wants too); ready(): READY=1
 //   with the current summary. The reload path calls them around its work (aroundReload()).
-// - stopping(): STOPPING=1 (SIGTERM received); close(): watchdog and socket closed.
+// - stopping(): STOPPING=1 (SIGTERM received); failed(why): STATUS=failed: why (a start that could
+//   not complete, for `systemctl status`); close(): watchdog and socket closed.
 // Nothing here runs per advert: the agent calls the transition listener only on state changes.
 import type { Logger } from 'pino';
 import { electionSettled } from '../status/settled.js';
@@ -83,6 +84,12 @@ export class SystemdService {
     this.phase = 'stopping';
     this.stopPoll();
     this.sock.send({ STOPPING: 1, STATUS: 'stopping: stepping down and releasing the VIPs' });
+  }
+
+  failed(why: string): void {
+    this.phase = 'stopping';
+    this.stopPoll();
+    this.sock.send({ STATUS: `failed: ${why}` });
   }
 
   close(): void {

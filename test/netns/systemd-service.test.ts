@@ -146,9 +146,14 @@ test('faults: a missing capability is one line naming it and the fix; the status
     const squatter = new Watched('squatter', lab.spawn('ha1', [process.execPath, '-e', "require('net').createServer().listen(9721, '127.0.0.1', () => console.log('listening'))"]), (line, stream, at) => ({ at, line, stream }));
     adoptProcess(lab, squatter);
     await squatter.waitFor((e) => e.line === 'listening', 10_000);
-    const busy = await run(asNobody(',+net_raw,+net_admin'));
+    const address = `@ha-agent-sd-${lab.id}`;
+    const listener = await NotifyListener.start(address, { spawner: (argv) => lab.spawn('ha1', argv) });
+    const busy = await run(asNobody(',+net_raw,+net_admin'), { NOTIFY_SOCKET: address });
     assert.equal(busy.code, 1);
-    assert.equal(busy.stderr.trim(), 'ha-agent: status server cannot listen on 127.0.0.1:9721: address in use — set status.listen to another port or "off"');
+    const portError = 'status server cannot listen on 127.0.0.1:9721: address in use — set status.listen to another port or "off"';
+    assert.equal(busy.stderr.trim(), `ha-agent: ${portError}`);
+    await listener.waitFor((m) => m.fields.STATUS === `failed: ${portError}`, 'STATUS=failed');
+    assert.equal(listener.messages.filter((m) => 'READY' in m.fields).length, 0, 'never READY');
     assert.deepEqual(await lab.holdersOf(addrOf(VIP)), []);
     await squatter.stop('SIGKILL');
 
