@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
@@ -21,9 +21,12 @@ import { NotifyListener } from '../support/notify-listener.js';
 
 const VIP = '198.51.100.100/24';
 const NOBODY = 65534;
-const CAPS = (caps: string) => [`--inh-caps=-all${caps}`, `--ambient-caps=-all${caps}`];
-/** setpriv as the unit's AmbientCapabilities= does it: user nobody, no groups, only `caps` (",+net_raw,…"). */
-const asNobody = (caps: string) => ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', ...CAPS(caps), '--'];
+const CAPS = (caps: string) => [`--bounding-set=-all${caps}`, `--inh-caps=-all${caps}`, `--ambient-caps=-all${caps}`];
+/**
+ * setpriv as the unit does it (User=, AmbientCapabilities=, CapabilityBoundingSet=, NoNewPrivileges=):
+ * user nobody, no groups, no new privileges, only `caps` (",+net_raw,+net_admin").
+ */
+const asNobody = (caps: string) => ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--no-new-privs', ...CAPS(caps), '--'];
 
 /**
  * The CLI as user nobody can run it: the repository's own when nobody can read it (dist/, build/,
@@ -90,6 +93,12 @@ test('as nobody with only CAP_NET_RAW + CAP_NET_ADMIN under a NOTIFY_SOCKET: REA
       assert.ok(before.every((m) => !('READY' in m.fields) && (m.fields.WATCHDOG === '1' || m.fields.STATUS?.startsWith('starting'))), JSON.stringify(before));
       assert.equal(ready.pid, agent.pid, 'sent by the main process (NotifyAccess=main)');
       assert.equal(ready.uid, NOBODY, 'the agent runs as nobody');
+      // What the kernel says about the running agent: exactly the two capabilities, no way to more.
+      const proc = readFileSync(`/proc/${agent.pid}/status`, 'utf8');
+      const field = (k: string) => new RegExp(`^${k}:\\s*(.*)$`, 'm').exec(proc)?.[1]?.trim();
+      assert.deepEqual(['CapEff', 'CapPrm', 'CapBnd', 'CapAmb'].map(field), ['0000000000003000', '0000000000003000', '0000000000003000', '0000000000003000']);
+      assert.equal(field('NoNewPrivs'), '1');
+      assert.match(field('Uid') ?? '', /^65534\s+65534\s+65534\s+65534$/);
 
       // keepalived stops (priority 0): the agent takes over as nobody; STATUS says so.
       const sinceTakeover = Date.now();
