@@ -73,7 +73,10 @@ export async function runCommand(opts: { config: string; logLevel?: string }, ou
 
   // Signals are caught from the start: one that arrives while we start up stops us right after.
   let stopSignal: NodeJS.Signals | null = null;
-  let onStop: (sig: NodeJS.Signals) => void = (sig) => void (stopSignal = sig);
+  let onStop: (sig: NodeJS.Signals) => void = (sig) => {
+    stopSignal = sig;
+    systemd?.stopping();
+  };
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     if (++signals > 1) {
