@@ -10,6 +10,8 @@
 //   writes one warn line ({"evt":"watchdog-stall","stalledMs":…}) to stdout when the loop has not
 //   pinged for 3/4 of the period — while the loop is still stuck, a quarter period before systemd's
 //   SIGABRT. When the loop comes back, the next ping logs {"evt":"watchdog-late"} with how long it was.
+//   The stall line bypasses pino: one write() of < PIPE_BUF bytes (never split; dropped if stdout is a
+//   full pipe), which can land between two pieces of a large log buffer pino was part-way through.
 // - Costs one timer per period/2 and one thread asleep on a condition variable; nothing on the VRRP path.
 import type { Logger } from 'pino';
 import { performance } from 'node:perf_hooks';
