@@ -7,6 +7,8 @@
   #                  fallback: iproute2 `ip`.
   #   vrrp_offload:  VRRP's steady state (and a garp takeover) on a thread of its own
   #                  (native/vrrp_offload.c); fallback: every advert through the event loop.
+  #   sd_notify:     systemd's notify protocol over NOTIFY_SOCKET (unix datagrams) and the watchdog's
+  #                  stall warning thread (native/sd_notify.c); fallback: no notifications (said once).
   "targets": [
     {
       "target_name": "packet_socket",
@@ -21,6 +23,12 @@
     {
       "target_name": "vrrp_offload",
       "sources": ["native/vrrp_offload.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2", "-pthread"],
+      "libraries": ["-pthread"]
+    },
+    {
+      "target_name": "sd_notify",
+      "sources": ["native/sd_notify.c"],
       "cflags": ["-Wall", "-Wextra", "-O2", "-pthread"],
       "libraries": ["-pthread"]
     }

@@ -90,6 +90,8 @@ export class Agent {
   /** The health checks (src/checks), shared by the instances that track them; set in start(). */
   private checks: CheckScheduler | null = null;
   private checksCfg: NonNullable<Config['checks']> = {};
+  /** Told after every transition of any instance (systemd STATUS=, src/systemd/service.ts). */
+  private readonly transitionListeners: ((name: string) => void)[] = [];
 
   private constructor(
     private readonly watcher: LinkWatcher,
@@ -153,6 +155,11 @@ export class Agent {
       await this.doRemove(name);
       await this.launch(await this.prepare(name, cfg));
     });
+  }
+
+  /** Calls fn(instance name) after every state transition (never per advert). */
+  onTransition(fn: (name: string) => void): void {
+    this.transitionListeners.push(fn);
   }
 
   status(): StatusJson {
@@ -225,11 +232,15 @@ export class Agent {
       onChange: (st) => instance?.onProviderChange(st),
       syncGoal: () => election?.sync(),
     });
+    const observe = this.hooks.observer(name, cfg, ilog);
     instance = new Instance(name, cfg, {
       runner,
       clock: this.clock,
       log: ilog,
-      onTransition: this.hooks.observer(name, cfg, ilog),
+      onTransition: (from, to, reason, priority) => {
+        observe(from, to, reason, priority);
+        for (const fn of this.transitionListeners) fn(name);
+      },
       election: (hooks) =>
         (election = new VrrpElection(name, cfg, {
           socket: port.socket,

@@ -5,13 +5,15 @@
 // agent's state is unknown (a half-run transition, a timer that will never be re-armed). It does not
 // run on with a healthy /healthz: it logs the error at fatal (message and stack), flushes the log
 // (bounded, ≤ 2 × EXIT_FLUSH_MS: a stalled stdout cannot hang the exit) and exits 70. The service manager starts it again
-// (packaging/ha-agent.service: Restart=on-failure), and start-up removes the VIPs a dead run left
+// (deploy/systemd/ha-agent.service: Restart=on-failure), and start-up removes the VIPs a dead run left
 // behind; meanwhile the peers' master-down timer hands the VIPs to a backup.
 import { writeSync } from 'node:fs';
 import { formatIssue } from '../config/issue.js';
 import { loadConfigIsolated } from '../config/load-isolated.js';
 import { createLogger, flushLogs, type Logger } from '../log.js';
 import { Agent, StartupError } from '../agent.js';
+import { capabilityProblem, readProcStatus } from '../net/capabilities.js';
+import { SystemdService } from '../systemd/service.js';
 import type { Out } from './out.js';
 
 /** Exit status after an uncaught exception or unhandled rejection (sysexits.h EX_SOFTWARE). */
@@ -58,9 +60,23 @@ export async function runCommand(opts: { config: string; logLevel?: string }, ou
 
   exitOnBug(log);
 
+  const noCap = capabilityProblem(config, readProcStatus());
+  if (noCap) {
+    if (noCap.fatal) log.fatal({ evt: 'startup-failed' }, noCap.line);
+    else log.error({ evt: 'missing-capability' }, noCap.line);
+    out.stderr.write(`ha-agent: ${noCap.line}\n`);
+    if (noCap.fatal) return 1;
+  }
+  // systemd Type=notify (NOTIFY_SOCKET set): STATUS=, the watchdog, READY=1 once settled; else null.
+  // A configuration reload runs inside aroundReload(systemd, …) (src/systemd/service.ts).
+  const systemd = SystemdService.open(process.env, log);
+
   // Signals are caught from the start: one that arrives while we start up stops us right after.
   let stopSignal: NodeJS.Signals | null = null;
-  let onStop: (sig: NodeJS.Signals) => void = (sig) => void (stopSignal = sig);
+  let onStop: (sig: NodeJS.Signals) => void = (sig) => {
+    stopSignal = sig;
+    systemd?.stopping();
+  };
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     if (++signals > 1) {
@@ -80,16 +96,24 @@ export async function runCommand(opts: { config: string; logLevel?: string }, ou
     const msg = e instanceof StartupError ? e.message : `cannot start: ${(e as Error).message}`;
     log.fatal({ evt: 'startup-failed' }, msg);
     out.stderr.write(`ha-agent: ${msg}\n`);
+    systemd?.failed(msg);
+    systemd?.close();
     return 1;
   }
+  systemd?.attach(agent);
 
   return new Promise<number>((resolve) => {
     onStop = (sig) => {
       log.info({ signal: sig }, 'stopping');
+      systemd?.stopping();
       agent.stop().then(
-        () => resolve(0),
+        () => {
+          systemd?.close();
+          resolve(0);
+        },
         (err: Error) => {
           log.error({ err }, 'error while stopping');
+          systemd?.close();
           resolve(1);
         },
       );

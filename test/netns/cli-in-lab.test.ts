@@ -65,7 +65,7 @@ test('run without CAP_NET_RAW: exit 1 and the fix', { timeout: 60_000 }, async (
     const drop = ['setpriv', '--inh-caps=-net_raw', '--bounding-set=-net_raw', '--'];
     const r = await lab.exec('ha1', [...drop, process.execPath, agentCli(), 'run', '--config', file], { timeoutMs: 30_000 });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /CAP_NET_RAW — fix: run as root or grant the capability/);
+    assert.match(r.stderr, /missing capability CAP_NET_RAW \(the VRRP raw socket and gratuitous ARP\) — grant it: systemd unit AmbientCapabilities=/);
   });
 });
 
