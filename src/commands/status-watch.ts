@@ -1,6 +1,8 @@
 // `ha-agent status --watch [--url URL]`: a live view. Reads GET /status once, follows GET /events, and
 // after each event reads /status again and redraws the table (state, priority, master, VIPs, provider
-// ownership, last error) with a LAST EVENT column per instance and the latest event of any kind below.
+// ownership, last error) with a LAST EVENT column per instance (its last transition, and what came
+// after it: "12:03:04 BACKUP→MASTER (master-down-timer); then acquire ok 5 ms") and the latest event
+// of any kind below.
 // On a terminal each frame replaces the previous one (and the uptime ticks every REFRESH_MS); on
 // anything else (a pipe, a test) frames are printed one after another, each after a "--- frame N" line.
 // Exit code: 0 on SIGINT/SIGTERM, 1 when the agent cannot be reached at start, 2 bad --url.
@@ -56,7 +58,9 @@ export async function statusWatchCommand(opts: WatchOptions, out: Out, signal?: 
   }
   const tty = opts.tty ?? (out.stdout as { isTTY?: boolean }).isTTY === true;
   let status: StatusJson = first.status;
+  // Per instance: its last transition, then anything after it (provider outcome, …).
   const lastEvents: Record<string, string> = {};
+  const lastTransition: Record<string, string> = {};
   let latest = '(none yet)';
   let connection = `following ${base}/events`;
   let frame = 0;
@@ -110,7 +114,12 @@ export async function statusWatchCommand(opts: WatchOptions, out: Out, signal?: 
           return;
         }
         latest = `${describeEvent(m.event, d)}${typeof d.instance === 'string' ? ` [${d.instance}]` : ''}`;
-        if (typeof d.instance === 'string') lastEvents[d.instance] = describeEvent(m.event, d);
+        const inst = d.instance;
+        if (typeof inst === 'string') {
+          const text = describeEvent(m.event, d);
+          if (m.event === 'transition') lastEvents[inst] = lastTransition[inst] = text;
+          else lastEvents[inst] = lastTransition[inst] ? `${lastTransition[inst]}; then ${text.replace(/^\d\d:\d\d:\d\d /, '')}` : text;
+        }
         void refresh();
       },
     });

@@ -109,6 +109,7 @@ export async function followEvents(o: FollowOptions): Promise<'aborted' | 'gave-
       why = describe(err);
     }
     o.onConnection?.({ up: false, why });
+    if (o.signal.aborted) return 'aborted';
     if (o.maxAttempts !== undefined && failures >= o.maxAttempts) return 'gave-up';
     const wait = Math.min(MAX_RETRY_MS, retryMs * Math.max(1, failures));
     await new Promise<void>((resolve) => {
