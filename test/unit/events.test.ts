@@ -4,6 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, createServer, type AddressInfo } from 'node:net';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { EventBus, HISTORY } from '../../src/events/bus.js';
 import { SseParser, type SseMessage } from '../../src/events/sse-client.js';
@@ -298,4 +300,30 @@ test('metrics: transitions by reason, provider calls and their latency, failover
   assert.equal(g.get('ha_agent_provider_operations_total')?.samples.length, 0);
   assert.equal(reasonLabel('fault: x y'), 'fault');
   assert.equal(reasonLabel('  '), 'other');
+});
+
+test('ha-agent status --watch on a terminal (a pseudo-terminal through script(1)) redraws in place', async () => {
+  const bus = new EventBus();
+  let current = statusWith('MASTER');
+  await withServer(bus, () => current, async (base) => {
+    const cli = join(process.cwd(), 'dist', 'src', 'cli.js');
+    const child = spawn('script', ['-qfec', `${process.execPath} ${cli} status --watch --url ${base}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TERM: 'xterm' } });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    try {
+      await until('the first frame and the subscription', () => out.includes('VI_1') && bus.subscribers === 1, 15_000);
+      current = statusWith('BACKUP');
+      bus.publish('transition', { instance: 'VI_1', from: 'MASTER', to: 'BACKUP', reason: 'higher-priority-advert', priority: 150 });
+      await until('the redraw', () => /VI_1\s+BACKUP/.test(out), 10_000);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('close', r));
+    }
+    const frames = out.split('\x1b[H\x1b[2J').filter((f) => f.trim());
+    assert.ok(frames.length >= 2, `${frames.length} screens`);
+    assert.match(frames[0]!, /VI_1\s+MASTER/);
+    assert.match(frames.at(-1)!, /VI_1\s+BACKUP\s.*MASTER→BACKUP \(higher-priority-advert\)/);
+    assert.match(frames.at(-1)!, /Ctrl-C to quit/);
+    assert.ok(!out.includes('--- frame'), 'no frame separators on a terminal');
+  });
 });
