@@ -15,6 +15,8 @@ import { AgentMetrics, reasonLabel } from '../../src/status/metrics.js';
 import { eventsCommand } from '../../src/commands/events.js';
 import { statusWatchCommand } from '../../src/commands/status-watch.js';
 import { Telemetry } from '../../src/events/observe.js';
+import { CheckScheduler } from '../../src/checks/driver.js';
+import { realClock } from '../../src/provider/runner/clock.js';
 import type { InstanceStatusJson, StatusJson } from '../../src/status/types.js';
 import { parsePrometheusText, sampleValue } from '../support/prom-text.js';
 
@@ -326,4 +328,31 @@ test('ha-agent status --watch on a terminal (a pseudo-terminal through script(1)
     assert.match(frames.at(-1)!, /Ctrl-C to quit/);
     assert.ok(!out.includes('--- frame'), 'no frame separators on a terminal');
   });
+});
+
+test('check results: a status change is a `check` event; /metrics has the status and runs by result', async () => {
+  let ok = true;
+  const probe = { run: async () => ({ ok, detail: ok ? 'exit 0' : 'exit 1', durationMs: 2 }) };
+  const checks = new CheckScheduler([{ type: 'exec', spec: { name: 'chk_web', intervalMs: 20, timeoutMs: 1000, rise: 1, fall: 1, initFail: false }, probe }], realClock, log);
+  const bus = new EventBus();
+  const seen: Record<string, unknown>[] = [];
+  bus.subscribe((e) => e.type === 'check' && seen.push(e.data));
+  const metrics = new AgentMetrics({ getStatus: () => ({ ...statusWith('MASTER'), checks: checks.status() }), bus });
+  new Telemetry(metrics, bus).watchChecks(checks);
+  checks.start();
+  try {
+    await until('ok', () => seen.some((d) => d.status === 'ok'));
+    ok = false;
+    await until('failed', () => seen.some((d) => d.status === 'failed'));
+  } finally {
+    checks.close();
+  }
+  assert.deepEqual(seen.slice(0, 2).map((d) => [d.check, d.status]), [['chk_web', 'ok'], ['chk_web', 'failed']]);
+  assert.match(String(seen[1]!.reason), /chk_web/);
+  const f = parsePrometheusText(await metrics.render());
+  assert.equal(sampleValue(f, 'ha_agent_check_status', { check: 'chk_web', status: 'failed' }), 1);
+  assert.equal(sampleValue(f, 'ha_agent_check_status', { check: 'chk_web', status: 'ok' }), 0);
+  assert.ok((sampleValue(f, 'ha_agent_check_runs_total', { check: 'chk_web', result: 'ok' }) ?? 0) >= 1);
+  assert.ok((sampleValue(f, 'ha_agent_check_runs_total', { check: 'chk_web', result: 'failed' }) ?? 0) >= 1);
+  assert.equal(sampleValue(f, 'ha_agent_check_last_duration_seconds', { check: 'chk_web' }), 0.002);
 });
