@@ -152,7 +152,7 @@ export class Agent {
   remove(name: string): Promise<void> {
     return this.serialise(async () => {
       await this.doRemove(name);
-      this.telemetry.forget(name);
+      await this.telemetry.forget(name);
     });
   }
 

@@ -46,7 +46,7 @@ export class Telemetry {
     }
   }
 
-  forget(instance: string): void {
-    this.metrics?.forget(instance);
+  forget(instance: string): Promise<void> {
+    return this.metrics?.forget(instance) ?? Promise.resolve();
   }
 }

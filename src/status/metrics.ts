@@ -72,7 +72,6 @@ export class AgentMetrics {
   private readonly failover: Histogram<'provider' | 'goal'>;
   /** Per instance: the transition whose provider confirmation is awaited, and when (performance.now()). */
   private readonly pending = new Map<string, { goal: 'held' | 'released'; at: number }>();
-  private readonly seen = new Map<string, Set<string>>();
 
   constructor(o: MetricsOptions) {
     this.getStatus = o.getStatus;
@@ -287,16 +286,13 @@ export class AgentMetrics {
 
   /** An instance changed state (Instance's onTransition). */
   transition(instance: string, from: string, to: string, reason: string): void {
-    const r = reasonLabel(reason);
-    this.remember(instance, `${to}\0${r}`);
-    this.transitions.inc({ instance, to, reason: r });
+    this.transitions.inc({ instance, to, reason: reasonLabel(reason) });
     if (to === 'MASTER') this.pending.set(instance, { goal: 'held', at: performance.now() });
     else if (from === 'MASTER') this.pending.set(instance, { goal: 'released', at: performance.now() });
   }
 
   /** A provider call settled (the runner's onCall). */
   providerCall(instance: string, provider: string, op: ProviderOp, outcome: ProviderOutcome, ms: number): void {
-    this.remember(instance, `op\0${provider}\0${op}\0${outcome}`);
     this.providerOps.inc({ instance, provider, op, outcome });
     this.providerLatency.observe({ provider, op, outcome }, ms / 1000);
     const p = this.pending.get(instance);
@@ -308,20 +304,11 @@ export class AgentMetrics {
   }
 
   /** The instance is gone (removed by a reload): its event-driven series go too. */
-  forget(instance: string): void {
+  async forget(instance: string): Promise<void> {
     this.pending.delete(instance);
-    for (const key of this.seen.get(instance) ?? []) {
-      const parts = key.split('\0');
-      if (parts[0] === 'op') this.providerOps.remove({ instance, provider: parts[1]!, op: parts[2]!, outcome: parts[3]! });
-      else this.transitions.remove({ instance, to: parts[0]!, reason: parts[1]! });
+    for (const m of [this.transitions, this.providerOps] as Counter[]) {
+      for (const v of (await m.get()).values) if (v.labels.instance === instance) m.remove(v.labels as Record<string, string>);
     }
-    this.seen.delete(instance);
-  }
-
-  private remember(instance: string, key: string): void {
-    let s = this.seen.get(instance);
-    if (!s) this.seen.set(instance, (s = new Set()));
-    s.add(key);
   }
 }
 

@@ -296,10 +296,12 @@ test('metrics: transitions by reason, provider calls and their latency, failover
   assert.equal(sampleValue(f, 'ha_agent_timer_wakeups_total'), 10);
   assert.equal(scheduler.lateMaxMs, 0, 'the max restarts at each scrape');
 
-  metrics.forget('VI_1');
+  new Telemetry(metrics, bus).instance('VI_2', 'garp').transition('INIT', 'BACKUP', 'startup', 100);
+  await metrics.forget('VI_1');
   const g = parsePrometheusText(await metrics.render());
-  assert.equal(g.get('ha_agent_transitions_total')?.samples.length, 0);
+  assert.deepEqual(g.get('ha_agent_transitions_total')?.samples.map((x) => x.labels), [{ instance: 'VI_2', to: 'BACKUP', reason: 'startup' }]);
   assert.equal(g.get('ha_agent_provider_operations_total')?.samples.length, 0);
+  assert.equal(sampleValue(g, 'ha_agent_failover_duration_seconds_count', { provider: 'garp', goal: 'held' }), 1, 'histograms by provider stay');
   assert.equal(reasonLabel('fault: x y'), 'fault');
   assert.equal(reasonLabel('  '), 'other');
 });
