@@ -83,6 +83,6 @@ export function handleEvents(req: IncomingMessage, res: ServerResponse, bus: Eve
     unsubscribe();
     stats.clients--;
   };
-  res.on('close', close);
-  req.on('close', close);
+  res.on('close', close); // the client went away (or the server closed the connection)
+  res.on('error', close); // a write to a connection the peer reset: never an unhandled 'error' in the agent
 }
