@@ -27,6 +27,8 @@ import { isoTime } from './iso-time.js';
 import { createCheckScheduler, InstanceTracker, type CheckScheduler } from './checks/index.js';
 import { applyTrackedInterfaces } from './checks/link-tracking.js';
 import { AgentHooks } from './hooks/agent-hooks.js';
+import { AgentMetrics } from './status/metrics.js';
+import { Telemetry } from './events/observe.js';
 
 /** Graceful stop budget: priority-0 adverts go out at once, VIP removal gets the rest. */
 const SHUTDOWN_DEADLINE_MS = 700;
@@ -92,6 +94,8 @@ export class Agent {
   private checksCfg: NonNullable<Config['checks']> = {};
   /** Told after every transition of any instance (systemd STATUS=, src/systemd/service.ts). */
   private readonly transitionListeners: ((name: string) => void)[] = [];
+  /** /metrics (null while the status server is off) and /events: transitions, provider calls, checks. */
+  private telemetry = new Telemetry(null);
 
   private constructor(
     private readonly watcher: LinkWatcher,
@@ -118,7 +122,9 @@ export class Agent {
     const agent = new Agent(LinkWatcher.open(), log);
     try {
       agent.checksCfg = config.checks ?? {};
+      if (config.status.listen !== 'off') agent.telemetry = new Telemetry(new AgentMetrics({ getStatus: () => agent.status(), scheduler: agent.scheduler }));
       agent.checks = createCheckScheduler(config, agent.clock, log);
+      agent.telemetry.watchChecks(agent.checks);
       agent.checks.start();
       // All instances first, then every start-up clean-up at once (a slow cloud API must not make the
       // 200th instance wait for 199 clean-ups), then each starts as soon as its own is done.
@@ -127,7 +133,7 @@ export class Agent {
       for (const [name, cfg] of Object.entries(config.instances)) members.push(await agent.prepare(name, cfg));
       await Promise.all(members.map((m) => agent.launch(m)));
       if (config.status.listen !== 'off') {
-        agent.server = await startStatusServer({ listen: config.status.listen, getStatus: () => agent.status(), log }).catch((e: Error) => {
+        agent.server = await startStatusServer({ listen: config.status.listen, getStatus: () => agent.status(), log, metrics: agent.telemetry.metrics ?? undefined }).catch((e: Error) => {
           throw new StartupError(e.message);
         });
       }
@@ -146,7 +152,10 @@ export class Agent {
 
   /** Stops one instance gracefully (priority 0 if master, VIPs released). */
   remove(name: string): Promise<void> {
-    return this.serialise(() => this.doRemove(name));
+    return this.serialise(async () => {
+      await this.doRemove(name);
+      await this.telemetry.forget(name);
+    });
   }
 
   /** Replaces an instance by a new definition of the same name. */
@@ -222,6 +231,7 @@ export class Agent {
     const port = this.portFor(link);
     let instance: Instance | undefined;
     let election: VrrpElection | undefined;
+    const seen = this.telemetry.instance(name, provider.type);
     const runner = new ProviderRunner(provider, {
       clock: this.clock,
       log: ilog,
@@ -231,14 +241,16 @@ export class Agent {
       batch: shared.batch,
       onChange: (st) => instance?.onProviderChange(st),
       syncGoal: () => election?.sync(),
+      onCall: (op, outcome, ms, error) => seen.providerCall(op, outcome, ms, error),
     });
-    const observe = this.hooks.observer(name, cfg, ilog);
+    const hook = this.hooks.observer(name, cfg, ilog);
     instance = new Instance(name, cfg, {
       runner,
       clock: this.clock,
       log: ilog,
       onTransition: (from, to, reason, priority) => {
-        observe(from, to, reason, priority);
+        hook(from, to, reason, priority);
+        seen.transition(from, to, reason, priority);
         for (const fn of this.transitionListeners) fn(name);
       },
       election: (hooks) =>

@@ -50,9 +50,26 @@ async function main(argv: string[]): Promise<number> {
     .description('show the state of a running agent')
     .option('--url <url>', 'status server of the agent', 'http://127.0.0.1:9721')
     .option('--json', 'print the raw JSON', false)
-    .action(async (o: { url: string; json: boolean }) => {
+    .option('--watch', 'follow the agent\'s events and redraw the table live (frames one after another when not on a terminal)', false)
+    .action(async (o: { url: string; json: boolean; watch: boolean }) => {
+      if (o.watch) {
+        const { statusWatchCommand } = await import('./commands/status-watch.js');
+        code = await statusWatchCommand(o, processOut);
+        return;
+      }
       const { statusCommand } = await import('./commands/status.js');
       code = await statusCommand(o, processOut);
+    });
+
+  program
+    .command('events')
+    .description('follow a running agent\'s events (transitions, provider outcomes, checks, reloads) as JSON lines')
+    .option('--url <url>', 'status server of the agent', 'http://127.0.0.1:9721')
+    .option('--count <n>', 'exit after this many events', (v: string) => Number(v))
+    .option('--last-event-id <id>', 'resume after this event id (replays what the agent still keeps)')
+    .action(async (o: { url: string; count?: number; lastEventId?: string }) => {
+      const { eventsCommand } = await import('./commands/events.js');
+      code = await eventsCommand(o, processOut);
     });
 
   const provider = program.command('provider').description('VIP provider tools');

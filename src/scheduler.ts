@@ -71,6 +71,11 @@ export class Scheduler {
   private running = false;
   /** Wake-ups of the platform timer so far (for benchmarks and tests). */
   wakeups = 0;
+  /** How late the platform timer fired (ms past the deadline it was armed for): the sum over every
+   *  wake-up, and the largest since someone last reset it (GET /metrics: the event loop's delay,
+   *  measured on the wake-ups the agent has anyway — no timer of its own). */
+  lateTotalMs = 0;
+  lateMaxMs = 0;
 
   constructor(
     readonly now: () => number = () => performance.now(),
@@ -141,10 +146,16 @@ export class Scheduler {
   // --- the platform timer ---------------------------------------------------------------------------
 
   private readonly wake = (): void => {
+    const armedAt = this.armedAt;
     this.handle = null;
     this.armedAt = null;
     this.wakeups++;
     const now = this.now();
+    if (armedAt !== null && now > armedAt) {
+      const late = now - armedAt;
+      this.lateTotalMs += late;
+      if (late > this.lateMaxMs) this.lateMaxMs = late;
+    }
     // Everything due now (within this millisecond) leaves the heap first, then runs: an entry that
     // sets itself again for a past time runs in the next wake-up, so this loop always ends.
     const due: ScheduledEntry[] = [];

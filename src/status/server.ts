@@ -1,10 +1,13 @@
-// The read-only HTTP status server: GET /status (JSON contract), GET /metrics (Prometheus text),
-// GET /healthz (200 "ok" unless an instance is in FAULT). Anything else: 404, or 405 for non-GET.
+// The read-only HTTP status server: GET /status (JSON contract), GET /metrics (Prometheus text,
+// status/metrics.ts), GET /events (server-sent events, events/sse.ts), GET /healthz (200 "ok" unless
+// an instance is in FAULT). Anything else: 404, or 405 for non-GET.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { httpDate } from '../iso-time.js';
-import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics.js';
+import { AgentMetrics } from './metrics.js';
+import { handleEvents } from '../events/sse.js';
+import type { EventBus } from '../events/bus.js';
 import type { StatusJson } from './types.js';
 
 export interface StatusServerOptions {
@@ -12,6 +15,10 @@ export interface StatusServerOptions {
   listen: string;
   getStatus: () => StatusJson;
   log: Logger;
+  /** GET /metrics (default: one built on getStatus alone). */
+  metrics?: AgentMetrics;
+  /** GET /events (default: the process's bus). */
+  events?: EventBus;
 }
 
 export interface StatusServer {
@@ -57,16 +64,26 @@ function send(res: ServerResponse, code: number, type: string, body: string, ext
   res.end(body);
 }
 
-function handle(req: IncomingMessage, res: ServerResponse, getStatus: () => StatusJson): void {
+function handle(req: IncomingMessage, res: ServerResponse, getStatus: () => StatusJson, metrics: AgentMetrics, events: EventBus | undefined, log: Logger): void {
   const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-  const known = path === '/status' || path === '/metrics' || path === '/healthz';
-  if (!known) return send(res, 404, 'text/plain; charset=utf-8', 'not found: try /status, /metrics or /healthz\n');
+  const known = path === '/status' || path === '/metrics' || path === '/healthz' || path === '/events';
+  if (!known) return send(res, 404, 'text/plain; charset=utf-8', 'not found: try /status, /metrics, /events or /healthz\n');
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed: use GET\n', { allow: 'GET, HEAD' });
   }
+  if (path === '/events') return handleEvents(req, res, events);
+  if (path === '/metrics') {
+    metrics.render().then(
+      (text) => send(res, 200, metrics.contentType, text),
+      (err: Error) => {
+        log.error({ err: err.message }, 'metrics failed');
+        send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
+      },
+    );
+    return;
+  }
   const status = getStatus();
   if (path === '/status') return send(res, 200, 'application/json; charset=utf-8', JSON.stringify(status) + '\n');
-  if (path === '/metrics') return send(res, 200, METRICS_CONTENT_TYPE, renderMetrics(status));
   const faulted = Object.entries(status.instances)
     .filter(([, i]) => i.state === 'FAULT')
     .map(([name]) => name);
@@ -83,9 +100,10 @@ export function startStatusServer(opts: StatusServerOptions): Promise<StatusServ
   const where = parseListen(opts.listen);
   if (!where) return Promise.reject(listenError(opts.listen, 'expected "host:port" (e.g. 127.0.0.1:9721)'));
 
+  const metrics = opts.metrics ?? new AgentMetrics({ getStatus: opts.getStatus });
   const server = createServer((req, res) => {
     try {
-      handle(req, res, opts.getStatus);
+      handle(req, res, opts.getStatus, metrics, opts.events, opts.log);
     } catch (err) {
       opts.log.error({ err: err instanceof Error ? err.message : String(err), url: req.url }, 'status request failed');
       if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');

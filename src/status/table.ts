@@ -40,7 +40,7 @@ function lastErrorCell(i: InstanceStatusJson): string {
   return text.replace(/\s*\n\s*/g, ' ');
 }
 
-function row(name: string, i: InstanceStatusJson): string[] {
+function row(name: string, i: InstanceStatusJson, lastEvent?: string): string[] {
   const state = i.state === 'FAULT' && i.faultReason ? `FAULT (${i.faultReason})` : i.state;
   return [
     name,
@@ -50,14 +50,17 @@ function row(name: string, i: InstanceStatusJson): string[] {
     i.vips.length ? i.vips.join(',') : '-',
     providerCell(i),
     lastErrorCell(i),
+    ...(lastEvent !== undefined ? [lastEvent] : []),
   ];
 }
 
-export function renderStatusTable(s: StatusJson): string {
+/** `lastEvents` (status --watch): a LAST EVENT column, per instance ("-" when none). */
+export function renderStatusTable(s: StatusJson, lastEvents?: Record<string, string>): string {
   const names = Object.keys(s.instances).sort();
-  const rows = names.map((n) => row(n, s.instances[n]!));
-  const table = [[...HEADERS], ...rows];
-  const widths = HEADERS.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
+  const rows = names.map((n) => row(n, s.instances[n]!, lastEvents ? (lastEvents[n] ?? '-') : undefined));
+  const headers: string[] = lastEvents ? [...HEADERS, 'LAST EVENT'] : [...HEADERS];
+  const table = [headers, ...rows];
+  const widths = headers.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
   const lines = table.map((r) =>
     r
       .map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!)))

@@ -24,7 +24,7 @@ test('--version and --help exit 0', () => {
   assert.match(v.stdout, /^\d+\.\d+\.\d+/);
   const h = ha('--help');
   assert.equal(h.code, 0);
-  for (const cmd of ['run', 'check-config', 'status', 'provider', 'demo']) assert.match(h.stdout, new RegExp(`\\b${cmd}\\b`));
+  for (const cmd of ['run', 'check-config', 'status', 'events', 'provider', 'demo']) assert.match(h.stdout, new RegExp(`\\b${cmd}\\b`));
 });
 
 test('usage errors exit 2', () => {

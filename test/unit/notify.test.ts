@@ -313,7 +313,7 @@ describe('metrics', () => {
       advertIntervalCs: 100, masterPriority: null, since: null, faultReason: null, faults: {},
       counters: { advertsSent: 0, advertSendErrors: 0, advertsReceived: 0, transitions: 0, becameMaster: 0, dropped: {} }, notify,
     };
-    const text = renderMetrics({ version: 'x', pid: 1, startedAt: '', uptimeSeconds: 0, instances: { VI_1: instance as never } });
+    const text = await renderMetrics({ version: 'x', pid: 1, startedAt: '', uptimeSeconds: 0, instances: { VI_1: instance as never } });
     const lines = text.split('\n').filter((l) => l.startsWith('ha_agent_notify_runs_total{'));
     assert.deepEqual(lines, [
       'ha_agent_notify_runs_total{instance="VI_1",outcome="ok"} 4',

@@ -3,10 +3,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { startStatusServer, parseListen, type StatusServer } from '../../src/status/server.js';
-import { renderMetrics, escapeLabelValue } from '../../src/status/metrics.js';
+import { renderMetrics } from '../../src/status/metrics.js';
+import { parsePrometheusText, sampleValue } from '../support/prom-text.js';
 import { renderStatusTable, formatUptime } from '../../src/status/table.js';
 import { statusCommand } from '../../src/commands/status.js';
 import type { InstanceStatusJson, StatusJson } from '../../src/status/types.js';
+import { AGENT_VERSION } from '../../src/version.js';
 
 const log = pino({ level: 'silent' });
 
@@ -110,65 +112,50 @@ test('GET /metrics is valid exposition text with the expected series', async () 
   const res = await fetch(`${base}/metrics`);
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
-  const text = await res.text();
-  const samples = new Map<string, number>();
-  const labelRe = '[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\\\\n]|\\\\[\\\\"n])*"';
-  const lineRe = new RegExp(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{${labelRe}(?:,${labelRe})*\\})? (-?[0-9.e+]+|NaN|[+-]Inf)$`);
-  const typed = new Set<string>();
-  for (const l of text.trimEnd().split('\n')) {
-    if (l.startsWith('# TYPE ')) typed.add(l.split(' ')[2]!);
-    if (l.startsWith('#')) {
-      assert.match(l, /^# (HELP|TYPE) [a-z_]+ .+$/);
-      continue;
-    }
-    const m = lineRe.exec(l);
-    assert.ok(m, `not a sample line: ${l}`);
-    assert.ok(typed.has(m[1]!), `sample before its TYPE: ${l}`);
-    samples.set(`${m[1]}${m[2] ?? ''}`, Number(m[3]));
-  }
-  const expect: Record<string, number> = {
-    'ha_agent_instance_state{instance="VI_1",state="MASTER"}': 1,
-    'ha_agent_instance_state{instance="VI_1",state="BACKUP"}': 0,
-    'ha_agent_instance_state{instance="VI_2",state="BACKUP"}': 1,
-    'ha_agent_priority{instance="VI_1"}': 150,
-    'ha_agent_effective_priority{instance="VI_1"}': 140,
-    'ha_agent_adverts_sent_total{instance="VI_1"}': 42,
-    'ha_agent_adverts_received_total{instance="VI_1"}': 7,
-    'ha_agent_packets_dropped_total{instance="VI_1",reason="bad-checksum"}': 3,
-    'ha_agent_packets_dropped_total{instance="VI_1",reason="vrid-mismatch"}': 1,
-    'ha_agent_transitions_total{instance="VI_1"}': 2,
-    'ha_agent_provider_ownership{instance="VI_1",ownership="held"}': 1,
-    'ha_agent_provider_ownership{instance="VI_1",ownership="unknown"}': 0,
-    'ha_agent_provider_ownership{instance="VI_2",ownership="not-held"}': 1,
-    'ha_agent_provider_failures_total{instance="VI_1",op="acquire"}': 2,
-    'ha_agent_provider_failures_total{instance="VI_1",op="verify"}': 3,
-    'ha_agent_provider_drift_total{instance="VI_1"}': 1,
-    'ha_agent_info{version="0.1.0"}': 1,
-    'ha_agent_uptime_seconds': 3725,
-  };
-  for (const [k, v] of Object.entries(expect)) assert.equal(samples.get(k), v, k);
-  for (const name of ['ha_agent_instance_state', 'ha_agent_provider_failures_total', 'ha_agent_packets_dropped_total']) {
-    assert.ok(text.includes(`# HELP ${name} `) && text.includes(`# TYPE ${name} `), name);
-  }
-  assert.ok(text.includes('# TYPE ha_agent_adverts_sent_total counter'));
-  assert.ok(text.includes('# TYPE ha_agent_priority gauge'));
+  const families = parsePrometheusText(await res.text());
+  const expect: [string, Record<string, string>, number][] = [
+    ['ha_agent_instance_state', { instance: 'VI_1', state: 'MASTER' }, 1],
+    ['ha_agent_instance_state', { instance: 'VI_1', state: 'BACKUP' }, 0],
+    ['ha_agent_instance_state', { instance: 'VI_2', state: 'BACKUP' }, 1],
+    ['ha_agent_priority', { instance: 'VI_1' }, 150],
+    ['ha_agent_effective_priority', { instance: 'VI_1' }, 140],
+    ['ha_agent_adverts_sent_total', { instance: 'VI_1' }, 42],
+    ['ha_agent_adverts_received_total', { instance: 'VI_1' }, 7],
+    ['ha_agent_packets_dropped_total', { instance: 'VI_1', reason: 'bad-checksum' }, 3],
+    ['ha_agent_packets_dropped_total', { instance: 'VI_1', reason: 'vrid-mismatch' }, 1],
+    ['ha_agent_became_master_total', { instance: 'VI_1' }, 1],
+    ['ha_agent_provider_ownership', { instance: 'VI_1', ownership: 'held' }, 1],
+    ['ha_agent_provider_ownership', { instance: 'VI_1', ownership: 'unknown' }, 0],
+    ['ha_agent_provider_ownership', { instance: 'VI_2', ownership: 'not-held' }, 1],
+    ['ha_agent_provider_failures_total', { instance: 'VI_1', op: 'acquire' }, 2],
+    ['ha_agent_provider_failures_total', { instance: 'VI_1', op: 'verify' }, 3],
+    ['ha_agent_provider_drift_total', { instance: 'VI_1' }, 1],
+    ['ha_agent_build_info', { version: AGENT_VERSION, node: process.version }, 1],
+    ['ha_agent_uptime_seconds', {}, 3725],
+  ];
+  for (const [name, labels, v] of expect) assert.equal(sampleValue(families, name, labels), v, `${name} ${JSON.stringify(labels)}`);
+  assert.equal(families.get('ha_agent_adverts_sent_total')?.type, 'counter');
+  assert.equal(families.get('ha_agent_priority')?.type, 'gauge');
+  for (const f of ['ha_agent_instance_state', 'ha_agent_provider_failures_total', 'ha_agent_packets_dropped_total']) assert.ok(families.get(f)?.help, f);
+  // Process metrics come along (prom-client's, read at scrape time).
+  for (const f of ['process_resident_memory_bytes', 'process_cpu_seconds_total', 'process_open_fds', 'nodejs_eventloop_lag_seconds']) assert.ok(families.has(f), f);
 });
 
-test('metrics escape label values', () => {
-  assert.equal(escapeLabelValue('a"b\\c\nd'), 'a\\"b\\\\c\\nd');
+test('metrics escape label values', async () => {
   const s: StatusJson = { ...current, instances: { 'we"ird\\': instance({ counters: { ...instance().counters, dropped: { 'x\ny': 5 } } }) } };
-  const text = renderMetrics(s);
+  const text = await renderMetrics(s);
   assert.ok(text.includes('ha_agent_packets_dropped_total{instance="we\\"ird\\\\",reason="x\\ny"} 5'), text);
   assert.ok(!text.split('\n').some((l) => l === 'y"} 5'), 'no raw newline inside a label');
+  assert.equal(sampleValue(parsePrometheusText(text), 'ha_agent_packets_dropped_total', { instance: 'we"ird\\', reason: 'x\ny' }), 5);
 });
 
-test('metrics: fault sources per instance and drops nobody on the interface serves', () => {
+test('metrics: fault sources per instance and drops nobody on the interface serves', async () => {
   const s: StatusJson = {
     ...current,
     instances: { VI_1: instance({ state: 'FAULT', faults: { link: 'interface eth0 is down', provider: 'cannot take the VIPs' } }) },
     interfaces: { eth0: { dropped: { 'unknown-vrid': 7, truncated: 1 }, socket: {}, offload: null } },
   };
-  const lines = renderMetrics(s).split('\n');
+  const lines = (await renderMetrics(s)).split('\n');
   assert.deepEqual(lines.filter((l) => l.startsWith('ha_agent_fault{')), ['ha_agent_fault{instance="VI_1",source="link"} 1', 'ha_agent_fault{instance="VI_1",source="provider"} 1']);
   assert.deepEqual(lines.filter((l) => l.startsWith('ha_agent_interface_dropped_total{')), [
     'ha_agent_interface_dropped_total{interface="eth0",reason="truncated"} 1',

@@ -69,6 +69,8 @@ export interface ProviderRunnerOptions {
    * verify that saw its VIPs must meet the new goal, not be taken for drift and released.
    */
   syncGoal?: () => void;
+  /** Told of every provider call when it settles: ok, the error's class, or aborted; its duration (ms); the error's message. Must not throw. */
+  onCall?: (op: 'acquire' | 'release' | 'verify', outcome: 'ok' | 'retryable' | 'permanent' | 'aborted', ms: number, error?: string) => void;
 }
 
 export const DEFAULT_ABORT_GRACE_MS = 5_000;
@@ -280,6 +282,7 @@ export class ProviderRunner {
   private startCall(id: number, op: 'acquire' | 'release' | 'verify'): void {
     const ctrl = new AbortController();
     this.calls.set(id, ctrl);
+    const startedAt = this.clock.now();
     queueMicrotask(() => {
       let call: Promise<unknown>;
       try {
@@ -290,13 +293,16 @@ export class ProviderRunner {
       call.then(
         (value) => {
           this.calls.delete(id);
+          this.opts.onCall?.(op, 'ok', this.clock.now() - startedAt);
           this.syncGoal();
           this.dispatch({ type: 'settled', id, outcome: { ok: true, value } });
         },
         (err: unknown) => {
           this.calls.delete(id);
+          const error = classifyError(err);
+          this.opts.onCall?.(op, ctrl.signal.aborted ? 'aborted' : error.errorClass, this.clock.now() - startedAt, error.message);
           this.syncGoal();
-          this.dispatch({ type: 'settled', id, outcome: { ok: false, error: classifyError(err) } });
+          this.dispatch({ type: 'settled', id, outcome: { ok: false, error } });
         },
       );
     });
