@@ -22,8 +22,9 @@ RUN apt-get update \
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json binding.gyp ./
 COPY native ./native
-# npm ci builds raw-socket and this package's binding.gyp addons (build/Release/*.node).
-RUN npm ci --no-audit --no-fund
+# npm ci builds raw-socket and this package's binding.gyp addons (build/Release/*.node), printing
+# node-gyp's log; the build fails if node-gyp fetched headers anyway (it caches them in ~/.cache/node-gyp).
+RUN npm ci --no-audit --no-fund --foreground-scripts && test ! -e /root/.cache/node-gyp
 COPY src ./src
 COPY providers ./providers
 RUN npx tsc -p tsconfig.json && npm prune --omit=dev --no-audit --no-fund

