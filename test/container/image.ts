@@ -206,16 +206,42 @@ function safeReaddir(d: string): string[] {
 
 /**
  * `podman build --pull=never --network host --format docker -t TAG -f Dockerfile .` from `context`
- * (the repository root). Throws with the end of the log on failure. Dangling images left by earlier
- * builds of the tag are pruned afterwards (the layer cache of this build stays).
+ * (the repository root). Throws with the end of the log on failure. Returns the log and how long each
+ * step took (ms, in order). Dangling images older than a day are pruned afterwards: the layer cache
+ * this build uses (the build stage's too, which no tagged image references) stays.
  */
-export async function buildImage(tag: string, context: string): Promise<{ log: string; ms: number }> {
+export async function buildImage(tag: string, context: string): Promise<{ log: string; ms: number; steps: { step: string; ms: number }[] }> {
   const t0 = Date.now();
-  const r = await cmd(['podman', 'build', '--pull=never', '--network', 'host', '--format', 'docker', '-t', tag, '-f', join(context, 'Dockerfile'), context], {
-    timeoutMs: 900_000,
+  const steps: { step: string; ms: number }[] = [];
+  let current: { step: string; at: number } | null = null;
+  const mark = (step: string | null) => {
+    const now = Date.now();
+    if (current) steps.push({ step: current.step, ms: now - current.at });
+    current = step === null ? null : { step, at: now };
+  };
+  const argv = ['podman', 'build', '--pull=never', '--network', 'host', '--format', 'docker', '-t', tag, '-f', join(context, 'Dockerfile'), context];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], timeout: 1_800_000 });
+  let log = '';
+  let partial = '';
+  const onData = (d: string) => {
+    log += d;
+    partial += d;
+    let i: number;
+    while ((i = partial.indexOf('\n')) >= 0) {
+      const line = partial.slice(0, i);
+      partial = partial.slice(i + 1);
+      const m = /^\[\d+\/\d+\] STEP \d+\/\d+: (.*)$/.exec(line) ?? /^STEP \d+\/\d+: (.*)$/.exec(line);
+      if (m) mark(m[1]!.slice(0, 60));
+    }
+  };
+  child.stdout.setEncoding('utf8').on('data', onData);
+  child.stderr.setEncoding('utf8').on('data', onData);
+  const code = await new Promise<number | null>((resolve) => {
+    child.once('error', (e) => ((log += String(e)), resolve(null)));
+    child.once('close', resolve);
   });
-  const log = r.stdout + r.stderr;
-  if (r.code !== 0) throw new Error(`podman build failed (${r.code}):\n${log.slice(-6000)}`);
-  await cmd(['podman', 'image', 'prune', '-f']);
-  return { log, ms: Date.now() - t0 };
+  mark(null);
+  if (code !== 0) throw new Error(`podman build failed (${code}):\n${log.slice(-6000)}`);
+  await cmd(['podman', 'image', 'prune', '-f', '--filter', 'until=24h']);
+  return { log, ms: Date.now() - t0, steps };
 }

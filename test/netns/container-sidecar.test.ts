@@ -62,9 +62,11 @@ before(async () => {
   try {
     ensureContainersConf();
     const baseMs = await ensureBaseImage((s) => console.log(`# container image: ${s}`));
-    const { log, ms } = await buildImage(IMAGE, repoRoot());
+    const { log, ms, steps } = await buildImage(IMAGE, repoRoot());
     built = { log, baseMs, buildMs: ms };
     console.log(`# container image: base ${baseMs ? `built in ${(baseMs / 1000).toFixed(1)} s` : 'reused'}, ${IMAGE} built in ${(ms / 1000).toFixed(1)} s`);
+    const slow = steps.filter((s) => s.ms >= 2_000).map((s) => `${s.step} ${(s.ms / 1000).toFixed(1)} s`);
+    if (slow.length) console.log(`# container image: slow steps: ${slow.join('; ')}`);
   } catch (e) {
     setupError = e as Error;
   }
@@ -94,6 +96,12 @@ test('image: built from the unchanged Dockerfile on the stand-in base; tini, HEA
   assert.doesNotMatch(dpkg.stdout, /install ok installed/, `no compiler in the runtime image:\n${dpkg.stdout}`);
   const addons = await run('node', '-e', "for (const n of ['netlink','packet_socket','vrrp_offload']) require('/app/build/Release/' + n + '.node'); require('raw-socket'); console.log('addons ok')");
   assert.match(addons.stdout, /addons ok/, addons.stderr);
+
+  // Without the capabilities: one line naming the missing one and the container flags, exit 1.
+  const config = 'instances:\n  VI_1: { interface: lo, vrid: 51, priority: 100, vips: [198.51.100.100/32], provider: { type: garp } }\n';
+  const nocaps = await cmd(['podman', 'run', '--rm', '--network', 'none', '--cap-drop', 'ALL', '--health-interval', 'disable', '--env', `HA_AGENT_CONFIG=${config}`, IMAGE]);
+  assert.equal(nocaps.code, 1, nocaps.stdout + nocaps.stderr);
+  assert.match(nocaps.stderr, /^ha-agent: .*needs CAP_NET_RAW.*--cap-add NET_RAW --cap-add NET_ADMIN/m);
 
   // node-gyp compiled against the image's own headers (npm_config_nodedir): shown when the npm ci
   // layer was built in this run; the Dockerfile itself fails the build if node-gyp downloaded anything.
