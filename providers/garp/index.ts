@@ -41,7 +41,7 @@ export const GARP_TIMING: Readonly<ProviderTiming> = Object.freeze({
   faultAfterMs: 3_000,
 });
 
-export const GRANT_NET_ADMIN = 'run as root or grant CAP_NET_ADMIN (systemd: AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW)';
+export const GRANT_NET_ADMIN = 'run as root or grant CAP_NET_ADMIN (systemd: AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW; container: --cap-add NET_RAW --cap-add NET_ADMIN)';
 
 /** Seams for tests: a recording announcer, fake timers. */
 export interface GarpProviderDeps {

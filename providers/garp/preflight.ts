@@ -11,7 +11,7 @@ import { interfaceIndex, openPacketSocket, packetSocketAvailable } from '../../s
 
 const CAP_NET_ADMIN = 12;
 const CAP_NET_RAW = 13;
-const GRANT_CAPS = 'run as root or grant CAP_NET_RAW,CAP_NET_ADMIN (systemd: AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN)';
+const GRANT_CAPS = 'run as root or grant CAP_NET_RAW,CAP_NET_ADMIN (systemd: AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN; container: --cap-add NET_RAW --cap-add NET_ADMIN)';
 const PROBE_TIMEOUT_MS = 4_000;
 
 export interface GarpPreflightOptions {

@@ -1,6 +1,8 @@
 // The command line of `ha-agent run`, read without commander: see src/cli.ts (memory of the agent).
+import { defaultConfigSource } from '../config/source.js';
 
-export const DEFAULT_CONFIG = '/etc/ha-agent/config.yaml';
+/** /etc/ha-agent/config.yaml, or what HA_AGENT_CONFIG says (config/source.ts). */
+export const DEFAULT_CONFIG = defaultConfigSource();
 
 export interface RunOptions {
   config: string;

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type YAMLError } from 'yaml';
 import { ConfigSchema, MANY_VIPS, MAX_VIPS, truncatePassword, type Config } from './schema.js';
 import { formatPath, issuesFromZod, type ConfigIssue, type LocatedIssue, type PathSegment } from './errors.js';
+import { readEnvSource } from './source.js';
 
 export { formatIssue, type ConfigIssue } from './errors.js';
 
@@ -41,7 +42,10 @@ export function parseConfig(yamlText: string): ParseResult {
   }
 }
 
+/** `file` is a path, or "env:NAME" for the YAML in that environment variable (config/source.ts). */
 export async function loadConfigFile(file: string): Promise<ParseResult> {
+  const fromEnv = readEnvSource(file);
+  if (fromEnv) return 'issue' in fromEnv ? { ok: false, errors: [fromEnv.issue], warnings: [] } : parseConfig(fromEnv.text);
   let text: string;
   try {
     const bytes = await readFile(file);

@@ -1,6 +1,7 @@
 // The read-only HTTP status server: GET /status (JSON contract), GET /metrics (Prometheus text,
 // status/metrics.ts), GET /events (server-sent events, events/sse.ts), GET /healthz (200 "ok" unless
-// an instance is in FAULT). Anything else: 404, or 405 for non-GET.
+// an instance is in FAULT), GET /readyz (200 once the election has settled, 503 before:
+// status/settled.ts; the body is its summary). Anything else: 404, or 405 for non-GET.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -8,6 +9,7 @@ import { httpDate } from '../iso-time.js';
 import { AgentMetrics } from './metrics.js';
 import { handleEvents } from '../events/sse.js';
 import type { EventBus } from '../events/bus.js';
+import { electionSettled } from './settled.js';
 import type { StatusJson } from './types.js';
 
 export interface StatusServerOptions {
@@ -66,8 +68,8 @@ function send(res: ServerResponse, code: number, type: string, body: string, ext
 
 function handle(req: IncomingMessage, res: ServerResponse, getStatus: () => StatusJson, metrics: AgentMetrics, events: EventBus | undefined, log: Logger): void {
   const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-  const known = path === '/status' || path === '/metrics' || path === '/healthz' || path === '/events';
-  if (!known) return send(res, 404, 'text/plain; charset=utf-8', 'not found: try /status, /metrics, /events or /healthz\n');
+  const known = path === '/status' || path === '/metrics' || path === '/healthz' || path === '/events' || path === '/readyz';
+  if (!known) return send(res, 404, 'text/plain; charset=utf-8', 'not found: try /status, /metrics, /events, /healthz or /readyz\n');
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed: use GET\n', { allow: 'GET, HEAD' });
   }
@@ -84,6 +86,10 @@ function handle(req: IncomingMessage, res: ServerResponse, getStatus: () => Stat
   }
   const status = getStatus();
   if (path === '/status') return send(res, 200, 'application/json; charset=utf-8', JSON.stringify(status) + '\n');
+  if (path === '/readyz') {
+    const { settled, summary } = electionSettled(status);
+    return send(res, settled ? 200 : 503, 'text/plain; charset=utf-8', `${settled ? 'ready' : 'not ready'}: ${summary}\n`);
+  }
   const faulted = Object.entries(status.instances)
     .filter(([, i]) => i.state === 'FAULT')
     .map(([name]) => name);

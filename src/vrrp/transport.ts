@@ -106,7 +106,7 @@ function openConfigured(ifname: string, ifindex: number): RawSocket {
   } catch (e) {
     const msg = (e as Error).message;
     if (/not permitted|EPERM|EACCES/i.test(msg))
-      throw new TransportError('the VRRP socket needs CAP_NET_RAW — fix: run as root or grant the capability (systemd: AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN)');
+      throw new TransportError('the VRRP socket needs CAP_NET_RAW — fix: run as root or grant the capability (systemd: AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN; container: --cap-add NET_RAW --cap-add NET_ADMIN)');
     throw new TransportError(`cannot open the VRRP raw socket: ${msg}`);
   }
   try {
