@@ -13,6 +13,8 @@ import { loadConfigIsolated } from '../config/load-isolated.js';
 import { createLogger, flushLogs, type Logger } from '../log.js';
 import { Agent, StartupError } from '../agent.js';
 import type { Out } from './out.js';
+import { Reloader, type ReloadHooks } from '../reload/reloader.js';
+import { DEFAULT_PID_FILE, removePidFile, writePidFile } from '../reload/pid-file.js';
 
 /** Exit status after an uncaught exception or unhandled rejection (sysexits.h EX_SOFTWARE). */
 export const EXIT_SOFTWARE = 70;
@@ -45,7 +47,12 @@ export function exitOnBug(log: Logger): void {
   process.on('unhandledRejection', (reason) => die(reason, 'unhandledRejection'));
 }
 
-export async function runCommand(opts: { config: string; logLevel?: string }, out: Out): Promise<number> {
+/**
+ * `extra.onReload`: called around every reload (SIGHUP, `ha-agent reload`): begin() before the file is
+ * read, end(result) once it is applied or refused — where systemd's RELOADING=1 / READY=1 go.
+ * `opts.pidFile` (default /run/ha-agent.pid, "" for none): written at start, removed at a clean stop.
+ */
+export async function runCommand(opts: { config: string; logLevel?: string; pidFile?: string }, out: Out, extra: { onReload?: ReloadHooks } = {}): Promise<number> {
   const parsed = await loadConfigIsolated(opts.config);
   if (!parsed.ok) {
     for (const e of parsed.errors) out.stderr.write(formatIssue(e) + '\n');
@@ -71,7 +78,21 @@ export async function runCommand(opts: { config: string; logLevel?: string }, ou
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  process.on('SIGHUP', () => log.warn('SIGHUP: configuration reload is not supported yet; restart the agent to apply changes'));
+  // SIGHUP: a hitless reload (src/reload/reloader.ts); one during start-up is served right after it.
+  let reloader: Reloader | null = null;
+  let hupEarly = false;
+  process.on('SIGHUP', () => {
+    if (reloader) void reloader.request();
+    else hupEarly = true;
+  });
+  const pidFile = opts.pidFile ?? DEFAULT_PID_FILE;
+  if (pidFile) {
+    try {
+      writePidFile(pidFile);
+    } catch (e) {
+      log.warn({ pidFile, err: (e as Error).message }, `cannot write the pid file ${pidFile}; \`ha-agent reload\` will not find this agent (kill -HUP ${process.pid} still reloads)`);
+    }
+  }
 
   let agent: Agent;
   try {
@@ -80,14 +101,20 @@ export async function runCommand(opts: { config: string; logLevel?: string }, ou
     const msg = e instanceof StartupError ? e.message : `cannot start: ${(e as Error).message}`;
     log.fatal({ evt: 'startup-failed' }, msg);
     out.stderr.write(`ha-agent: ${msg}\n`);
+    if (pidFile) removePidFile(pidFile);
     return 1;
   }
+  reloader = new Reloader(agent, config, { file: opts.config, log, load: loadConfigIsolated, ...(extra.onReload ? { hooks: extra.onReload } : {}) });
+  if (hupEarly && !stopSignal) void reloader.request();
 
   return new Promise<number>((resolve) => {
     onStop = (sig) => {
       log.info({ signal: sig }, 'stopping');
       agent.stop().then(
-        () => resolve(0),
+        () => {
+          if (pidFile) removePidFile(pidFile);
+          resolve(0);
+        },
         (err: Error) => {
           log.error({ err }, 'error while stopping');
           resolve(1);

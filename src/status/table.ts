@@ -53,6 +53,13 @@ function row(name: string, i: InstanceStatusJson): string[] {
   ];
 }
 
+/** "config generation 3 (loaded …); last reload refused: 2 error(s)". */
+function configLine(c: NonNullable<StatusJson['config']>): string {
+  const r = c.lastReload;
+  const last = !r ? '' : r.outcome === 'applied' ? `; last reload applied in ${r.durationMs} ms` : `; last reload ${r.outcome === 'rejected' ? 'refused' : 'partly applied'} at ${r.at}: ${r.errors.length} error(s) (see the log)`;
+  return `config generation ${c.generation} (loaded ${c.loadedAt})${last}`;
+}
+
 export function renderStatusTable(s: StatusJson): string {
   const names = Object.keys(s.instances).sort();
   const rows = names.map((n) => row(n, s.instances[n]!));
@@ -68,5 +75,6 @@ export function renderStatusTable(s: StatusJson): string {
   lines.push(...renderChecksText(s));
   lines.push('');
   lines.push(`ha-agent ${s.version}, pid ${s.pid}, up ${formatUptime(s.uptimeSeconds)} (since ${s.startedAt})`);
+  if (s.config) lines.push(configLine(s.config));
   return lines.join('\n') + '\n';
 }
