@@ -14,11 +14,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Lab } from '../../src/lab/lab.js';
-import { adoptProcess, agentCli, eventually, labDir, requireRoot, sleep, startAgent, vipHolder, waitVipOn, withLab, Watched, type AgentConfig, type AgentHandle, type LogEvent } from './harness.js';
-import { KeepalivedHandle, keepalivedConf, keepalivedRejects } from './keepalived.js';
+import { adoptProcess, agentCli, eventually, requireRoot, sleep, startAgent, vipHolder, waitVipOn, withLab, Watched, type AgentConfig, type AgentHandle, type LogEvent } from './harness.js';
+import { keepalivedRejects, type KeepalivedHandle } from './keepalived.js';
+import { startKeepalivedMulti } from '../../bench/daemons.js';
 import { decodeArp, decodeVrrp, firstGarp, startCapture, type VrrpRow } from './capture.js';
 
 const INTERVAL = 0.5;
@@ -67,18 +67,8 @@ const RELOAD_2: Record<string, Def> = {
 
 /** keepalived on ha2 backing up VI_1, VI_2 and VI_4 (all BACKUP, priority 100). */
 function startPeer(lab: Lab): KeepalivedHandle {
-  const block = (name: string, d: Def) => {
-    const text = keepalivedConf('ha2', { version: 3, vrid: d.vrid, priority: LOW, advertInterval: INTERVAL, vips: d.vips, garp: { repeat: 2, delay: 0 } });
-    return text.slice(text.indexOf('vrrp_instance')).replace('vrrp_instance VI_1', `vrrp_instance ${name}`);
-  };
-  const conf = ['global_defs {', '  router_id ha2', '}', block('VI_1', START.VI_1!), block('VI_2', START.VI_2!), block('VI_4', START.VI_4!)].join('\n');
-  const dir = labDir(lab);
-  const file = (ext: string) => join(dir, `ka-reload.${ext}`);
-  writeFileSync(file('conf'), conf);
-  const argv = ['keepalived', '-n', '-l', '-D', '-G', '-P', '-R', '-f', file('conf'), '-p', file('pid'), '-r', file('vrrp.pid'), '-c', file('chk.pid'), '-b', file('bfd.pid')];
-  const h = new KeepalivedHandle(lab, lab.node('ha2'), file('conf'), file('vrrp.pid'), lab.spawn('ha2', argv));
-  adoptProcess(lab, h);
-  return h;
+  const peer = (name: string, d: Def) => ({ name, params: { version: 3 as const, vrid: d.vrid, priority: LOW, advertInterval: INTERVAL, vips: d.vips, garp: { repeat: 2, delay: 0 } } });
+  return startKeepalivedMulti(lab, 'ha2', [peer('VI_1', START.VI_1!), peer('VI_2', START.VI_2!), peer('VI_4', START.VI_4!)]);
 }
 
 /** `ha-agent reload --wait` in ha1's namespace: exit code and output. */
