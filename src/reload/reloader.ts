@@ -65,6 +65,8 @@ export class Reloader {
   private running: Config;
   private busy: Promise<ReloadResult> | null = null;
   private again = false;
+  /** How long the last load + validation took (the rest of durationMs is applying it). */
+  private loadMs = 0;
 
   constructor(
     private readonly target: ReloadTarget,
@@ -109,6 +111,7 @@ export class Reloader {
     } catch (e) {
       parsed = { ok: false, errors: [{ path: '(file)', message: `could not be loaded: ${(e as Error).message}`, fix: 'check the file and reload again' }], warnings: [] };
     }
+    this.loadMs = Math.round(performance.now() - t0);
     for (const w of parsed.warnings) log.warn({ evt: 'config-warning', path: w.path, fix: w.fix }, w.message);
     let result: ReloadResult;
     if (!parsed.ok) {
@@ -155,7 +158,7 @@ export class Reloader {
     st.reloads.failedInstances += failed.size;
     const result = summary(diff, st.generation, errors, Math.round(performance.now() - t0));
     log[errors.length ? 'error' : 'info'](
-      { evt: 'reload', outcome: result.outcome, generation: result.generation, added: result.added, removed: result.removed, changed: result.changed.map((c) => `${c.name} (${c.kind}: ${c.keys.join(', ')})`), unchanged: result.unchanged, needsRestart: result.needsRestart, errors: errors.length, durationMs: result.durationMs },
+      { evt: 'reload', outcome: result.outcome, generation: result.generation, added: result.added, removed: result.removed, changed: result.changed.map((c) => `${c.name} (${c.kind}: ${c.keys.join(', ')})`), unchanged: result.unchanged, needsRestart: result.needsRestart, errors: errors.length, durationMs: result.durationMs, loadMs: this.loadMs },
       `reload ${result.outcome}: generation ${result.generation}, ${diff.added.length} added, ${diff.removed.length} removed, ${diff.changed.length} changed, ${diff.unchanged.length} unchanged in ${result.durationMs} ms`,
     );
     return result;
