@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import type { Config, InstanceConfig } from '../config/schema.js';
 import type { ParseResult } from '../config/load.js';
 import { formatIssue } from '../config/issue.js';
-import { diffConfig, effectiveConfig, type ChangeKind, type ConfigDiff } from '../config/diff.js';
+import { deepEqual, diffConfig, effectiveConfig, type ChangeKind, type ConfigDiff } from '../config/diff.js';
 import type { ConfigStatusJson } from '../status/types.js';
 import { isoTime } from '../iso-time.js';
 
@@ -143,6 +143,20 @@ export class Reloader {
         log.error({ evt: 'reload-instance-failed', instance: name, action: what, err: (e as Error).message }, `reload: could not ${what} ${name}: ${(e as Error).message}`);
       }
     };
+    // Checks are not reloaded (config/diff.ts): an instance that would track a check the running
+    // agent does not have in that form keeps its old definition (or is not added) until a restart.
+    const stale = staleChecks(this.running, next);
+    const blocked = (name: string): boolean => {
+      const names = trackedChecks(next.instances[name]!).filter((c) => stale.has(c));
+      if (names.length === 0) return false;
+      failed.add(name);
+      const msg = `instances.${name}.track.checks: check ${names.join(', ')} is new or changed, and checks change only at a restart — fix: restart the agent (systemctl restart ha-agent) to apply it`;
+      errors.push(msg);
+      log.error({ evt: 'reload-instance-failed', instance: name, action: 'apply' }, `reload: ${msg}`);
+      return true;
+    };
+    diff.changed = diff.changed.filter((c) => !blocked(c.name));
+    diff.added = diff.added.filter((n) => !blocked(n));
     const byKind = (k: ChangeKind) => diff.changed.filter((c) => c.kind === k);
     for (const name of diff.removed) await attempt(name, 'remove', () => this.target.remove(name));
     for (const c of byKind('replace')) await attempt(c.name, 'replace', () => this.target.replace(c.name, next.instances[c.name]!));
@@ -175,6 +189,17 @@ export class Reloader {
     }
     return { ...cfg, instances };
   }
+}
+
+/** Names of checks whose definition differs between the running config and the new one (or that only the new one has). */
+function staleChecks(running: Config, next: Config): Set<string> {
+  const out = new Set<string>();
+  for (const [name, def] of Object.entries(next.checks ?? {})) if (!deepEqual(def, running.checks?.[name])) out.add(name);
+  return out;
+}
+
+function trackedChecks(cfg: InstanceConfig): string[] {
+  return (cfg.track?.checks ?? []).map((c) => (typeof c === 'string' ? c : c.check));
 }
 
 function summary(d: ConfigDiff, generation: number, errors: string[], durationMs: number): ReloadResult {

@@ -194,3 +194,19 @@ test('reloader: requests during a reload coalesce into one more', async () => {
   assert.equal(loads, 2);
   assert.equal(target.configStatus.generation, 3);
 });
+
+test('reloader: an instance that would track a new or changed check is not applied (checks change at a restart)', async () => {
+  const a = cfg({ U: inst(), P: inst({ vrid: 53 }) });
+  const track = { track: { checks: ['chk'] } };
+  const b = cfg({ U: inst(track), P: inst({ vrid: 53, priority: 90 }), N: inst({ vrid: 56, ...track }) }, { checks: { chk: { type: 'tcp', address: '127.0.0.1:1' } } });
+  const { target, reloader } = reloaderWith(a, [{ ok: true, config: b, warnings: [] }]);
+  const r = await reloader.request();
+  assert.deepEqual(target.calls, ['reconfigure P'], 'only the instance without the new check is applied');
+  assert.equal(r.outcome, 'partial');
+  assert.ok(r.errors.some((e) => e.startsWith('instances.U.track.checks: check chk is new or changed') && /restart the agent/.test(e)), r.errors.join('\n'));
+  assert.ok(r.errors.some((e) => e.startsWith('instances.N.track.checks:')), r.errors.join('\n'));
+  assert.deepEqual(r.needsRestart, ['checks']);
+  assert.deepEqual(reloader.config.instances['U'], a.instances['U'], 'U keeps running its old definition');
+  assert.equal(reloader.config.instances['N'], undefined);
+  assert.equal(reloader.config.checks, undefined, 'the running checks stay');
+});
