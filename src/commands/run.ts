@@ -117,6 +117,7 @@ export async function runCommand(opts: { config: string; logLevel?: string; pidF
         },
         (err: Error) => {
           log.error({ err }, 'error while stopping');
+          if (pidFile) removePidFile(pidFile);
           resolve(1);
         },
       );
