@@ -16,7 +16,7 @@ import { Scheduler, type ScheduledEntry } from './scheduler.js';
 import { createProvider } from './provider/registry.js';
 import type { ProviderModule } from './provider/types.js';
 import { startStatusServer } from './status/server.js';
-import type { StatusJson } from './status/types.js';
+import type { ConfigStatusJson, StatusJson } from './status/types.js';
 import { interfaceNotFound, primaryIPv4, type LinkInfo } from './net/link.js';
 import { parseIpv4Address } from './net/ip.js';
 import { netBackend } from './net/link.js';
@@ -75,6 +75,8 @@ export class Agent {
   private readonly ports = new Map<string, Port>();
   private readonly typeResources = new Map<ProviderModule, TypeResources>();
   private readonly startedAt = new Date();
+  /** The config generation (1 at start, +1 per applied reload) and the reloads so far: src/reload/ moves it on. */
+  readonly configStatus: ConfigStatusJson = { generation: 1, loadedAt: isoTime(Date.now()), reloads: { applied: 0, rejected: 0, failedInstances: 0 }, lastReload: null };
   private server: { close(): Promise<void> } | null = null;
   /** Notify hooks, virtual routes and sync groups (hooks/agent-hooks.ts); set by start(). */
   private hooks!: AgentHooks;
@@ -171,6 +173,11 @@ export class Agent {
     this.transitionListeners.push(fn);
   }
 
+  /** The names of the instances that run now. */
+  instanceNames(): string[] {
+    return [...this.members.keys()];
+  }
+
   status(): StatusJson {
     return {
       version: AGENT_VERSION,
@@ -179,6 +186,7 @@ export class Agent {
       uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       memory: process.memoryUsage(),
       instances: Object.fromEntries([...this.members].map(([name, m]) => [name, { ...m.instance.status(), ...(m.tracker ? { tracking: m.tracker.status() } : {}), ...this.hooks.status(name) }])),
+      config: { ...this.configStatus, reloads: { ...this.configStatus.reloads } },
       ...(this.checks && this.checks.names.length > 0 ? { checks: this.checks.status() } : {}),
       ...(this.hooks.groupsCount > 0 ? { syncGroups: this.hooks.groupsStatus() } : {}),
       interfaces: Object.fromEntries([...this.ports].map(([ifname, p]) => [ifname, { dropped: { ...p.demux.dropped }, socket: { ...p.socket.stats }, offload: p.offload?.stats() ?? null }])),
@@ -224,25 +232,11 @@ export class Agent {
     if (!source)
       throw new StartupError(`${name}: interface ${cfg.interface} has no IPv4 address to send adverts from — fix: give it an address, or set instances.${name}.unicast.source`);
     const ilog = this.log.child({ instance: name });
-    const { module, ctx, provider } = await createProvider(name, cfg, ilog, this.watcher).catch((e: Error) => {
-      throw new StartupError(`${name}: ${e.message}`);
-    });
-    const shared = this.resourcesFor(module);
-    const port = this.portFor(link);
     let instance: Instance | undefined;
     let election: VrrpElection | undefined;
-    const seen = this.telemetry.instance(name, provider.type);
-    const runner = new ProviderRunner(provider, {
-      clock: this.clock,
-      log: ilog,
-      timing: ctx.timing,
-      vips: cfg.vips,
-      limiter: shared.limiter,
-      batch: shared.batch,
-      onChange: (st) => instance?.onProviderChange(st),
-      syncGoal: () => election?.sync(),
-      onCall: (op, outcome, ms, error) => seen.providerCall(op, outcome, ms, error),
-    });
+    const runner = await this.newRunner(name, cfg, ilog, () => instance, () => election);
+    const port = this.portFor(link);
+    const seen = this.telemetry.instance(name, runner.status().type);
     const hook = this.hooks.observer(name, cfg, ilog);
     instance = new Instance(name, cfg, {
       runner,
@@ -293,6 +287,106 @@ export class Agent {
     this.members.set(name, member);
     this.hooks.attach(name, instance);
     return member;
+  }
+
+  /** The instance's provider and its runner (not started: no goal yet). */
+  private async newRunner(name: string, cfg: InstanceConfig, ilog: Logger, instance: () => Instance | undefined, election: () => VrrpElection | undefined): Promise<ProviderRunner> {
+    const { module, ctx, provider } = await createProvider(name, cfg, ilog, this.watcher).catch((e: Error) => {
+      throw new StartupError(`${name}: ${e.message}`);
+    });
+    const shared = this.resourcesFor(module);
+    const seen = this.telemetry.instance(name, provider.type);
+    return new ProviderRunner(provider, {
+      clock: this.clock,
+      log: ilog,
+      timing: ctx.timing,
+      vips: cfg.vips,
+      limiter: shared.limiter,
+      batch: shared.batch,
+      onChange: (st) => instance()?.onProviderChange(st),
+      syncGoal: () => election()?.sync(),
+      onCall: (op, outcome, ms, error) => seen.providerCall(op, outcome, ms, error),
+    });
+  }
+
+  // --- reload (src/reload/, config/diff.ts) ----------------------------------------------------------
+
+  /**
+   * Reload in place (diff kind 'in-place': priority and/or vips): state, timers and the VIPs that stay
+   * are untouched. A new VIP list gets a runner of its own, which takes over the goal (a MASTER
+   * acquires the new list: added VIPs come up and are announced); the removed VIPs are released.
+   */
+  reconfigure(name: string, cfg: InstanceConfig): Promise<void> {
+    return this.serialise(async () => {
+      const m = this.members.get(name);
+      if (!m) throw new StartupError(`no instance ${name}`);
+      const old = m.instance.cfg;
+      const ilog = this.log.child({ instance: name });
+      let oldRunner: ProviderRunner | null = null;
+      if (old.vips.join() !== cfg.vips.join()) oldRunner = m.instance.swapRunner(await this.newRunner(name, cfg, ilog, () => m.instance, () => m.election));
+      m.instance.reconfigure(cfg);
+      m.election.reconfigure(cfg);
+      if (old.priority !== cfg.priority) {
+        if (m.tracker) {
+          m.tracker.close();
+          const target = { setPriority: (p: number) => m.instance.setPriority(p), setFault: (s: `check:${string}`, r: string | null) => m.instance.setFault(s, r) };
+          m.tracker = new InstanceTracker(name, cfg, this.checksCfg, this.checks!, target, ilog);
+          applyTrackedInterfaces(m.tracker, this.watcher);
+        } else m.instance.setPriority(cfg.priority);
+      }
+      if (oldRunner) {
+        const mayHold = holdsMaybe(oldRunner);
+        await oldRunner.close();
+        await this.releaseVips(name, old, cfg.vips, mayHold);
+      }
+    });
+  }
+
+  /**
+   * A hitless restart (diff kind 'restart'): the instance is rebuilt from its new definition without
+   * stepping down — no priority 0, the VIPs it keeps stay up, the removed ones are released. A MASTER
+   * comes back as MASTER at once (advert, then the provider re-acquires and announces, as keepalived
+   * does after a reload); a BACKUP or FAULT starts again as at start-up. If the new definition cannot
+   * start, what the old one may hold is released and the error is thrown.
+   */
+  restart(name: string, cfg: InstanceConfig): Promise<void> {
+    return this.serialise(async () => {
+      const m = this.members.get(name);
+      if (!m) throw new StartupError(`no instance ${name}`);
+      const old = m.instance.cfg;
+      const wasMaster = m.instance.state === 'MASTER';
+      const mayHold = wasMaster || holdsMaybe(m.instance.runner);
+      this.members.delete(name);
+      m.tracker?.close();
+      const port = this.ports.get(old.interface);
+      port?.demux.remove(m.election);
+      port?.users.delete(m);
+      this.hooks.detachForRestart(name, wasMaster && JSON.stringify(old.routes ?? []) === JSON.stringify(cfg.routes ?? []));
+      await m.instance.abandon();
+      let next: Member;
+      try {
+        next = await this.prepare(name, cfg);
+      } catch (e) {
+        await this.releaseVips(name, old, [], mayHold);
+        if (port) this.releasePortIfUnused(port);
+        throw e;
+      }
+      await this.releaseVips(name, old, cfg.vips, mayHold);
+      if (!wasMaster) return this.launch(next);
+      this.evaluate(next);
+      next.instance.start();
+      if (next.instance.state === 'BACKUP') next.election.syncPull('MASTER', 'reload: restarted as master');
+      else if (next.instance.state !== 'MASTER') next.instance.runner.want(false); // FAULT: the kept VIPs go
+    });
+  }
+
+  /** Releases the VIPs of `old` that are not in `keep`, when the instance may hold them (a runner of their own). */
+  private async releaseVips(name: string, old: InstanceConfig, keep: readonly string[], mayHold: boolean): Promise<void> {
+    const gone = old.vips.filter((v) => !keep.includes(v));
+    if (gone.length === 0 || !mayHold) return;
+    const r = await this.newRunner(name, { ...old, vips: gone }, this.log.child({ instance: name }), () => undefined, () => undefined);
+    if (!(await r.releaseNow(SHUTDOWN_DEADLINE_MS))) this.log.warn({ instance: name, vips: gone, err: r.status().lastError }, 'could not release the VIPs removed by the reload');
+    await r.close();
   }
 
   /** Clears stale copies of the instance's VIPs (a kill -9 leaves them behind), then starts it. */
@@ -499,6 +593,12 @@ export class Agent {
     }
     return again;
   }
+}
+
+/** The runner may hold its VIPs (as Instance.shutdown decides whether to release). */
+function holdsMaybe(r: ProviderRunner): boolean {
+  const p = r.status();
+  return p.desired === 'held' || p.ownership === 'held' || (p.ownership === 'unknown' && p.desired !== null);
 }
 
 /** The first multiple of `step` after `now`. */

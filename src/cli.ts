@@ -32,8 +32,20 @@ async function main(argv: string[]): Promise<number> {
     .description('run the agent in the foreground (JSON logs on stdout)')
     .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
     .option('--log-level <level>', 'override log.level (trace|debug|info|warn|error)')
+    .option('--pid-file <file>', 'where to write the pid, for `ha-agent reload` ("" for none)', '/run/ha-agent.pid')
     .action(async (o: RunOptions) => {
       code = await run(o);
+    });
+
+  program
+    .command('reload')
+    .description('reload the running agent\'s config without a flap (SIGHUP to the pid in --pid-file)')
+    .option('--pid-file <file>', 'pid file written by `ha-agent run`', '/run/ha-agent.pid')
+    .option('--wait', 'wait for the outcome on the status server; exit 1 unless the reload was applied', false)
+    .option('--url <url>', 'status server of the agent (with --wait)', 'http://127.0.0.1:9721')
+    .action(async (o: { pidFile: string; wait: boolean; url: string }) => {
+      const { reloadCommand } = await import('./commands/reload.js');
+      code = await reloadCommand(o, processOut);
     });
 
   program

@@ -31,7 +31,8 @@ export interface InstanceDeps {
 
 export class Instance {
   readonly election: Election;
-  readonly runner: ProviderRunner;
+  /** Replaced only by a reload that changes the VIP list in place (swapRunner). */
+  runner: ProviderRunner;
   readonly counters = { transitions: 0, becameMaster: 0 };
   private readonly faults = new Map<FaultSource, string>();
   private providerFaultTimer: unknown;
@@ -47,7 +48,8 @@ export class Instance {
 
   constructor(
     readonly name: string,
-    readonly cfg: InstanceConfig,
+    /** Replaced only by a reload in place (reconfigure). */
+    public cfg: InstanceConfig,
     deps: InstanceDeps,
   ) {
     this.log = deps.log;
@@ -133,6 +135,31 @@ export class Instance {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.runner.close(), new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
     clearTimeout(timer);
+  }
+
+  /** Reload in place (src/reload/): the new definition; the election is told separately. */
+  reconfigure(cfg: InstanceConfig): void {
+    this.cfg = cfg;
+  }
+
+  /** Reload with a new VIP list (src/reload/): the runner for it takes over the goal; the old one is returned, not closed. */
+  swapRunner(runner: ProviderRunner): ProviderRunner {
+    const old = this.runner;
+    const desired = old.status().desired;
+    this.runner = runner;
+    if (desired !== null && !this.stopped) runner.want(desired === 'held');
+    return old;
+  }
+
+  /**
+   * A hitless restart (src/reload/): stops without stepping down — no priority 0, the VIPs stay where
+   * they are (the next definition takes them over). The runner is closed, never released.
+   */
+  async abandon(): Promise<void> {
+    this.clock.clearTimeout(this.providerFaultTimer);
+    this.stopped = true;
+    this.election.close();
+    await this.runner.close();
   }
 
   status(): InstanceStatusJson {

@@ -7,6 +7,8 @@ export const DEFAULT_CONFIG = defaultConfigSource();
 export interface RunOptions {
   config: string;
   logLevel?: string;
+  /** Where `run` writes its pid for `ha-agent reload` (default /run/ha-agent.pid). */
+  pidFile?: string;
 }
 
 /**
@@ -28,6 +30,7 @@ export function parseRunArgs(args: readonly string[]): RunOptions | null {
     if (value === undefined || value === '' || value.startsWith('-')) return null;
     if (name === '-c' || name === '--config') opts.config = value;
     else if (name === '--log-level') opts.logLevel = value;
+    else if (name === '--pid-file') opts.pidFile = value;
     else return null;
   }
   return opts;

@@ -15,6 +15,9 @@ import { Agent, StartupError } from '../agent.js';
 import { capabilityProblem, readProcStatus } from '../net/capabilities.js';
 import { SystemdService } from '../systemd/service.js';
 import type { Out } from './out.js';
+import { Reloader, type ReloadHooks } from '../reload/reloader.js';
+import { publish } from '../events/bus.js';
+import { DEFAULT_PID_FILE, removePidFile, writePidFile } from '../reload/pid-file.js';
 
 /** Exit status after an uncaught exception or unhandled rejection (sysexits.h EX_SOFTWARE). */
 export const EXIT_SOFTWARE = 70;
@@ -47,7 +50,12 @@ export function exitOnBug(log: Logger): void {
   process.on('unhandledRejection', (reason) => die(reason, 'unhandledRejection'));
 }
 
-export async function runCommand(opts: { config: string; logLevel?: string }, out: Out): Promise<number> {
+/**
+ * `extra.onReload`: called around every reload (SIGHUP, `ha-agent reload`): begin() before the file is
+ * read, end(result) once it is applied or refused — where systemd's RELOADING=1 / READY=1 go.
+ * `opts.pidFile` (default /run/ha-agent.pid, "" for none): written at start, removed at a clean stop.
+ */
+export async function runCommand(opts: { config: string; logLevel?: string; pidFile?: string }, out: Out, extra: { onReload?: ReloadHooks } = {}): Promise<number> {
   const parsed = await loadConfigIsolated(opts.config);
   if (!parsed.ok) {
     for (const e of parsed.errors) out.stderr.write(formatIssue(e) + '\n');
@@ -68,7 +76,7 @@ export async function runCommand(opts: { config: string; logLevel?: string }, ou
     if (noCap.fatal) return 1;
   }
   // systemd Type=notify (NOTIFY_SOCKET set): STATUS=, the watchdog, READY=1 once settled; else null.
-  // A configuration reload runs inside aroundReload(systemd, …) (src/systemd/service.ts).
+  // A configuration reload is wrapped in RELOADING=1 / READY=1 (the reloader's hooks below).
   const systemd = SystemdService.open(process.env, log);
 
   // Signals are caught from the start: one that arrives while we start up stops us right after.
@@ -87,7 +95,21 @@ export async function runCommand(opts: { config: string; logLevel?: string }, ou
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  process.on('SIGHUP', () => log.warn('SIGHUP: configuration reload is not supported yet; restart the agent to apply changes'));
+  // SIGHUP: a hitless reload (src/reload/reloader.ts); one during start-up is served right after it.
+  let reloader: Reloader | null = null;
+  let hupEarly = false;
+  process.on('SIGHUP', () => {
+    if (reloader) void reloader.request();
+    else hupEarly = true;
+  });
+  const pidFile = opts.pidFile ?? DEFAULT_PID_FILE;
+  if (pidFile) {
+    try {
+      writePidFile(pidFile);
+    } catch (e) {
+      log.warn({ pidFile, err: (e as Error).message }, `cannot write the pid file ${pidFile}; \`ha-agent reload\` will not find this agent (kill -HUP ${process.pid} still reloads)`);
+    }
+  }
 
   let agent: Agent;
   try {
@@ -98,9 +120,24 @@ export async function runCommand(opts: { config: string; logLevel?: string }, ou
     out.stderr.write(`ha-agent: ${msg}\n`);
     systemd?.failed(msg);
     systemd?.close();
+    if (pidFile) removePidFile(pidFile);
     return 1;
   }
   systemd?.attach(agent);
+  // Around every reload: systemd's RELOADING=1 / READY=1, a config-reload event on /events, the caller's hooks.
+  const hooks: ReloadHooks = {
+    begin: () => {
+      systemd?.reloading();
+      extra.onReload?.begin();
+    },
+    end: (r) => {
+      systemd?.ready();
+      publish('config-reload', () => ({ ok: r.outcome === 'applied', outcome: r.outcome, generation: r.generation, added: r.added, removed: r.removed, changed: r.changed.map((c) => c.name), ...(r.errors.length ? { errors: r.errors } : {}) }));
+      extra.onReload?.end(r);
+    },
+  };
+  reloader = new Reloader(agent, config, { file: opts.config, log, load: loadConfigIsolated, hooks });
+  if (hupEarly && !stopSignal) void reloader.request();
 
   return new Promise<number>((resolve) => {
     onStop = (sig) => {
@@ -109,11 +146,13 @@ export async function runCommand(opts: { config: string; logLevel?: string }, ou
       agent.stop().then(
         () => {
           systemd?.close();
+          if (pidFile) removePidFile(pidFile);
           resolve(0);
         },
         (err: Error) => {
           log.error({ err }, 'error while stopping');
           systemd?.close();
+          if (pidFile) removePidFile(pidFile);
           resolve(1);
         },
       );

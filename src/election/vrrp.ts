@@ -77,7 +77,7 @@ export class VrrpElection implements Election, DemuxTarget {
   readonly counters: ElectionCounters = { advertsSent: 0, advertSendErrors: 0, advertsReceived: 0, dropped: {} };
   private snap: FsmSnapshot;
   private fsmCfg: FsmConfig;
-  private readonly view: CompiledView;
+  private view: CompiledView;
   private encoder: AdvertEncoder;
   private source: string;
   private sendForm: ChecksumForm;
@@ -95,7 +95,7 @@ export class VrrpElection implements Election, DemuxTarget {
 
   constructor(
     readonly name: string,
-    private readonly cfg: InstanceConfig,
+    private cfg: InstanceConfig,
     private readonly deps: VrrpElectionDeps,
   ) {
     this.now = deps.scheduler.now;
@@ -176,6 +176,22 @@ export class VrrpElection implements Election, DemuxTarget {
     this.encoder = this.makeEncoder(this.encoder.nextIpId);
     this.lastRx = null;
     this.deps.log.warn({ instance: this.name, source }, `advert source is now ${source}`);
+    this.arm();
+  }
+
+  /**
+   * Reload in place (config/diff.ts: priority, vips): adverts and the receive checks use the new
+   * definition from the next one on; the state, its timers and the IP ids go on (an offloaded steady
+   * state is taken back and handed over again with the new template). A new base priority reaches
+   * the FSM through setPriority (the tracker's, when the instance tracks).
+   */
+  reconfigure(cfg: InstanceConfig): void {
+    this.reclaim();
+    this.cfg = cfg;
+    this.fsmCfg = this.makeFsmConfig();
+    this.view = this.makeView();
+    this.encoder = this.makeEncoder(this.encoder.nextIpId);
+    this.lastRx = null;
     this.arm();
   }
 

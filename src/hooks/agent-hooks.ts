@@ -96,6 +96,20 @@ export class AgentHooks {
     return h.notifier.stop(priority, deadlineMs).finally(() => h.notifier.close());
   }
 
+  /**
+   * A hitless restart (src/reload/): the instance goes on under a new definition, so no STOP notify;
+   * its routes stay up when `keepRoutes` (the new definition holds the same ones while MASTER).
+   */
+  detachForRestart(name: string, keepRoutes: boolean): void {
+    const h = this.hooked.get(name);
+    if (!h) return;
+    this.hooked.delete(name);
+    if (!keepRoutes) h.routes.release();
+    h.routes.close();
+    h.notifier.close();
+    h.group?.changed();
+  }
+
   status(name: string): InstanceHooksStatus | undefined {
     const h = this.hooked.get(name);
     if (!h) return undefined;

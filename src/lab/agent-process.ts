@@ -95,6 +95,7 @@ export function spawnAgent(lab: Lab, nodeName: string, config: AgentConfig, file
   const node = lab.node(nodeName);
   const cli = opts.cli ?? agentCliPath();
   writeFileSync(file, stringify(config), { mode: 0o600 });
-  const proc = lab.spawn(node.name, [...(opts.wrapper ?? []), ...cliArgv(cli), 'run', '--config', file], opts.env ? { env: opts.env } : {});
+  // The pid file next to the config (never the host's /run): `ha-agent reload --pid-file FILE.pid`.
+  const proc = lab.spawn(node.name, [...(opts.wrapper ?? []), ...cliArgv(cli), 'run', '--config', file, '--pid-file', `${file}.pid`], opts.env ? { env: opts.env } : {});
   return new AgentHandle(lab, node, file, config, proc, cli);
 }

@@ -54,6 +54,13 @@ function row(name: string, i: InstanceStatusJson, lastEvent?: string): string[] 
   ];
 }
 
+/** "config generation 3 (loaded …); last reload refused: 2 error(s)". */
+function configLine(c: NonNullable<StatusJson['config']>): string {
+  const r = c.lastReload;
+  const last = !r ? '' : r.outcome === 'applied' ? `; last reload applied in ${r.durationMs} ms` : `; last reload ${r.outcome === 'rejected' ? 'refused' : 'partly applied'} at ${r.at}: ${r.errors.length} error(s) (see the log)`;
+  return `config generation ${c.generation} (loaded ${c.loadedAt})${last}`;
+}
+
 /** `lastEvents` (status --watch): a LAST EVENT column, per instance ("-" when none). */
 export function renderStatusTable(s: StatusJson, lastEvents?: Record<string, string>): string {
   const names = Object.keys(s.instances).sort();
@@ -71,5 +78,6 @@ export function renderStatusTable(s: StatusJson, lastEvents?: Record<string, str
   lines.push(...renderChecksText(s));
   lines.push('');
   lines.push(`ha-agent ${s.version}, pid ${s.pid}, up ${formatUptime(s.uptimeSeconds)} (since ${s.startedAt})`);
+  if (s.config) lines.push(configLine(s.config));
   return lines.join('\n') + '\n';
 }

@@ -62,6 +62,22 @@ export interface InstanceStatusJson {
   syncGroup?: string;
 }
 
+/** The running config (src/reload/): generation 1 at start, +1 per applied reload (SIGHUP, `ha-agent reload`). */
+export interface ConfigStatusJson {
+  generation: number;
+  /** ISO time the running generation was loaded. */
+  loadedAt: string;
+  reloads: {
+    applied: number;
+    /** Reloads refused because the new file was invalid (the old config kept running). */
+    rejected: number;
+    /** Instances an applied reload could not start or change (each logged with its reason). */
+    failedInstances: number;
+  };
+  /** The last reload: when, its outcome, how long it took, and its errors (path: message — fix). */
+  lastReload: { at: string; outcome: 'applied' | 'partial' | 'rejected'; durationMs: number; errors: string[] } | null;
+}
+
 export interface StatusJson {
   /** ha-agent package version. */
   version: string;
@@ -72,6 +88,8 @@ export interface StatusJson {
   /** process.memoryUsage() when the status was read (bytes: rss, heapTotal, heapUsed, external, arrayBuffers). */
   memory?: NodeJS.MemoryUsage;
   instances: Record<string, InstanceStatusJson>;
+  /** The config generation and when it was loaded (absent from agents before reload support). */
+  config?: ConfigStatusJson;
   /** Every health check (checks: and track.files): status, why, the last run (exit code, stderr, duration). */
   checks?: Record<string, CheckStatusJson>;
   /** Sync groups: state, members, the group's notify. */

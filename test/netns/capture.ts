@@ -20,13 +20,14 @@ export interface Capture {
 let seq = 0;
 
 /** Starts `tcpdump -i br0 -U -w FILE FILTER` in the bridge namespace; resolves once it is listening. */
-export async function startCapture(lab: Lab, opts: { filter?: string; name?: string; timeoutMs?: number } = {}): Promise<Capture> {
+/** bufferKiB: tcpdump -B (the kernel buffer; the default drops most of a burst of 200 adverts). */
+export async function startCapture(lab: Lab, opts: { filter?: string; name?: string; timeoutMs?: number; bufferKiB?: number } = {}): Promise<Capture> {
   const path = join(labDir(lab), `${opts.name ?? 'capture'}-${seq++}.pcap`);
   const filter = opts.filter ?? 'ip proto 112 or arp';
   // --immediate-mode: without it libpcap hands packets over in blocks (1 s timeout) and the last block
   // is lost on SIGINT. -Z root: Debian's tcpdump otherwise drops to user tcpdump, who cannot write
   // into the 0700 temp dir.
-  const argv = ['tcpdump', '-i', 'br0', '-U', '--immediate-mode', '-n', '-Z', 'root', '-w', path, filter];
+  const argv = ['tcpdump', '-i', 'br0', ...(opts.bufferKiB ? ['-B', String(opts.bufferKiB)] : []), '-U', '--immediate-mode', '-n', '-Z', 'root', '-w', path, filter];
   const proc = lab.spawn(lab.bridgeNs, argv);
   const w = new Watched(`tcpdump@${lab.bridgeNs}`, proc, (line, stream, at): LogEvent => ({ at, line, stream }));
   await w.waitFor((e) => /listening on/.test(e.line), opts.timeoutMs ?? 10_000, 0, 'tcpdump "listening on"');
