@@ -7,6 +7,8 @@
   #                  fallback: iproute2 `ip`.
   #   vrrp_offload:  VRRP's steady state (and a garp takeover) on a thread of its own
   #                  (native/vrrp_offload.c); fallback: every advert through the event loop.
+  #   vrrp6_socket:  the VRRPv3-over-IPv6 socket (hop limit and destination of each received advert,
+  #                  native/vrrp6_socket.c); no fallback: without it IPv6 instances cannot start.
   "targets": [
     {
       "target_name": "packet_socket",
@@ -23,6 +25,11 @@
       "sources": ["native/vrrp_offload.c"],
       "cflags": ["-Wall", "-Wextra", "-O2", "-pthread"],
       "libraries": ["-pthread"]
+    },
+    {
+      "target_name": "vrrp6_socket",
+      "sources": ["native/vrrp6_socket.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
     }
   ]
 }
