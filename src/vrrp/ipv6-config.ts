@@ -73,7 +73,7 @@ export function familyIssues(inst: { vips: readonly string[]; version: 2 | 3; un
     if (of(p) !== family) out.push({ message: `${p} is ${name(of(p))}, but the VIPs are ${name(family)}`, fix: other(family), path: ['unicast', 'peers', i] });
   });
   if (family === 6 && inst.version !== 3)
-    out.push({ message: `IPv6 VIPs need VRRPv3 (this instance uses version ${inst.version}; VRRPv2 carries only IPv4 addresses)`, fix: 'set version: 3 (on every node of this virtual router)', path: ['version'] });
+    out.push({ message: `${inst.vips[0]} is IPv6, which needs VRRPv3 (this instance uses version ${inst.version}; VRRPv2 carries only IPv4 addresses)`, fix: 'set version: 3 (on every node of this virtual router)', path: ['vips', 0] });
   if (family === 6 && inst.provider.type !== 'garp')
     out.push({
       message: `provider ${inst.provider.type} cannot move IPv6 VIPs (it moves IPv4 private addresses only)`,
