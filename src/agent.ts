@@ -30,6 +30,7 @@ import { AgentHooks } from './hooks/agent-hooks.js';
 import { Ipv6Port, linkLocal6 } from './vrrp/ipv6-port.js';
 import { Ipv6VrrpElection } from './vrrp/ipv6-election.js';
 import { instanceFamily } from './vrrp/ipv6-config.js';
+import { canonicalIpv6 } from './vrrp/ipv6.js';
 
 /** Graceful stop budget: priority-0 adverts go out at once, VIP removal gets the rest. */
 const SHUTDOWN_DEADLINE_MS = 700;
@@ -473,7 +474,7 @@ export class Agent {
     if (link) {
       const wanted = cfg.unicast?.source;
       const source = wanted ?? (v6 ? linkLocal6(link) : primaryIPv4(link, cfg.vips));
-      if (wanted && !link.addresses.some((a) => a.address === wanted)) sourceFault = `unicast source ${wanted} is not on ${ifname}`;
+      if (wanted && !link.addresses.some((a) => a.address === wanted || (v6 && canonicalIpv6(a.address) === canonicalIpv6(wanted)))) sourceFault = `unicast source ${wanted} is not on ${ifname}`;
       else if (!source) linkFault ??= `interface ${ifname} has no ${v6 ? 'link-local IPv6' : 'IPv4'} address to send adverts from`;
       if (source) m.election.setSource(source);
     }

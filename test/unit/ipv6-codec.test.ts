@@ -233,17 +233,22 @@ describe('IPv6 receive checks', () => {
     assert.equal(d.size, 3);
   });
 
-  test('the election counts a hop-limit drop per reason, and follows an accepted master', () => {
+  /** An IPv6 election on a fake port that records what it sends. */
+  function election(inst: Record<string, unknown>, source: string) {
     const scheduler = new Scheduler();
     const sent: { msg: Buffer; dst: Buffer; src: Buffer }[] = [];
     const port = {
       local: new Set<string>(),
       socket: { send: (msg: Buffer, dst: Buffer, src: Buffer) => (sent.push({ msg: Buffer.from(msg), dst, src }), true), stats: { lastError: null } },
     } as unknown as Ipv6Port;
-    const cfg = parseConfig(stringify({ instances: { VI_1: { interface: 'eth0', vrid: 61, version: 3, advertInterval: 0.2, vips: ['2001:db8::100/64'] } } }));
+    const cfg = parseConfig(stringify({ instances: { VI_1: { interface: 'eth0', vrid: 61, version: 3, vips: ['2001:db8::100/64'], ...inst } } }));
     assert.ok(cfg.ok);
     const hooks = { hold() {}, release() {}, announce() {}, transition() {} };
-    const e = new Ipv6VrrpElection('VI_1', cfg.config.instances['VI_1']!, { port, source: 'fe80::c6ff:fe33:6401', hooks, log: quiet, scheduler });
+    return { scheduler, sent, e: new Ipv6VrrpElection('VI_1', cfg.config.instances['VI_1']!, { port, source, hooks, log: quiet, scheduler }) };
+  }
+
+  test('the election counts a hop-limit drop per reason, and follows an accepted master', () => {
+    const { scheduler, sent, e } = election({ advertInterval: 0.2 }, 'fe80::c6ff:fe33:6401');
     try {
       e.start(null);
       assert.equal(e.status().state, 'BACKUP');
@@ -263,16 +268,7 @@ describe('IPv6 receive checks', () => {
   });
 
   test('the election as MASTER sends from its source to ff02::12, checksummed for it; priority 0 on shutdown', () => {
-    const scheduler = new Scheduler();
-    const sent: { msg: Buffer; dst: Buffer; src: Buffer }[] = [];
-    const port = {
-      local: new Set<string>(),
-      socket: { send: (msg: Buffer, dst: Buffer, src: Buffer) => (sent.push({ msg: Buffer.from(msg), dst, src }), true), stats: { lastError: null } },
-    } as unknown as Ipv6Port;
-    const cfg = parseConfig(stringify({ instances: { VI_1: { interface: 'eth0', vrid: 61, priority: 255, version: 3, vips: ['2001:db8::100/64'] } } }));
-    assert.ok(cfg.ok);
-    const hooks = { hold() {}, release() {}, announce() {}, transition() {} };
-    const e = new Ipv6VrrpElection('VI_1', cfg.config.instances['VI_1']!, { port, source: 'fe80::1', hooks, log: quiet, scheduler });
+    const { scheduler, sent, e } = election({ priority: 255 }, 'fe80::1');
     try {
       e.start(null); // the owner (255) goes MASTER at once
       e.shutdown();
