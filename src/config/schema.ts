@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { parseIpv4Address } from '../net/ip.js';
 import { NotifySchema, RouteSchema, SyncGroupsSchema, syncGroupsRule } from './hooks-schema.js';
-import { familyIssues, ipv6HostProblem, ipv6VipProblem, normaliseIpv6Vip } from '../vrrp/ipv6-config.js';
+import { familyIssues, instanceFamily, ipv6HostProblem, ipv6VipProblem, normaliseIpv6Vip } from '../vrrp/ipv6-config.js';
 
 // ---------------------------------------------------------------------------------------------
 // IPv4 helpers (strict dotted quad: four decimal octets 0..255, no leading zeros)
@@ -600,7 +600,7 @@ const listen = z.string().superRefine((s, ctx) => {
 });
 
 /** Instances whose VRID, interface and unicast settings parsed, for the cross-instance rule. */
-const vridFields = z.object({ interface: z.string(), vrid: instanceShape.vrid, unicast: z.object({ peers: z.array(z.string()) }).optional() });
+const vridFields = z.object({ interface: z.string(), vrid: instanceShape.vrid, unicast: z.object({ peers: z.array(z.string()) }).optional(), vips: z.array(z.string()).optional() });
 
 /** Two instances may share interface+VRID only if both are unicast with disjoint peer sets. */
 const vridRule = (instances: Record<string, unknown>, ctx: z.RefinementCtx) => {
@@ -611,6 +611,7 @@ const vridRule = (instances: Record<string, unknown>, ctx: z.RefinementCtx) => {
     const inst = parsed.data;
     for (const other of seen) {
       if (other.inst.interface !== inst.interface || other.inst.vrid !== inst.vrid) continue;
+      if (instanceFamily({ vips: other.inst.vips ?? [] }) !== instanceFamily({ vips: inst.vips ?? [] })) continue; // IPv4 and IPv6 routers are apart, as in keepalived
       const a = other.inst.unicast?.peers;
       const b = inst.unicast?.peers;
       const shared = a && b ? a.filter((p) => b.includes(p)) : undefined;

@@ -322,6 +322,13 @@ describe('config: IPv6 instances', () => {
     }
   });
 
+  test('dual stack: an IPv4 and an IPv6 instance may share a VRID on one interface (keepalived allows it); two IPv6 ones may not', () => {
+    const two = (v6b: boolean) => parseConfig(stringify({ instances: { V4: { interface: 'eth0', vrid: 51, vips: [v6b ? '2001:db8::101' : '198.51.100.100'], version: 3 }, V6: { interface: 'eth0', vrid: 51, version: 3, vips: ['2001:db8::100'] } } }));
+    assert.ok(two(false).ok);
+    const r = two(true);
+    assert.ok(!r.ok && r.errors.some((e) => /both use vrid 51/.test(e.message)));
+  });
+
   test('unusable IPv6 addresses are named', () => {
     const cases: [string, RegExp][] = [
       ['::', /unspecified/],
