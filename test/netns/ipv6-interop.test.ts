@@ -11,12 +11,14 @@
 // Our adverts and NAs on the wire must pass tshark's dissectors (`tshark -V`: no malformed packet, no
 // bad checksum, no error), with hop limit 255, the right source and destination, and keepalived's NA
 // layout (spec §5.2). No durations are asserted.
+// A last test runs two of our agents dual-stack: an IPv4 and an IPv6 instance with the same VRID on
+// one interface, each electing and failing over on its own socket (keepalived allows the same).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { run } from '../../src/exec.js';
 import { canonicalIpv6 } from '../../src/vrrp/ipv6.js';
 import type { Lab } from '../../src/lab/lab.js';
-import { addrOf, agentConfig, clientNeighbour, eventually, reasonOf, requireRoot, settle, startAgent, TAKEOVER_REASON, waitVipOn, withLab, type VrrpParams } from './harness.js';
+import { addrOf, agentConfig, clientNeighbour, eventually, reasonOf, requireRoot, settle, startAgent, TAKEOVER_REASON, waitVipOn, withLab, type AgentConfig, type VrrpParams } from './harness.js';
 import { keepalivedRejects, keepalivedTakeover, startKeepalived } from './keepalived.js';
 import { startCapture } from './capture.js';
 
@@ -163,3 +165,32 @@ test('VRRPv3 over IPv6 with keepalived, multicast then unicast: both roles, fail
     { ipv6: true },
   );
 });
+
+/** A dual-stack agent config: an IPv4 and an IPv6 instance sharing VRID 70 on eth0. */
+function dualStack(priority: number): AgentConfig {
+  const inst = { interface: 'eth0', vrid: 70, priority, version: 3, advertInterval: 0.2, garp: { repeat: 1, delay: 0 } };
+  return { log: { level: 'debug' }, status: { listen: '127.0.0.1:9721' }, instances: { V4: { ...inst, vips: ['198.51.100.100/24'] }, V6: { ...inst, vips: [VIP] } } };
+}
+
+test('dual stack: one agent runs an IPv4 and an IPv6 instance with the same VRID; each elects and fails over on its own socket', { timeout: 60_000 }, async (t) => {
+  if (!requireRoot(t)) return;
+  await withLab(
+    NODES.slice(0, 2),
+    async (lab) => {
+      const a = startAgent(lab, 'ha1', dualStack(200));
+      const b = startAgent(lab, 'ha2', dualStack(100));
+      for (const i of ['V4', 'V6']) await settle([[a, 'MASTER'], [b, 'BACKUP']], 600, WAIT, i);
+      await waitVipOn(lab, VIP, 'ha1', WAIT);
+      await waitVipOn(lab, '198.51.100.100/24', 'ha1', WAIT);
+      const status = JSON.parse(await lab.run('ha2', ['curl', '-sf', 'http://127.0.0.1:9721/status'])) as { instances: Record<string, { master: string }>; interfaces: Record<string, unknown> };
+      assert.deepEqual([status.instances.V4!.master, status.instances.V6!.master], [lab.node('ha1').ip, linkLocalOf(lab.node('ha1').mac)], 'each family follows its own master');
+      assert.deepEqual(Object.keys(status.interfaces).sort(), ['eth0', 'eth0/ipv6']);
+      await a.stop('SIGTERM');
+      for (const i of ['V4', 'V6']) await b.waitState(i, 'MASTER', WAIT);
+      assert.deepEqual([reasonOf(b, 'MASTER', 'V4'), reasonOf(b, 'MASTER', 'V6')], [TAKEOVER_REASON.priorityZero, TAKEOVER_REASON.priorityZero]);
+      await waitVipOn(lab, VIP, 'ha2', WAIT);
+    },
+    { ipv6: true },
+  );
+});
+
