@@ -14,6 +14,7 @@ import { isIPv6 } from 'node:net';
 import { foldSum, internetChecksum, onesComplementSum } from './checksum.js';
 import { dropFor, VRRP_HEADER_LEN, type DecodeError } from './packet.js';
 import { IPPROTO_VRRP } from './ipv4.js';
+import { addressBytes, addressText } from '../net/netlink/message.js';
 
 /** The VRRP IPv6 multicast group (RFC 5798 §5.1.2.2); link-layer 33:33:00:00:00:12. */
 export const VRRP6_MCAST_GROUP = 'ff02::12';
@@ -28,25 +29,16 @@ export function advertLength6(n: number): number {
 
 /**
  * IPv6 text (RFC 4291 §2.2: "::", an embedded dotted IPv4 tail; a "%zone" and a "/prefix" are
- * ignored) → 16 bytes, or null when it is not an IPv6 address.
+ * ignored) → 16 bytes, or null when it is not an IPv6 address. The netlink codec's parser.
  */
 export function parseIpv6(text: string): Buffer | null {
   const bare = text.split('/')[0]!.split('%')[0]!;
   if (!isIPv6(bare)) return null;
-  let s = bare;
-  const tail = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(s);
-  if (tail) {
-    const o = tail.slice(1).map(Number) as [number, number, number, number];
-    s = `${s.slice(0, -tail[0].length)}${((o[0] << 8) | o[1]).toString(16)}:${((o[2] << 8) | o[3]).toString(16)}`;
+  try {
+    return addressBytes(bare, 6);
+  } catch {
+    return null;
   }
-  const halves = s.split('::');
-  const head = halves[0] ? halves[0].split(':') : [];
-  const rest = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
-  const groups = halves.length === 2 ? [...head, ...Array<string>(8 - head.length - rest.length).fill('0'), ...rest] : head;
-  if (groups.length !== 8) return null;
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), 2 * i));
-  return out;
 }
 
 /** Like parseIpv6, but throws a RangeError on anything else. */
@@ -56,25 +48,9 @@ export function ipv6Bytes(text: string): Buffer {
   return b;
 }
 
-/** 16 bytes at `at` → RFC 5952 text (lower case, the longest run of ≥ 2 zero groups as "::"). */
+/** 16 bytes at `at` → RFC 5952 text (the netlink codec's, the same text the kernel's addresses get). */
 export function ipv6Text(b: Uint8Array, at = 0): string {
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push((b[at + 2 * i]! << 8) | b[at + 2 * i + 1]!);
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) [best, bestLen] = [i, j - i];
-    i = j;
-  }
-  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(':');
-  if (best < 0) return hex(g);
-  return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
+  return addressText(Buffer.from(b.buffer, b.byteOffset + at, 16))!;
 }
 
 /** The canonical (RFC 5952) text of an IPv6 address given as text; null when it is not one. */
