@@ -9,6 +9,8 @@
   #                  (native/vrrp_offload.c); fallback: every advert through the event loop.
   #   sd_notify:     systemd's notify protocol over NOTIFY_SOCKET (unix datagrams) and the watchdog's
   #                  stall warning thread (native/sd_notify.c); fallback: no notifications (said once).
+  #   vrrp6_socket:  the VRRPv3-over-IPv6 socket (hop limit and destination of each received advert,
+  #                  native/vrrp6_socket.c); no fallback: without it IPv6 instances cannot start.
   "targets": [
     {
       "target_name": "packet_socket",
@@ -31,6 +33,11 @@
       "sources": ["native/sd_notify.c"],
       "cflags": ["-Wall", "-Wextra", "-O2", "-pthread"],
       "libraries": ["-pthread"]
+    },
+    {
+      "target_name": "vrrp6_socket",
+      "sources": ["native/vrrp6_socket.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
     }
   ]
 }

@@ -29,6 +29,10 @@ import { applyTrackedInterfaces } from './checks/link-tracking.js';
 import { AgentHooks } from './hooks/agent-hooks.js';
 import { AgentMetrics } from './status/metrics.js';
 import { Telemetry } from './events/observe.js';
+import { Ipv6Port, linkLocal6 } from './vrrp/ipv6-port.js';
+import { Ipv6VrrpElection } from './vrrp/ipv6-election.js';
+import { instanceFamily } from './vrrp/ipv6-config.js';
+import { canonicalIpv6 } from './vrrp/ipv6.js';
 
 /** Graceful stop budget: priority-0 adverts go out at once, VIP removal gets the rest. */
 const SHUTDOWN_DEADLINE_MS = 700;
@@ -65,7 +69,8 @@ interface Port {
 /** An instance and the VRRP parts the agent wires to its interface. */
 interface Member {
   instance: Instance;
-  election: VrrpElection;
+  /** Ipv6VrrpElection for an IPv6 instance (vrrp/ipv6-*.ts; its own port in `ports6`). */
+  election: VrrpElection | Ipv6VrrpElection;
   /** Its track: (checks, interfaces, files); absent when it tracks nothing. */
   tracker?: InstanceTracker;
 }
@@ -73,6 +78,8 @@ interface Member {
 export class Agent {
   private readonly members = new Map<string, Member>();
   private readonly ports = new Map<string, Port>();
+  /** IPv6 instances' ports, by interface (vrrp/ipv6-port.ts). */
+  private readonly ports6 = new Map<string, Ipv6Port>();
   private readonly typeResources = new Map<ProviderModule, TypeResources>();
   private readonly startedAt = new Date();
   /** The config generation (1 at start, +1 per applied reload) and the reloads so far: src/reload/ moves it on. */
@@ -189,7 +196,10 @@ export class Agent {
       config: { ...this.configStatus, reloads: { ...this.configStatus.reloads } },
       ...(this.checks && this.checks.names.length > 0 ? { checks: this.checks.status() } : {}),
       ...(this.hooks.groupsCount > 0 ? { syncGroups: this.hooks.groupsStatus() } : {}),
-      interfaces: Object.fromEntries([...this.ports].map(([ifname, p]) => [ifname, { dropped: { ...p.demux.dropped }, socket: { ...p.socket.stats }, offload: p.offload?.stats() ?? null }])),
+      interfaces: Object.fromEntries([
+        ...[...this.ports].map(([ifname, p]) => [ifname, { dropped: { ...p.demux.dropped }, socket: { ...p.socket.stats }, offload: p.offload?.stats() ?? null }]),
+        ...[...this.ports6].map(([ifname, p]) => [`${ifname}/ipv6`, p.status()]),
+      ]),
     };
   }
 
@@ -205,6 +215,8 @@ export class Agent {
         p.offload?.close();
       }
       this.ports.clear();
+      for (const p of this.ports6.values()) p.close();
+      this.ports6.clear();
       this.members.clear();
       this.checks?.close();
       this.watcher.close();
@@ -228,14 +240,16 @@ export class Agent {
     if (this.members.has(name)) throw new StartupError(`instance ${name} already runs`);
     const link = this.watcher.link(cfg.interface);
     if (!link) throw new StartupError((await interfaceNotFound(cfg.interface, name)).message);
-    const source = cfg.unicast?.source ?? primaryIPv4(link, cfg.vips);
+    const v6 = instanceFamily(cfg) === 6;
+    const source = cfg.unicast?.source ?? (v6 ? linkLocal6(link) : primaryIPv4(link, cfg.vips));
     if (!source)
-      throw new StartupError(`${name}: interface ${cfg.interface} has no IPv4 address to send adverts from — fix: give it an address, or set instances.${name}.unicast.source`);
+      throw new StartupError(`${name}: interface ${cfg.interface} has no ${v6 ? 'link-local IPv6' : 'IPv4'} address to send adverts from — fix: ${v6 ? `enable IPv6 on it (sysctl net.ipv6.conf.${cfg.interface}.disable_ipv6=0)` : 'give it an address'}, or set instances.${name}.unicast.source`);
     const ilog = this.log.child({ instance: name });
     let instance: Instance | undefined;
-    let election: VrrpElection | undefined;
+    let election: VrrpElection | Ipv6VrrpElection | undefined;
     const runner = await this.newRunner(name, cfg, ilog, () => instance, () => election);
-    const port = this.portFor(link);
+    const port6 = v6 ? this.port6For(link) : null;
+    const port = port6 ?? this.portFor(link);
     const seen = this.telemetry.instance(name, runner.status().type);
     const hook = this.hooks.observer(name, cfg, ilog);
     instance = new Instance(name, cfg, {
@@ -248,14 +262,16 @@ export class Agent {
         for (const fn of this.transitionListeners) fn(name);
       },
       election: (hooks) =>
-        (election = new VrrpElection(name, cfg, {
-          socket: port.socket,
+        (election = port6
+          ? new Ipv6VrrpElection(name, cfg, { port: port6, source, hooks, log: ilog, scheduler: this.scheduler, onTrouble: () => this.wantSocketCheck(), onWantMaster: () => this.hooks.wantMaster(name) })
+          : new VrrpElection(name, cfg, {
+          socket: (port as Port).socket,
           source,
-          localAddresses: port.local,
+          localAddresses: (port as Port).local,
           hooks,
           log: ilog,
           scheduler: this.scheduler,
-          offload: port.offload,
+          offload: (port as Port).offload,
           onTrouble: () => this.wantSocketCheck(),
           onWantMaster: () => this.hooks.wantMaster(name),
         })),
@@ -275,7 +291,8 @@ export class Agent {
       }
     }
     try {
-      port.demux.add({ version: cfg.version, vrid: cfg.vrid, unicastPeers: cfg.unicast?.peers ?? null }, member.election);
+      if (port6) port6.demux.add(cfg.vrid, cfg.unicast?.peers ?? null, member.election as Ipv6VrrpElection);
+      else (port as Port).demux.add({ version: cfg.version, vrid: cfg.vrid, unicastPeers: cfg.unicast?.peers ?? null }, member.election as VrrpElection);
     } catch (e) {
       void this.hooks.detach(name, 0);
       member.election.close();
@@ -290,7 +307,7 @@ export class Agent {
   }
 
   /** The instance's provider and its runner (not started: no goal yet). */
-  private async newRunner(name: string, cfg: InstanceConfig, ilog: Logger, instance: () => Instance | undefined, election: () => VrrpElection | undefined): Promise<ProviderRunner> {
+  private async newRunner(name: string, cfg: InstanceConfig, ilog: Logger, instance: () => Instance | undefined, election: () => { sync(): void } | undefined): Promise<ProviderRunner> {
     const { module, ctx, provider } = await createProvider(name, cfg, ilog, this.watcher).catch((e: Error) => {
       throw new StartupError(`${name}: ${e.message}`);
     });
@@ -358,8 +375,10 @@ export class Agent {
       const mayHold = wasMaster || holdsMaybe(m.instance.runner);
       this.members.delete(name);
       m.tracker?.close();
-      const port = this.ports.get(old.interface);
-      port?.demux.remove(m.election);
+      const port6 = m.election instanceof Ipv6VrrpElection ? this.ports6.get(old.interface) : undefined;
+      const port = port6 ?? this.ports.get(old.interface);
+      if (port6) port6.demux.remove(m.election as Ipv6VrrpElection);
+      else (port as Port | undefined)?.demux.remove(m.election as VrrpElection);
       port?.users.delete(m);
       this.hooks.detachForRestart(name, wasMaster && JSON.stringify(old.routes ?? []) === JSON.stringify(cfg.routes ?? []));
       await m.instance.abandon();
@@ -407,14 +426,27 @@ export class Agent {
     m.tracker?.close();
     await m.instance.shutdown(SHUTDOWN_DEADLINE_MS);
     await this.hooks.detach(name, SHUTDOWN_DEADLINE_MS);
+    const port6 = m.election instanceof Ipv6VrrpElection ? this.ports6.get(m.instance.cfg.interface) : undefined;
+    if (port6) {
+      port6.demux.remove(m.election as Ipv6VrrpElection);
+      port6.users.delete(m);
+      return this.releasePortIfUnused(port6);
+    }
     const port = this.ports.get(m.instance.cfg.interface);
     if (!port) return;
-    port.demux.remove(m.election);
+    port.demux.remove(m.election as VrrpElection);
     port.users.delete(m);
     this.releasePortIfUnused(port);
   }
 
-  private releasePortIfUnused(port: Port): void {
+  private releasePortIfUnused(port: Port | Ipv6Port): void {
+    if (port instanceof Ipv6Port) {
+      if (port.users.size === 0 && this.ports6.get(port.ifname) === port) {
+        port.close();
+        this.ports6.delete(port.ifname);
+      }
+      return;
+    }
     if (port.users.size > 0 || this.ports.get(port.ifname) !== port) return;
     port.socket.close();
     port.offload?.close();
@@ -433,6 +465,7 @@ export class Agent {
       p.socket.close();
       p.offload?.close();
     }
+    for (const p of this.ports6.values()) p.close();
     this.watcher.close();
     await this.server?.close();
     this.scheduler.close();
@@ -442,6 +475,19 @@ export class Agent {
     let r = this.typeResources.get(module);
     if (!r) this.typeResources.set(module, (r = createTypeResources(module, this.clock)));
     return r;
+  }
+
+  /** The interface's IPv6 port (socket + demux), opened with its first IPv6 instance. */
+  private port6For(link: LinkInfo): Ipv6Port {
+    let port = this.ports6.get(link.name);
+    if (port) return port;
+    try {
+      port = new Ipv6Port(link.name, link);
+    } catch (e) {
+      throw new StartupError((e as Error).message);
+    }
+    this.ports6.set(link.name, port);
+    return port;
   }
 
   private portFor(link: LinkInfo): Port {
@@ -505,6 +551,7 @@ export class Agent {
   /** Link and address events come in bursts (a takeover adds 200 VIPs): one evaluation per burst. */
   private linkChanged(ifname: string): void {
     for (const m of this.members.values()) if (m.tracker) applyTrackedInterfaces(m.tracker, this.watcher, ifname);
+    this.linkChanged6(ifname);
     const port = this.ports.get(ifname);
     if (!port || port.queued || this.stopping) return;
     port.queued = true;
@@ -518,12 +565,26 @@ export class Agent {
     });
   }
 
+  /** linkChanged for the interface's IPv6 port: addresses (own-packet check), a re-created interface. */
+  private linkChanged6(ifname: string): void {
+    const port = this.ports6.get(ifname);
+    const link = this.watcher.link(ifname);
+    if (!port || !link || this.stopping) return;
+    try {
+      port.refresh(link);
+    } catch (e) {
+      this.log.error({ interface: ifname, err: (e as Error).message }, `cannot reopen the IPv6 VRRP socket on ${ifname}`);
+    }
+    for (const m of port.users) this.evaluate(m as Member);
+  }
+
   /** Sets the instance's link, unicast-source and socket fault sources from what the watcher knows now. */
   private evaluate(m: Member): void {
     const cfg = m.instance.cfg;
     const ifname = cfg.interface;
     const link = this.watcher.link(ifname);
-    const port = this.ports.get(ifname);
+    const v6 = m.election instanceof Ipv6VrrpElection;
+    const port = v6 ? this.ports6.get(ifname) : this.ports.get(ifname);
     let linkFault: string | null = null;
     if (!link) linkFault = `interface ${ifname} disappeared`;
     else if (!link.up) linkFault = `interface ${ifname} is ${link.operstate === 'up' ? 'not running' : link.operstate}`;
@@ -531,14 +592,14 @@ export class Agent {
     let sourceFault: string | null = null;
     if (link) {
       const wanted = cfg.unicast?.source;
-      const source = wanted ?? primaryIPv4(link, cfg.vips);
-      if (wanted && !link.addresses.some((a) => a.address === wanted)) sourceFault = `unicast source ${wanted} is not on ${ifname}`;
-      else if (!source) linkFault ??= `interface ${ifname} has no IPv4 address to send adverts from`;
+      const source = wanted ?? (v6 ? linkLocal6(link) : primaryIPv4(link, cfg.vips));
+      if (wanted && !link.addresses.some((a) => a.address === wanted || (v6 && canonicalIpv6(a.address) === canonicalIpv6(wanted)))) sourceFault = `unicast source ${wanted} is not on ${ifname}`;
+      else if (!source) linkFault ??= `interface ${ifname} has no ${v6 ? 'link-local IPv6' : 'IPv4'} address to send adverts from`;
       if (source) m.election.setSource(source);
     }
     m.instance.setFault('link', linkFault);
     m.instance.setFault('unicast-source', sourceFault);
-    const socketFault = (port && port.socket.trouble()) ?? m.election.trouble();
+    const socketFault = (port && !v6 && (port as Port).socket.trouble()) || m.election.trouble();
     m.instance.setFault('socket', socketFault);
     if (socketFault !== null) this.wantSocketCheck();
   }
@@ -568,7 +629,7 @@ export class Agent {
       port.socket = sock;
       port.offload = offload;
       this.attach(port, sock, offload);
-      for (const m of port.users) m.election.setSocket(sock, offload); // takes its rule back from the old offload
+      for (const m of port.users) (m.election as VrrpElection).setSocket(sock, offload); // takes its rule back from the old offload
       old.close();
       oldOffload?.close();
       this.log.warn({ interface: port.ifname, from: old.ifindex, to: link.index }, `reopened the VRRP socket on ${port.ifname}`);
@@ -590,6 +651,18 @@ export class Agent {
       this.refreshSocket(port);
       for (const m of port.users) this.evaluate(m);
       again ||= [...port.users].some((m) => m.election.trouble() !== null || m.instance.hasFault('socket'));
+    }
+    for (const port of this.ports6.values()) {
+      const users = [...port.users] as Member[];
+      if (!users.some((m) => m.election.trouble() !== null)) continue;
+      try {
+        port.reopen(port.socket.ifindex);
+        for (const m of users) (m.election as Ipv6VrrpElection).socketReopened();
+      } catch (e) {
+        this.log.error({ interface: port.ifname, err: (e as Error).message }, `cannot reopen the IPv6 VRRP socket on ${port.ifname}`);
+      }
+      for (const m of users) this.evaluate(m);
+      again ||= users.some((m) => m.election.trouble() !== null || m.instance.hasFault('socket'));
     }
     return again;
   }

@@ -266,8 +266,8 @@ class GarpProvider implements VipProvider {
 
   /** Starts the GARP schedule, or (already running for this MAC) sends one more burst. */
   private startAnnouncing(ifname: string, mac: string, noarp: boolean): void {
-    const vips = this.cidrs.filter((c) => c.family === 4).map((c) => c.address);
-    if (vips.length === 0) return; // IPv6 VIPs: unsolicited NA is not sent (yet)
+    const vips = this.cidrs.map((c) => c.address); // IPv6 VIPs get unsolicited NAs on the same schedule (announcer.ts)
+    if (vips.length === 0) return;
     if (noarp) {
       this.ctx.log.info({ interface: ifname }, 'interface has NOARP: no gratuitous ARP sent (as keepalived)');
       return;

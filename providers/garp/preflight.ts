@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import type { PreflightCheck, ProviderContext } from '../../src/provider/types.js';
 import { execFile } from '../../src/exec.js';
+import { linkLocal6 } from '../../src/vrrp/ipv6-port.js';
 import { getLink, netBackend, primaryIPv4, INSTALL_IPROUTE2, NetError, type LinkInfo } from '../../src/net/link.js';
 import { parseCidr } from '../../src/net/address.js';
 import { ARPING_MAX_CONCURRENT } from '../../src/net/announcer.js';
@@ -91,8 +92,14 @@ export async function* garpPreflight(ctx: ProviderContext, opts: GarpPreflightOp
   });
   const found = link as LinkInfo | null;
 
-  yield await guarded('IPv4 source address', async () => {
+  const v6 = (ctx.vips[0] ?? '').includes(':');
+  yield await guarded(v6 ? 'IPv6 link-local source address' : 'IPv4 source address', async () => {
     if (!found) return { ok: false, detail: `cannot tell: interface ${ifname} is missing`, fix: `fix ${instanceKey}.interface first` };
+    if (v6) {
+      const ll = linkLocal6(found);
+      if (!ll) return { ok: false, detail: `${ifname} has no link-local IPv6 address (VRRPv3 IPv6 adverts are sent from it)`, fix: `enable IPv6 on it (sysctl net.ipv6.conf.${ifname}.disable_ipv6=0), or set ${instanceKey}.unicast.source` };
+      return { ok: true, detail: `${ll} on ${ifname}` };
+    }
     const primary = primaryIPv4(found, ctx.vips);
     if (!primary) return { ok: false, detail: `${ifname} has no IPv4 address of its own (VRRP adverts are sent from it)`, fix: `add one (ip addr add ADDR/LEN dev ${ifname}), or set ${instanceKey}.unicast.source` };
     return { ok: true, detail: `${primary} on ${ifname}` };

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { parseIpv4Address } from '../net/ip.js';
 import { NotifySchema, RouteSchema, SyncGroupsSchema, syncGroupsRule } from './hooks-schema.js';
+import { familyIssues, instanceFamily, ipv6HostProblem, ipv6VipProblem, normaliseIpv6Vip } from '../vrrp/ipv6-config.js';
 
 // ---------------------------------------------------------------------------------------------
 // IPv4 helpers (strict dotted quad: four decimal octets 0..255, no leading zeros)
@@ -24,7 +25,7 @@ function unusableIPv4(n: number): string | undefined {
 
 /** The problem with an IPv4 host address written as text, or undefined when it is fine. */
 function hostAddressProblem(text: string): string | undefined {
-  if (text.includes(':')) return `"${text}" is an IPv6 address; only IPv4 is supported in this version`;
+  if (text.includes(':')) return ipv6HostProblem(text);
   if (text.includes('/')) return `"${text}" has a /len; write the bare address a.b.c.d here`;
   const n = parseIpv4Address(text);
   if (n === null) return `"${text}" is not an IPv4 address (a.b.c.d)`;
@@ -34,7 +35,7 @@ function hostAddressProblem(text: string): string | undefined {
 
 /** The problem with a VIP ("a.b.c.d" or "a.b.c.d/len"), or undefined when it is fine. */
 function vipProblem(text: string): string | undefined {
-  if (text.includes(':')) return `"${text}" is an IPv6 address; only IPv4 VIPs are supported in this version`;
+  if (text.includes(':')) return ipv6VipProblem(text);
   const [addr = '', len, ...rest] = text.split('/');
   if (rest.length > 0) return `"${text}" is not an IPv4 address (a.b.c.d or a.b.c.d/len)`;
   if (len !== undefined) {
@@ -48,8 +49,9 @@ function vipProblem(text: string): string | undefined {
   return bad ? `"${text}" ${bad}` : undefined;
 }
 
-/** "198.51.100.1" → "198.51.100.1/32"; "198.51.100.1/24" unchanged. Only call on valid VIPs. */
+/** "198.51.100.1" → "198.51.100.1/32"; "198.51.100.1/24" unchanged; IPv6 canonical, /128 by default. Only call on valid VIPs. */
 export function normaliseVip(text: string): string {
+  if (text.includes(':')) return normaliseIpv6Vip(text);
   return text.includes('/') ? text : `${text}/32`;
 }
 
@@ -109,14 +111,14 @@ const intRange = (min: number, max: number) => z.number().int().min(min).max(max
 
 const hostAddress = z.string().superRefine((s, ctx) => {
   const p = hostAddressProblem(s);
-  if (p) fail(ctx, p, 'write an IPv4 address such as 198.51.100.2');
+  if (p) fail(ctx, p, 'write an address such as 198.51.100.2 (or 2001:db8::2 for an IPv6 instance)');
 });
 
 const vip = z
   .string()
   .superRefine((s, ctx) => {
     const p = vipProblem(s);
-    if (p) fail(ctx, p, 'write the VIP as a.b.c.d or a.b.c.d/len (len 1..32), e.g. 198.51.100.100/24');
+    if (p) fail(ctx, p, 'write the VIP as a.b.c.d or a.b.c.d/len (len 1..32), e.g. 198.51.100.100/24 (IPv6: 2001:db8::100 or 2001:db8::100/64, with version: 3)');
   })
   .transform(normaliseVip);
 
@@ -560,6 +562,11 @@ const haVipRule = (inst: Pick<InstanceOut, 'vips' | 'provider'>, ctx: z.Refineme
     fail(ctx, `provider alibaba moves one HaVip, which has one address, but ${inst.vips.length} VIPs are listed`, "list exactly one VIP: the HaVip's private address (e.g. 198.51.100.100/24); use one instance per HaVip", ['vips']);
 };
 
+/** One address family per instance; IPv6 only with version 3 and the garp provider (vrrp/ipv6-config.ts). */
+const familyRule = (inst: Pick<InstanceOut, 'vips' | 'version' | 'unicast' | 'provider'>, ctx: z.RefinementCtx) => {
+  for (const i of familyIssues(inst)) fail(ctx, i.message, i.fix, i.path);
+};
+
 export const InstanceSchema = z
   .strictObject(instanceShape)
   .superRefine(intervalRule, whenValid(z.object({ version: instanceShape.version, advertInterval: instanceShape.advertInterval })))
@@ -574,7 +581,8 @@ export const InstanceSchema = z
   .superRefine(
     vipOwnerRule,
     whenValid(z.object({ vips: z.array(z.string()), unicast: z.object({ source: z.string().optional(), peers: z.array(z.string()) }).optional() })),
-  );
+  )
+  .superRefine(familyRule, whenValid(z.object({ vips: instanceShape.vips, version: instanceShape.version, unicast: instanceShape.unicast, provider: ProviderSchema })));
 
 // ---------------------------------------------------------------------------------------------
 // Root
@@ -592,7 +600,7 @@ const listen = z.string().superRefine((s, ctx) => {
 });
 
 /** Instances whose VRID, interface and unicast settings parsed, for the cross-instance rule. */
-const vridFields = z.object({ interface: z.string(), vrid: instanceShape.vrid, unicast: z.object({ peers: z.array(z.string()) }).optional() });
+const vridFields = z.object({ interface: z.string(), vrid: instanceShape.vrid, unicast: z.object({ peers: z.array(z.string()) }).optional(), vips: z.array(z.string()).optional() });
 
 /** Two instances may share interface+VRID only if both are unicast with disjoint peer sets. */
 const vridRule = (instances: Record<string, unknown>, ctx: z.RefinementCtx) => {
@@ -603,6 +611,7 @@ const vridRule = (instances: Record<string, unknown>, ctx: z.RefinementCtx) => {
     const inst = parsed.data;
     for (const other of seen) {
       if (other.inst.interface !== inst.interface || other.inst.vrid !== inst.vrid) continue;
+      if (instanceFamily({ vips: other.inst.vips ?? [] }) !== instanceFamily({ vips: inst.vips ?? [] })) continue; // IPv4 and IPv6 routers are apart, as in keepalived
       const a = other.inst.unicast?.peers;
       const b = inst.unicast?.peers;
       const shared = a && b ? a.filter((p) => b.includes(p)) : undefined;

@@ -2,7 +2,8 @@
 // lives in a namespace of its own. Used by `ha-agent demo` and by the netns test suites.
 //
 // Safety rules, enforced here rather than trusted to callers:
-// - only 198.51.100.0/24 is ever configured (RFC 5737 TEST-NET-2; the machines here live on 192.0.2.0/24);
+// - only 198.51.100.0/24 is ever configured (RFC 5737 TEST-NET-2; the machines here live on 192.0.2.0/24),
+//   and 2001:db8::/32 (RFC 3849) when the lab is created with { ipv6: true };
 // - commands run only inside namespaces this lab created (`ip netns exec <ours> …`), never on the host;
 // - every namespace is deleted on destroy(), on process exit and on SIGINT/SIGTERM, and namespaces left
 //   by a dead earlier run are swept by sweepStaleLabs().
@@ -30,6 +31,22 @@ export interface LabNode {
   mac: string;
   /** The veth peer's name inside the bridge namespace (down = cable pulled). */
   bridgePort: string;
+  /** With LabOptions.ipv6: its global address 2001:db8::<octet> (its link-local comes from the MAC). */
+  ip6?: string;
+}
+
+export interface LabOptions {
+  /**
+   * Enable IPv6 in the lab's own namespaces (never the host's): no DAD (accept_dad 0, addresses
+   * usable at once), no router solicitations or RAs, and each node gets 2001:db8::<octet>/64 beside
+   * its link-local address. Off by default: no IPv6 chatter (DAD, RS, MLD) in IPv4 captures.
+   */
+  ipv6?: boolean;
+}
+
+/** A node's lab IPv6 address: 2001:db8::<octet written in decimal digits>. */
+export function labIpv6(octet: number): string {
+  return `2001:db8::${octet}`;
 }
 
 /** Throws unless `ip` is an address the labs may use (198.51.100.0/24, or 2001:db8::/32). */
@@ -88,15 +105,18 @@ export class Lab {
   private readonly children = new Set<ChildProcess>();
   private destroyed = false;
 
-  private constructor(id: string) {
+  private constructor(
+    id: string,
+    private readonly opts: LabOptions = {},
+  ) {
     this.id = id;
     this.bridgeNs = `${id}-br`;
   }
 
   /** Builds the bridge namespace and one namespace per node, each with eth0 on the bridge. */
-  static async create(specs: LabNodeSpec[]): Promise<Lab> {
+  static async create(specs: LabNodeSpec[], opts: LabOptions = {}): Promise<Lab> {
     if (process.getuid?.() !== 0) throw new Error('the lab needs root (network namespaces): run as root');
-    const lab = new Lab(`${NS_PREFIX}${process.pid}x${counter++}`);
+    const lab = new Lab(`${NS_PREFIX}${process.pid}x${counter++}`, opts);
     installExitHooks();
     live.add(lab);
     try {
@@ -115,6 +135,12 @@ export class Lab {
     await run(['ip', 'netns', 'add', ns]);
     this.namespaces.push(ns);
     await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+    if (this.opts.ipv6) {
+      // IPv6 on (this namespace only), set before any interface exists so `default` applies to eth0.
+      const v6 = ['all.disable_ipv6=0', 'default.disable_ipv6=0', 'all.accept_dad=0', 'default.accept_dad=0', 'default.accept_ra=0', 'default.router_solicitations=0'];
+      await run(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', ...v6.map((k) => `net.ipv6.conf.${k}`)]);
+      return;
+    }
     // No IPv6 chatter (DAD, router solicitations, MLD) in captures.
     await run(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
     await run(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.default.disable_ipv6=1']);
@@ -139,6 +165,11 @@ export class Lab {
     await run(['ip', '-n', node.ns, 'link', 'add', 'eth0', 'address', node.mac, 'type', 'veth', 'peer', 'name', node.bridgePort, 'netns', this.bridgeNs]);
     await run(['ip', '-n', this.bridgeNs, 'link', 'set', node.bridgePort, 'master', 'br0', 'up']);
     await run(['ip', '-n', node.ns, 'addr', 'add', node.cidr, 'dev', 'eth0']);
+    if (this.opts.ipv6) {
+      node.ip6 = labIpv6(spec.octet);
+      assertLabAddress(node.ip6);
+      await run(['ip', '-n', node.ns, 'addr', 'add', `${node.ip6}/64`, 'dev', 'eth0', 'nodad']);
+    }
     await run(['ip', '-n', node.ns, 'link', 'set', 'eth0', 'up']);
     this.nodes.set(spec.name, node);
     return node;

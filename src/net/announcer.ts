@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import { execFile, ExecError, type ExecOptions, type ExecResult } from '../exec.js';
 import { buildGratuitousArp } from './arp.js';
+import { buildUnsolicitedNa, routerFlagFor } from './nd.js';
 import { NetError } from './link.js';
 import { interfaceIndex, openPacketSocket, packetSocketAvailable, type PacketSocket } from './packet-socket.js';
 
@@ -15,7 +16,8 @@ export interface LinkAnnouncer {
   /** 'packet-socket' or 'arping'. */
   readonly kind: string;
   /**
-   * Sends `count` gratuitous ARPs for `vip` from `ifname` (whose MAC is `mac`). Once `signal` aborts,
+   * Sends `count` gratuitous ARPs for `vip` from `ifname` (whose MAC is `mac`) — for an IPv6 `vip`,
+   * unsolicited neighbour advertisements (nd.ts) instead. Once `signal` aborts,
    * frames not yet sent are dropped and the promise resolves.
    */
   sendGarp(ifname: string, mac: string, vip: string, count: number, signal?: AbortSignal): Promise<void>;
@@ -63,7 +65,7 @@ export class PacketSocketAnnouncer implements LinkAnnouncer {
   }
 
   async sendGarp(ifname: string, mac: string, vip: string, count: number): Promise<void> {
-    const frame = buildGratuitousArp(mac, vip);
+    const frame = vip.includes(':') ? buildUnsolicitedNa(mac, vip, routerFlagFor(ifname)) : buildGratuitousArp(mac, vip);
     for (let i = 0; i < count; i++) {
       try {
         this.sendOnce(ifname, frame);
@@ -144,6 +146,8 @@ export class ArpingAnnouncer implements LinkAnnouncer {
 
   async sendGarp(ifname: string, _mac: string, vip: string, count: number, cancel?: AbortSignal): Promise<void> {
     const signals = cancel ? [this.abort.signal, cancel] : [this.abort.signal];
+    if (vip.includes(':'))
+      throw new NetError(`cannot send unsolicited neighbour advertisements for ${vip}: arping speaks IPv4 only`, 'build the native packet_socket addon (npm ci with python3, make and g++ present)');
     const argv = ['arping', '-U', '-c', '1', '-I', ifname, vip];
     const results = await Promise.allSettled(Array.from({ length: count }, () => this.enqueue(argv, signals)));
     for (const r of results) {

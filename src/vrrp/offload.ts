@@ -1,5 +1,7 @@
 // The VRRP offload of one interface (native/vrrp_offload.c): a thread that carries out the steady
 // state the state machine decided, so the event loop does not wake for every advert.
+// IPv4 only: IPv6 instances (VRRPv3 over IPv6) send and receive every advert on the event loop
+// (vrrp/ipv6-election.ts, vrrp/ipv6-port.ts) and never reach this file.
 //
 // Contract with the election (src/election/vrrp.ts), which alone decides what to hand over:
 //   - send: a MASTER whose next step is "send this advert every interval" hands that over; the

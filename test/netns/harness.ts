@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { Lab, sweepStaleLabs, type LabNodeSpec } from '../../src/lab/lab.js';
+import { Lab, sweepStaleLabs, type LabNodeSpec, type LabOptions } from '../../src/lab/lab.js';
 import { Watched, fmtExit, type VrrpState } from '../../src/lab/watched.js';
 import { AgentHandle, spawnAgent, type AgentConfig } from '../../src/lab/agent-process.js';
 
@@ -70,9 +70,9 @@ export function labProcesses(lab: Lab): readonly Watched[] {
  * Builds a lab, runs fn, and always tears everything down. On failure, prints the last log lines of
  * every process and keeps the temp dir.
  */
-export async function withLab<T>(specs: LabNodeSpec[], fn: (lab: Lab) => Promise<T>): Promise<T> {
+export async function withLab<T>(specs: LabNodeSpec[], fn: (lab: Lab) => Promise<T>, opts: LabOptions = {}): Promise<T> {
   sweepStaleLabs();
-  const lab = await Lab.create(specs);
+  const lab = await Lab.create(specs, opts);
   const ctx = ctxOf(lab);
   let failed = false;
   try {

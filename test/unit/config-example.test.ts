@@ -124,16 +124,18 @@ test('the documented ranges are the schema\'s (whole-number keys, and the VIP li
   const wrong = ranges.filter(([key, min, max]) => !commentOf(key).includes(`${min}..${max}`)).map(([k, min, max]) => `${k} (${min}..${max})`);
   assert.deepEqual(wrong, [], `comments without the schema's range: ${wrong.join(', ')}`);
   const vipComments = lines.filter((l) => /^\s*vips:/.test(l));
-  assert.equal(vipComments.length, 6);
+  assert.equal(vipComments.length, 7);
   for (const l of vipComments) assert.match(l, new RegExp(`# required: 1\\.\\.${MAX_VIPS} `));
 });
 
-test('the example is the promised instances: multicast v3 and unicast v2 with auth on garp, one unicast instance per aws mode, then one on alibaba', () => {
+test('the example is the promised instances: multicast v3 and unicast v2 with auth on garp, one unicast instance per aws mode, then one on alibaba, then IPv6 on garp', () => {
   const r = parseConfig(text);
   assert.ok(r.ok);
   const insts = Object.values(r.config.instances);
-  assert.equal(insts.length, 6);
-  const garp = insts.filter((i) => i.provider.type === 'garp');
+  assert.equal(insts.length, 7);
+  const ipv6 = insts.at(-1)!;
+  assert.deepEqual([ipv6.provider.type, ipv6.version, ipv6.vips], ['garp', 3, ['2001:db8::100/64']]);
+  const garp = insts.filter((i) => i.provider.type === 'garp' && i !== ipv6);
   assert.equal(garp.length, 2);
   const aws = insts.filter((i) => i.provider.type === 'aws');
   assert.deepEqual(aws.map((i) => i.provider.type === 'aws' && i.provider.mode), ['secondary-ip', 'route-table', 'elastic-ip']);

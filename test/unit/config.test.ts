@@ -273,7 +273,7 @@ describe('addresses', () => {
       ['198.51.100.256', /not an IPv4 address/],
       ['198.51.100', /not an IPv4 address/],
       ['198.51.100.01', /not an IPv4 address/],
-      ['2001:db8::1', /IPv6/],
+      ['2001:db8::1/129', /invalid prefix length \/129/],
       ['224.0.0.18', /multicast/],
       ['127.0.0.1', /loopback/],
       ['0.0.0.0', /unspecified/],
