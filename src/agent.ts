@@ -7,6 +7,8 @@ import type { Logger } from 'pino';
 import type { Config, InstanceConfig } from './config/schema.js';
 import { Instance } from './instance.js';
 import { VrrpElection } from './election/vrrp.js';
+import type { EtcdElectionConfig } from './config/election-schema.js';
+import type { Fence } from './provider/runner/fencing.js';
 import { VrrpSocket } from './vrrp/transport.js';
 import { ReceiveDemux } from './vrrp/demux.js';
 import { AdvertOffload, offloadUnavailable } from './vrrp/offload.js';
@@ -53,7 +55,7 @@ interface Port {
   /** Receives for the socket and carries the steady state (vrrp/offload.ts); null: not available. */
   offload: AdvertOffload | null;
   demux: ReceiveDemux;
-  users: Set<Member>;
+  users: Set<VrrpMember>;
   /** Every address on the interface (uint32), shared by reference with the instances' receive checks. */
   local: Set<number>;
   /** An evaluation of the port's instances is queued (link events come in bursts: one pass per burst). */
@@ -63,10 +65,14 @@ interface Port {
 /** An instance and the VRRP parts the agent wires to its interface. */
 interface Member {
   instance: Instance;
-  election: VrrpElection;
+  /** The VRRP election; null for a lease-based one (election.type etcd: no socket, no demux). */
+  election: VrrpElection | null;
   /** Its track: (checks, interfaces, files); absent when it tracks nothing. */
   tracker?: InstanceTracker;
 }
+
+/** A member with a VRRP election: the only kind on a port. */
+type VrrpMember = Member & { election: VrrpElection };
 
 export class Agent {
   private readonly members = new Map<string, Member>();
@@ -204,6 +210,7 @@ export class Agent {
     if (this.members.has(name)) throw new StartupError(`instance ${name} already runs`);
     const link = this.watcher.link(cfg.interface);
     if (!link) throw new StartupError((await interfaceNotFound(cfg.interface, name)).message);
+    if (cfg.election?.type === 'etcd') return this.prepareLease(name, cfg, cfg.election);
     const source = cfg.unicast?.source ?? primaryIPv4(link, cfg.vips);
     if (!source)
       throw new StartupError(`${name}: interface ${cfg.interface} has no IPv4 address to send adverts from — fix: give it an address, or set instances.${name}.unicast.source`);
@@ -243,7 +250,7 @@ export class Agent {
           onWantMaster: () => this.hooks.wantMaster(name),
         })),
     });
-    const member: Member = { instance, election: election! };
+    const member: VrrpMember = { instance, election: election! };
     if (cfg.track) {
       try {
         const target = { setPriority: (p: number) => instance!.setPriority(p), setFault: (s: `check:${string}`, r: string | null) => instance!.setFault(s, r) };
@@ -258,7 +265,7 @@ export class Agent {
       }
     }
     try {
-      port.demux.add({ version: cfg.version, vrid: cfg.vrid, unicastPeers: cfg.unicast?.peers ?? null }, member.election);
+      port.demux.add({ version: cfg.version, vrid: cfg.vrid!, unicastPeers: cfg.unicast?.peers ?? null }, member.election);
     } catch (e) {
       void this.hooks.detach(name, 0);
       member.election.close();
@@ -267,6 +274,47 @@ export class Agent {
       throw new StartupError(`${name}: ${(e as Error).message}`);
     }
     port.users.add(member);
+    this.members.set(name, member);
+    this.hooks.attach(name, instance);
+    return member;
+  }
+
+  /**
+   * An instance whose election is a lease in etcd (src/election/etcd.ts): the same provider runner,
+   * fenced by the leader's token (provider/runner/fencing.ts), the same instance, tracking and hooks;
+   * no VRRP socket. The etcd client is loaded here, only when such an instance exists.
+   */
+  private async prepareLease(name: string, cfg: InstanceConfig, ecfg: EtcdElectionConfig): Promise<Member> {
+    const ilog = this.log.child({ instance: name });
+    const { EtcdElection } = await import('./election/etcd.js');
+    const { module, ctx, provider } = await createProvider(name, cfg, ilog, this.watcher).catch((e: Error) => {
+      throw new StartupError(`${name}: ${e.message}`);
+    });
+    const shared = this.resourcesFor(module);
+    let instance: Instance | undefined;
+    let election: InstanceType<typeof EtcdElection> | undefined;
+    const fence: Fence = { current: () => election?.current() ?? null, subscribe: (l) => election?.subscribe(l) ?? (() => {}) };
+    const runner = new ProviderRunner(provider, { clock: this.clock, log: ilog, timing: ctx.timing, vips: cfg.vips, limiter: shared.limiter, batch: shared.batch, onChange: (st) => instance?.onProviderChange(st), fence });
+    instance = new Instance(name, cfg, {
+      runner,
+      clock: this.clock,
+      log: ilog,
+      onTransition: this.hooks.observer(name, cfg, ilog),
+      election: (hooks) => (election = new EtcdElection(name, ecfg, { hooks, log: ilog, priority: cfg.priority })),
+    });
+    const member: Member = { instance, election: null };
+    if (cfg.track) {
+      try {
+        const target = { setPriority: (p: number) => instance!.setPriority(p), setFault: (s: `check:${string}`, r: string | null) => instance!.setFault(s, r) };
+        member.tracker = new InstanceTracker(name, cfg, this.checksCfg, this.checks!, target, ilog);
+        applyTrackedInterfaces(member.tracker, this.watcher);
+      } catch (e) {
+        void this.hooks.detach(name, 0);
+        instance.election.close();
+        await runner.close();
+        throw new StartupError(`${name}: ${(e as Error).message}`);
+      }
+    }
     this.members.set(name, member);
     this.hooks.attach(name, instance);
     return member;
@@ -291,9 +339,9 @@ export class Agent {
     await m.instance.shutdown(SHUTDOWN_DEADLINE_MS);
     await this.hooks.detach(name, SHUTDOWN_DEADLINE_MS);
     const port = this.ports.get(m.instance.cfg.interface);
-    if (!port) return;
+    if (!port || !m.election) return;
     port.demux.remove(m.election);
-    port.users.delete(m);
+    port.users.delete(m as VrrpMember);
     this.releasePortIfUnused(port);
   }
 
@@ -308,7 +356,7 @@ export class Agent {
   private async abandon(): Promise<void> {
     this.scheduler.set(this.socketCheck, null);
     this.scheduler.set(this.offloadLease, null);
-    for (const m of this.members.values()) m.election.close();
+    for (const m of this.members.values()) m.instance.election.close();
     this.checks?.close();
     await this.hooks?.stop(0);
     await Promise.all([...this.members.values()].map((m) => m.instance.runner.close()));
@@ -412,7 +460,7 @@ export class Agent {
     else if (!link.up) linkFault = `interface ${ifname} is ${link.operstate === 'up' ? 'not running' : link.operstate}`;
     else if (port && port.socket.ifindex !== link.index) linkFault = `interface ${ifname} was re-created and its VRRP socket cannot be reopened yet`;
     let sourceFault: string | null = null;
-    if (link) {
+    if (link && m.election) {
       const wanted = cfg.unicast?.source;
       const source = wanted ?? primaryIPv4(link, cfg.vips);
       if (wanted && !link.addresses.some((a) => a.address === wanted)) sourceFault = `unicast source ${wanted} is not on ${ifname}`;
@@ -421,6 +469,7 @@ export class Agent {
     }
     m.instance.setFault('link', linkFault);
     m.instance.setFault('unicast-source', sourceFault);
+    if (!m.election) return; // a lease-based election: no VRRP socket, no advert source
     const socketFault = (port && port.socket.trouble()) ?? m.election.trouble();
     m.instance.setFault('socket', socketFault);
     if (socketFault !== null) this.wantSocketCheck();

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { parseIpv4Address } from '../net/ip.js';
 import { NotifySchema, RouteSchema, SyncGroupsSchema, syncGroupsRule } from './hooks-schema.js';
+import { ElectionSchema, electionRule } from './election-schema.js';
 
 // ---------------------------------------------------------------------------------------------
 // IPv4 helpers (strict dotted quad: four decimal octets 0..255, no leading zeros)
@@ -435,7 +436,8 @@ export const MANY_VIPS = 100;
 
 const instanceShape = {
   interface: interfaceName,
-  vrid: intRange(1, 255),
+  election: ElectionSchema.optional(), // default VRRP; etcd: election-schema.ts
+  vrid: intRange(1, 255).optional(), // required with the VRRP election (electionRule)
   priority: intRange(1, 255).default(100),
   version: z.literal([2, 3]).default(2),
   advertInterval: z.number().min(0.01).max(255).default(1),
@@ -562,6 +564,7 @@ const haVipRule = (inst: Pick<InstanceOut, 'vips' | 'provider'>, ctx: z.Refineme
 
 export const InstanceSchema = z
   .strictObject(instanceShape)
+  .superRefine(electionRule, whenValid(z.object({ election: instanceShape.election })))
   .superRefine(intervalRule, whenValid(z.object({ version: instanceShape.version, advertInterval: instanceShape.advertInterval })))
   .superRefine(authRule, whenValid(z.object({ version: instanceShape.version, auth: instanceShape.auth })))
   .superRefine(
@@ -599,7 +602,7 @@ const vridRule = (instances: Record<string, unknown>, ctx: z.RefinementCtx) => {
   const seen: { name: string; inst: z.infer<typeof vridFields> }[] = [];
   for (const [name, raw] of Object.entries(instances)) {
     const parsed = vridFields.safeParse(raw);
-    if (!parsed.success) continue;
+    if (!parsed.success || parsed.data.vrid === undefined) continue; // no VRID: not a VRRP election
     const inst = parsed.data;
     for (const other of seen) {
       if (other.inst.interface !== inst.interface || other.inst.vrid !== inst.vrid) continue;
