@@ -115,10 +115,12 @@ export async function partition(lab: Lab, node: string, cluster: EtcdCluster): P
   const ips = cluster.members.map((m) => m.ip).join(', ');
   const script = [
     'table inet ha_etcd_cut {',
-    '  chain out { type filter hook output priority 0; policy accept;',
-    `    ip daddr { ${ips} } tcp dport 2379 drop }`,
-    '  chain in { type filter hook input priority 0; policy accept;',
-    `    ip saddr { ${ips} } tcp sport 2379 drop }`,
+    '  chain cut_out { type filter hook output priority 0; policy accept;',
+    `    ip daddr { ${ips} } tcp dport 2379 drop`,
+    '  }',
+    '  chain cut_in { type filter hook input priority 0; policy accept;',
+    `    ip saddr { ${ips} } tcp sport 2379 drop`,
+    '  }',
     '}',
   ].join('\n') + '\n';
   await lab.run(node, ['nft', '-f', '-'], { input: script });
