@@ -1,6 +1,6 @@
 // Renders the status as Prometheus text exposition (format 0.0.4) for GET /metrics. Pure function.
 import type { Ownership } from '../provider/types.js';
-import { VRRP_STATES, type InstanceStatusJson, type StatusJson } from './types.js';
+import { VRRP_STATES, type ElectionFactsJson, type InstanceStatusJson, type StatusJson } from './types.js';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -175,5 +175,23 @@ export function renderMetrics(s: StatusJson): string {
       for (const sample of f.samples(name, s.instances[name]!)) out.push(line(f.name, sample.labels, sample.value));
     }
   }
+  // Lease-based elections (election.type etcd): only when some instance has one.
+  const leased = names.filter((n) => s.instances[n]!.election);
+  if (leased.length > 0) {
+    for (const f of ELECTION_FAMILIES) {
+      out.push(`# HELP ${f.name} ${escapeHelp(f.help)}`, `# TYPE ${f.name} ${f.type}`);
+      for (const name of leased) out.push(line(f.name, { instance: name }, f.value(s.instances[name]!.election!)));
+    }
+  }
   return out.join('\n') + '\n';
 }
+
+const ELECTION_FAMILIES: { name: string; type: 'gauge' | 'counter'; help: string; value: (e: ElectionFactsJson) => number }[] = [
+  { name: 'ha_agent_election_store_reachable', type: 'gauge', help: '1 while the election store (etcd) answers.', value: (e) => (e.storeReachable ? 1 : 0) },
+  { name: 'ha_agent_election_lease_ttl_left_seconds', type: 'gauge', help: 'Time left on our lease as known locally (0 without one).', value: (e) => (e.leaseTtlLeftMs ?? 0) / 1000 },
+  { name: 'ha_agent_election_holding_without_lease', type: 'gauge', help: '1 while MASTER is kept only by onStoreLost: hold (no live lease).', value: (e) => (e.holdingWithoutLease ? 1 : 0) },
+  { name: 'ha_agent_election_leases_lost_total', type: 'counter', help: 'Leases found expired by the store.', value: (e) => e.counters.leasesLost },
+  { name: 'ha_agent_election_leader_changes_total', type: 'counter', help: 'Leader changes seen in the election.', value: (e) => e.counters.leaderChanges },
+  { name: 'ha_agent_election_requests_total', type: 'counter', help: 'Requests sent to the election store (keep-alives included).', value: (e) => e.counters.requests },
+  { name: 'ha_agent_election_request_errors_total', type: 'counter', help: 'Requests to the election store that failed.', value: (e) => e.counters.requestErrors },
+];

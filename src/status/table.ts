@@ -53,6 +53,20 @@ function row(name: string, i: InstanceStatusJson): string[] {
   ];
 }
 
+/** One line per instance with a lease-based election (etcd): its own facts. */
+function electionLines(s: StatusJson): string[] {
+  const out: string[] = [];
+  for (const name of Object.keys(s.instances).sort()) {
+    const e = s.instances[name]!.election;
+    if (!e) continue;
+    const lease = e.leaseId ? `lease ${e.leaseId} ${((e.leaseTtlLeftMs ?? 0) / 1000).toFixed(1)} s left of ${e.ttlSeconds} s` : 'no lease';
+    const store = e.storeReachable ? 'etcd reachable' : `etcd UNREACHABLE${e.lastError ? ` (${e.lastError})` : ''}`;
+    const hold = e.holdingWithoutLease ? ', HOLDING WITHOUT LEASE (onStoreLost: hold)' : '';
+    out.push(`${name} election: etcd ${e.key}, leader ${e.leader ?? '-'} (we are ${e.id}), ${lease}, ${store}${hold}`);
+  }
+  return out.length ? ['', ...out] : [];
+}
+
 export function renderStatusTable(s: StatusJson): string {
   const names = Object.keys(s.instances).sort();
   const rows = names.map((n) => row(n, s.instances[n]!));
@@ -65,6 +79,7 @@ export function renderStatusTable(s: StatusJson): string {
       .trimEnd(),
   );
   if (rows.length === 0) lines.push('(no instances)');
+  lines.push(...electionLines(s));
   lines.push(...renderChecksText(s));
   lines.push('');
   lines.push(`ha-agent ${s.version}, pid ${s.pid}, up ${formatUptime(s.uptimeSeconds)} (since ${s.startedAt})`);
