@@ -436,7 +436,6 @@ export const MANY_VIPS = 100;
 
 const instanceShape = {
   interface: interfaceName,
-  election: ElectionSchema.optional(), // default VRRP; etcd: election-schema.ts
   vrid: intRange(1, 255).optional(), // required with the VRRP election (electionRule)
   priority: intRange(1, 255).default(100),
   version: z.literal([2, 3]).default(2),
@@ -453,6 +452,7 @@ const instanceShape = {
   garp: GarpSchema.prefault({}),
   lowerPrioNoAdvert: z.boolean().default(false),
   v3ChecksumAsV2: z.boolean().default(false),
+  election: ElectionSchema.optional(), // default VRRP; etcd: election-schema.ts
 };
 
 const isCentiseconds = (x: number) => Math.abs(x * 100 - Math.round(x * 100)) < 1e-6;
