@@ -251,20 +251,8 @@ export class Agent {
         })),
     });
     const member: VrrpMember = { instance, election: election! };
-    if (cfg.track) {
-      try {
-        const target = { setPriority: (p: number) => instance!.setPriority(p), setFault: (s: `check:${string}`, r: string | null) => instance!.setFault(s, r) };
-        member.tracker = new InstanceTracker(name, cfg, this.checksCfg, this.checks!, target, ilog);
-        applyTrackedInterfaces(member.tracker, this.watcher);
-      } catch (e) {
-        void this.hooks.detach(name, 0);
-        member.election.close();
-        await runner.close();
-        this.releasePortIfUnused(port);
-        throw new StartupError(`${name}: ${(e as Error).message}`);
-      }
-    }
     try {
+      this.track(member, ilog);
       port.demux.add({ version: cfg.version, vrid: cfg.vrid!, unicastPeers: cfg.unicast?.peers ?? null }, member.election);
     } catch (e) {
       void this.hooks.detach(name, 0);
@@ -303,21 +291,26 @@ export class Agent {
       election: (hooks) => (election = new EtcdElection(name, ecfg, { hooks, log: ilog, priority: cfg.priority })),
     });
     const member: Member = { instance, election: null };
-    if (cfg.track) {
-      try {
-        const target = { setPriority: (p: number) => instance!.setPriority(p), setFault: (s: `check:${string}`, r: string | null) => instance!.setFault(s, r) };
-        member.tracker = new InstanceTracker(name, cfg, this.checksCfg, this.checks!, target, ilog);
-        applyTrackedInterfaces(member.tracker, this.watcher);
-      } catch (e) {
-        void this.hooks.detach(name, 0);
-        instance.election.close();
-        await runner.close();
-        throw new StartupError(`${name}: ${(e as Error).message}`);
-      }
+    try {
+      this.track(member, ilog);
+    } catch (e) {
+      void this.hooks.detach(name, 0);
+      instance.election.close();
+      await runner.close();
+      throw new StartupError(`${name}: ${(e as Error).message}`);
     }
     this.members.set(name, member);
     this.hooks.attach(name, instance);
     return member;
+  }
+
+  /** The instance's track: (checks, interfaces, files), when it has one; throws on a bad reference. */
+  private track(member: Member, ilog: Logger): void {
+    const { instance } = member;
+    if (!instance.cfg.track) return;
+    const target = { setPriority: (p: number) => instance.setPriority(p), setFault: (s: `check:${string}`, r: string | null) => instance.setFault(s, r) };
+    member.tracker = new InstanceTracker(instance.name, instance.cfg, this.checksCfg, this.checks!, target, ilog);
+    applyTrackedInterfaces(member.tracker, this.watcher);
   }
 
   /** Clears stale copies of the instance's VIPs (a kill -9 leaves them behind), then starts it. */

@@ -5,7 +5,8 @@
 // VIP after each event; how long a takeover took is printed, never asserted (timings: bench/etcd.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Lab } from '../../src/lab/lab.js';
 import { labDir, requireRoot, settle, sleep, startAgent, waitVipHolders, withLab, eventually, type AgentHandle, type AgentConfig } from './harness.js';
 import { ETCD_BIN, heal, partition, startEtcdCluster, type EtcdCluster } from '../support/etcd-cluster.js';
@@ -16,8 +17,9 @@ const AGENTS = ['ha1', 'ha2', 'ha3'];
 const ETCD = ['e1', 'e2', 'e3'];
 const TTL = 2;
 
-function etcdAgentConfig(endpoints: string[], id: string): AgentConfig {
+function etcdAgentConfig(endpoints: string[], id: string, maint: string): AgentConfig {
   const inst = (vip: string, key: string, onStoreLost: 'release' | 'hold') => ({
+    ...(onStoreLost === 'release' ? { track: { files: [{ path: maint, weight: 0 }] } } : {}),
     interface: 'eth0',
     priority: 100,
     vips: [vip],
@@ -61,7 +63,9 @@ test('etcd election: leader, failover, partition (release / hold), etcd member a
   await withLab(specs, async (lab: Lab) => {
     const cluster: EtcdCluster = startEtcdCluster(lab, ETCD, labDir(lab));
     await cluster.waitHealthy('ha1');
-    const cfgs = AGENTS.map((n) => etcdAgentConfig(cluster.endpoints(), n));
+    const maint = (node: string) => join(labDir(lab), `maint-${node}`);
+    for (const n of AGENTS) writeFileSync(maint(n), '0\n');
+    const cfgs = AGENTS.map((n) => etcdAgentConfig(cluster.endpoints(), n, maint(n)));
     const agents: AgentHandle[] = [];
     const start = async (i: number) => {
       const a = startAgent(lab, AGENTS[i]!, cfgs[i]!);
@@ -99,6 +103,18 @@ test('etcd election: leader, failover, partition (release / hold), etcd member a
       assert.deepEqual(['VI_R', 'VI_H'].map((i) => masterOf(agents, i)), before);
       const moved = agents.slice(0, 2).flatMap((a, i) => a.events.slice(marks[i]).filter((e) => e.evt === 'transition'));
       assert.deepEqual(moved, [], 'the running agents did not change state');
+    });
+
+    await t.test('a weight-0 tracked file failing on the leader resigns it (FAULT); the VIP moves; it comes back as BACKUP', async () => {
+      const old = masterOf(agents, 'VI_R');
+      writeFileSync(maint(old.node.name), '1\n');
+      await old.waitState('VI_R', 'FAULT', 10_000);
+      const m = await waitOneMaster(agents, 'VI_R');
+      assert.notEqual(m, old);
+      await waitVipHolders(lab, VIP_R, [m.node.name]);
+      writeFileSync(maint(old.node.name), '0\n');
+      await old.waitState('VI_R', 'BACKUP', 10_000);
+      assert.equal(masterOf(agents, 'VI_R'), m, 'the new leader keeps its role (no preemption by default)');
     });
 
     await t.test('kill one etcd member: no change', async () => {
