@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Lab } from '../../src/lab/lab.js';
-import { labDir, requireRoot, settle, sleep, startAgent, waitVipHolders, withLab, eventually, type AgentHandle, type AgentConfig } from './harness.js';
+import { agentCli, labDir, requireRoot, settle, sleep, startAgent, waitVipHolders, withLab, eventually, type AgentHandle, type AgentConfig } from './harness.js';
 import { ETCD_BIN, heal, partition, startEtcdCluster, type EtcdCluster } from '../support/etcd-cluster.js';
 
 const VIP_R = '198.51.100.200/24';
@@ -92,6 +92,17 @@ test('etcd election: leader, failover, partition (release / hold), etcd member a
         assert.equal((os.election as { leader: string }).leader, m.node.name, 'the backup sees the same leader');
         assert.equal((os.election as { fencing: unknown }).fencing, null, 'no fencing token on a backup');
       }
+    });
+
+    await t.test('ha-agent provider test: the election section (endpoints, clock skew, read/write on the prefix)', async () => {
+      const r = await lab.exec('ha1', [process.execPath, agentCli(), 'provider', 'test', 'garp', '--config', agents[0]!.configPath, '--instance', 'VI_R', '--json'], { timeoutMs: 30_000 });
+      const doc = JSON.parse(r.stdout) as { instances: { checks: { check: string; ok: boolean; detail: string }[] }[] };
+      const election = doc.instances[0]!.checks.filter((c) => c.check.startsWith('election '));
+      const names = election.map((c) => c.check);
+      for (const m of cluster.members) assert.ok(names.includes(`election endpoint ${m.url}`), `endpoint ${m.url} checked: ${names.join(', ')}`);
+      assert.ok(names.includes('election clock skew'));
+      assert.ok(names.includes('election read/write'));
+      assert.deepEqual(election.filter((c) => !c.ok), [], 'every election check passes against the lab cluster');
     });
 
     await t.test('a third agent joins: no change of leader', async () => {
