@@ -7,6 +7,8 @@ import type { Logger } from 'pino';
 import type { Config, InstanceConfig } from './config/schema.js';
 import { Instance } from './instance.js';
 import { VrrpElection } from './election/vrrp.js';
+import type { EtcdElectionConfig } from './config/election-schema.js';
+import type { Fence } from './provider/runner/fencing.js';
 import { VrrpSocket } from './vrrp/transport.js';
 import { ReceiveDemux } from './vrrp/demux.js';
 import { AdvertOffload, offloadUnavailable } from './vrrp/offload.js';
@@ -59,7 +61,7 @@ interface Port {
   /** Receives for the socket and carries the steady state (vrrp/offload.ts); null: not available. */
   offload: AdvertOffload | null;
   demux: ReceiveDemux;
-  users: Set<Member>;
+  users: Set<VrrpMember>;
   /** Every address on the interface (uint32), shared by reference with the instances' receive checks. */
   local: Set<number>;
   /** An evaluation of the port's instances is queued (link events come in bursts: one pass per burst). */
@@ -69,11 +71,17 @@ interface Port {
 /** An instance and the VRRP parts the agent wires to its interface. */
 interface Member {
   instance: Instance;
-  /** Ipv6VrrpElection for an IPv6 instance (vrrp/ipv6-*.ts; its own port in `ports6`). */
-  election: VrrpElection | Ipv6VrrpElection;
+  /**
+   * The VRRP election (Ipv6VrrpElection for an IPv6 instance: vrrp/ipv6-*.ts, its own port in `ports6`);
+   * null for a lease-based one (election.type etcd: no socket, no demux).
+   */
+  election: VrrpElection | Ipv6VrrpElection | null;
   /** Its track: (checks, interfaces, files); absent when it tracks nothing. */
   tracker?: InstanceTracker;
 }
+
+/** A member with a VRRP election: the only kind on a port. */
+type VrrpMember = Member & { election: VrrpElection | Ipv6VrrpElection };
 
 export class Agent {
   private readonly members = new Map<string, Member>();
@@ -240,6 +248,7 @@ export class Agent {
     if (this.members.has(name)) throw new StartupError(`instance ${name} already runs`);
     const link = this.watcher.link(cfg.interface);
     if (!link) throw new StartupError((await interfaceNotFound(cfg.interface, name)).message);
+    if (cfg.election?.type === 'etcd') return this.prepareLease(name, cfg, cfg.election);
     const v6 = instanceFamily(cfg) === 6;
     const source = cfg.unicast?.source ?? (v6 ? linkLocal6(link) : primaryIPv4(link, cfg.vips));
     if (!source)
@@ -276,23 +285,11 @@ export class Agent {
           onWantMaster: () => this.hooks.wantMaster(name),
         })),
     });
-    const member: Member = { instance, election: election! };
-    if (cfg.track) {
-      try {
-        const target = { setPriority: (p: number) => instance!.setPriority(p), setFault: (s: `check:${string}`, r: string | null) => instance!.setFault(s, r) };
-        member.tracker = new InstanceTracker(name, cfg, this.checksCfg, this.checks!, target, ilog);
-        applyTrackedInterfaces(member.tracker, this.watcher);
-      } catch (e) {
-        void this.hooks.detach(name, 0);
-        member.election.close();
-        await runner.close();
-        this.releasePortIfUnused(port);
-        throw new StartupError(`${name}: ${(e as Error).message}`);
-      }
-    }
+    const member: VrrpMember = { instance, election: election! };
     try {
-      if (port6) port6.demux.add(cfg.vrid, cfg.unicast?.peers ?? null, member.election as Ipv6VrrpElection);
-      else (port as Port).demux.add({ version: cfg.version, vrid: cfg.vrid, unicastPeers: cfg.unicast?.peers ?? null }, member.election as VrrpElection);
+      this.track(member, ilog);
+      if (port6) port6.demux.add(cfg.vrid!, cfg.unicast?.peers ?? null, member.election as Ipv6VrrpElection);
+      else (port as Port).demux.add({ version: cfg.version, vrid: cfg.vrid!, unicastPeers: cfg.unicast?.peers ?? null }, member.election as VrrpElection);
     } catch (e) {
       void this.hooks.detach(name, 0);
       member.election.close();
@@ -307,7 +304,7 @@ export class Agent {
   }
 
   /** The instance's provider and its runner (not started: no goal yet). */
-  private async newRunner(name: string, cfg: InstanceConfig, ilog: Logger, instance: () => Instance | undefined, election: () => { sync(): void } | undefined): Promise<ProviderRunner> {
+  private async newRunner(name: string, cfg: InstanceConfig, ilog: Logger, instance: () => Instance | undefined, election: () => { sync(): void } | null | undefined, fence?: Fence): Promise<ProviderRunner> {
     const { module, ctx, provider } = await createProvider(name, cfg, ilog, this.watcher).catch((e: Error) => {
       throw new StartupError(`${name}: ${e.message}`);
     });
@@ -323,6 +320,7 @@ export class Agent {
       onChange: (st) => instance()?.onProviderChange(st),
       syncGoal: () => election()?.sync(),
       onCall: (op, outcome, ms, error) => seen.providerCall(op, outcome, ms, error),
+      ...(fence ? { fence } : {}),
     });
   }
 
@@ -342,7 +340,7 @@ export class Agent {
       let oldRunner: ProviderRunner | null = null;
       if (old.vips.join() !== cfg.vips.join()) oldRunner = m.instance.swapRunner(await this.newRunner(name, cfg, ilog, () => m.instance, () => m.election));
       m.instance.reconfigure(cfg);
-      m.election.reconfigure(cfg);
+      m.election?.reconfigure(cfg);
       if (old.priority !== cfg.priority) {
         if (m.tracker) {
           m.tracker.close();
@@ -376,10 +374,10 @@ export class Agent {
       this.members.delete(name);
       m.tracker?.close();
       const port6 = m.election instanceof Ipv6VrrpElection ? this.ports6.get(old.interface) : undefined;
-      const port = port6 ?? this.ports.get(old.interface);
+      const port = port6 ?? (m.election ? this.ports.get(old.interface) : undefined);
       if (port6) port6.demux.remove(m.election as Ipv6VrrpElection);
       else (port as Port | undefined)?.demux.remove(m.election as VrrpElection);
-      port?.users.delete(m);
+      port?.users.delete(m as VrrpMember);
       this.hooks.detachForRestart(name, wasMaster && JSON.stringify(old.routes ?? []) === JSON.stringify(cfg.routes ?? []));
       await m.instance.abandon();
       let next: Member;
@@ -394,7 +392,7 @@ export class Agent {
       if (!wasMaster) return this.launch(next);
       this.evaluate(next);
       next.instance.start();
-      if (next.instance.state === 'BACKUP') next.election.syncPull('MASTER', 'reload: restarted as master');
+      if (next.instance.state === 'BACKUP') next.election?.syncPull('MASTER', 'reload: restarted as master');
       else if (next.instance.state !== 'MASTER') next.instance.runner.want(false); // FAULT: the kept VIPs go
     });
   }
@@ -406,6 +404,54 @@ export class Agent {
     const r = await this.newRunner(name, { ...old, vips: gone }, this.log.child({ instance: name }), () => undefined, () => undefined);
     if (!(await r.releaseNow(SHUTDOWN_DEADLINE_MS))) this.log.warn({ instance: name, vips: gone, err: r.status().lastError }, 'could not release the VIPs removed by the reload');
     await r.close();
+  }
+
+  /**
+   * An instance whose election is a lease in etcd (src/election/etcd.ts): the same provider runner,
+   * fenced by the leader's token (provider/runner/fencing.ts), the same instance, tracking and hooks;
+   * no VRRP socket. The etcd client is loaded here, only when such an instance exists.
+   */
+  private async prepareLease(name: string, cfg: InstanceConfig, ecfg: EtcdElectionConfig): Promise<Member> {
+    const ilog = this.log.child({ instance: name });
+    const { EtcdElection } = await import('./election/etcd.js');
+    let instance: Instance | undefined;
+    let election: InstanceType<typeof EtcdElection> | undefined;
+    const fence: Fence = { current: () => election?.current() ?? null, subscribe: (l) => election?.subscribe(l) ?? (() => {}) };
+    const runner = await this.newRunner(name, cfg, ilog, () => instance, () => null, fence);
+    const seen = this.telemetry.instance(name, runner.status().type);
+    const hook = this.hooks.observer(name, cfg, ilog);
+    instance = new Instance(name, cfg, {
+      runner,
+      clock: this.clock,
+      log: ilog,
+      onTransition: (from, to, reason, priority) => {
+        hook(from, to, reason, priority);
+        seen.transition(from, to, reason, priority);
+        for (const fn of this.transitionListeners) fn(name);
+      },
+      election: (hooks) => (election = new EtcdElection(name, ecfg, { hooks, log: ilog, priority: cfg.priority })),
+    });
+    const member: Member = { instance, election: null };
+    try {
+      this.track(member, ilog);
+    } catch (e) {
+      void this.hooks.detach(name, 0);
+      instance.election.close();
+      await runner.close();
+      throw new StartupError(`${name}: ${(e as Error).message}`);
+    }
+    this.members.set(name, member);
+    this.hooks.attach(name, instance);
+    return member;
+  }
+
+  /** The instance's track: (checks, interfaces, files), when it has one; throws on a bad reference. */
+  private track(member: Member, ilog: Logger): void {
+    const { instance } = member;
+    if (!instance.cfg.track) return;
+    const target = { setPriority: (p: number) => instance.setPriority(p), setFault: (s: `check:${string}`, r: string | null) => instance.setFault(s, r) };
+    member.tracker = new InstanceTracker(instance.name, instance.cfg, this.checksCfg, this.checks!, target, ilog);
+    applyTrackedInterfaces(member.tracker, this.watcher);
   }
 
   /** Clears stale copies of the instance's VIPs (a kill -9 leaves them behind), then starts it. */
@@ -433,9 +479,9 @@ export class Agent {
       return this.releasePortIfUnused(port6);
     }
     const port = this.ports.get(m.instance.cfg.interface);
-    if (!port) return;
+    if (!port || !m.election) return;
     port.demux.remove(m.election as VrrpElection);
-    port.users.delete(m);
+    port.users.delete(m as VrrpMember);
     this.releasePortIfUnused(port);
   }
 
@@ -457,7 +503,7 @@ export class Agent {
   private async abandon(): Promise<void> {
     this.scheduler.set(this.socketCheck, null);
     this.scheduler.set(this.offloadLease, null);
-    for (const m of this.members.values()) m.election.close();
+    for (const m of this.members.values()) m.instance.election.close();
     this.checks?.close();
     await this.hooks?.stop(0);
     await Promise.all([...this.members.values()].map((m) => m.instance.runner.close()));
@@ -590,7 +636,7 @@ export class Agent {
     else if (!link.up) linkFault = `interface ${ifname} is ${link.operstate === 'up' ? 'not running' : link.operstate}`;
     else if (port && port.socket.ifindex !== link.index) linkFault = `interface ${ifname} was re-created and its VRRP socket cannot be reopened yet`;
     let sourceFault: string | null = null;
-    if (link) {
+    if (link && m.election) {
       const wanted = cfg.unicast?.source;
       const source = wanted ?? (v6 ? linkLocal6(link) : primaryIPv4(link, cfg.vips));
       if (wanted && !link.addresses.some((a) => a.address === wanted || (v6 && canonicalIpv6(a.address) === canonicalIpv6(wanted)))) sourceFault = `unicast source ${wanted} is not on ${ifname}`;
@@ -599,6 +645,7 @@ export class Agent {
     }
     m.instance.setFault('link', linkFault);
     m.instance.setFault('unicast-source', sourceFault);
+    if (!m.election) return; // a lease-based election: no VRRP socket, no advert source
     const socketFault = (port && !v6 && (port as Port).socket.trouble()) || m.election.trouble();
     m.instance.setFault('socket', socketFault);
     if (socketFault !== null) this.wantSocketCheck();
@@ -654,7 +701,7 @@ export class Agent {
     }
     for (const port of this.ports6.values()) {
       const users = [...port.users] as Member[];
-      if (!users.some((m) => m.election.trouble() !== null)) continue;
+      if (!users.some((m) => m.election!.trouble() !== null)) continue;
       try {
         port.reopen(port.socket.ifindex);
         for (const m of users) (m.election as Ipv6VrrpElection).socketReopened();
@@ -662,7 +709,7 @@ export class Agent {
         this.log.error({ interface: port.ifname, err: (e as Error).message }, `cannot reopen the IPv6 VRRP socket on ${port.ifname}`);
       }
       for (const m of users) this.evaluate(m);
-      again ||= users.some((m) => m.election.trouble() !== null || m.instance.hasFault('socket'));
+      again ||= users.some((m) => m.election!.trouble() !== null || m.instance.hasFault('socket'));
     }
     return again;
   }

@@ -173,7 +173,7 @@ export class Instance {
       masterPriority: e.masterPriority,
       vips: c.vips,
       interface: c.interface,
-      vrid: c.vrid,
+      vrid: c.vrid ?? 0,
       version: c.version,
       mode: c.unicast ? 'unicast' : 'multicast',
       advertIntervalCs: Math.round(c.advertInterval * 100),
@@ -182,6 +182,7 @@ export class Instance {
       faults: Object.fromEntries(this.faults),
       counters: { ...e.counters, ...this.counters },
       provider: this.runner.status(),
+      ...(e.facts ? { election: e.facts } : {}),
     };
   }
 

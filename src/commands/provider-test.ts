@@ -6,6 +6,7 @@
 //                   vips, checks: [{ check, ok, detail, fix? }] }] }.
 // Exit code 1 on any ✗ (or a config that does not load, or no matching instance), else 0, in both.
 // --simulate-iam is passed to the provider (aws: asks IAM about actions EC2 has no DryRun for).
+// Instances with election.type etcd get an election section too (election/etcd-preflight.ts).
 import { loadConfigFile, formatIssue } from '../config/load.js';
 import { createLogger } from '../log.js';
 import { createProvider } from '../provider/registry.js';
@@ -67,6 +68,11 @@ export async function providerTestCommand(type: string, opts: ProviderTestOption
       record({ check: 'preflight', ok: false, detail: (e as Error).message });
     } finally {
       provider?.close?.();
+    }
+    if (inst.election?.type === 'etcd') {
+      // The election section (issue #12): endpoints, TLS, permissions on the key prefix, clock skew.
+      const { etcdPreflight } = await import('../election/etcd-preflight.js');
+      for await (const c of etcdPreflight(name, inst.election)) record(c);
     }
   }
   if (opts.json) out.stdout.write(JSON.stringify({ ok: failed === 0, failed, instances: reports }, null, 2) + '\n');

@@ -195,7 +195,8 @@ function collectWarnings(raw: unknown): LocatedIssue[] {
       );
     }
     const providerType = objectAt(inst, 'provider')?.['type'];
-    if ((providerType === 'aws' || providerType === 'alibaba') && inst['unicast'] === undefined) {
+    const leaseElection = objectAt(inst, 'election')?.['type'] === 'etcd'; // no adverts at all
+    if ((providerType === 'aws' || providerType === 'alibaba') && inst['unicast'] === undefined && !leaseElection) {
       warn(
         at('unicast'),
         `is not set, so adverts go to multicast 224.0.0.18, which a cloud VPC does not carry: every node would become MASTER and fight over the VIP`,

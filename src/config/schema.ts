@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { parseIpv4Address } from '../net/ip.js';
 import { NotifySchema, RouteSchema, SyncGroupsSchema, syncGroupsRule } from './hooks-schema.js';
 import { familyIssues, instanceFamily, ipv6HostProblem, ipv6VipProblem, normaliseIpv6Vip } from '../vrrp/ipv6-config.js';
+import { ElectionSchema, electionRule } from './election-schema.js';
 
 // ---------------------------------------------------------------------------------------------
 // IPv4 helpers (strict dotted quad: four decimal octets 0..255, no leading zeros)
@@ -437,7 +438,7 @@ export const MANY_VIPS = 100;
 
 const instanceShape = {
   interface: interfaceName,
-  vrid: intRange(1, 255),
+  vrid: intRange(1, 255).optional(), // required with the VRRP election (electionRule)
   priority: intRange(1, 255).default(100),
   version: z.literal([2, 3]).default(2),
   advertInterval: z.number().min(0.01).max(255).default(1),
@@ -453,6 +454,7 @@ const instanceShape = {
   garp: GarpSchema.prefault({}),
   lowerPrioNoAdvert: z.boolean().default(false),
   v3ChecksumAsV2: z.boolean().default(false),
+  election: ElectionSchema.optional(), // default VRRP; etcd: election-schema.ts
 };
 
 const isCentiseconds = (x: number) => Math.abs(x * 100 - Math.round(x * 100)) < 1e-6;
@@ -569,6 +571,7 @@ const familyRule = (inst: Pick<InstanceOut, 'vips' | 'version' | 'unicast' | 'pr
 
 export const InstanceSchema = z
   .strictObject(instanceShape)
+  .superRefine(electionRule, whenValid(z.object({ election: instanceShape.election })))
   .superRefine(intervalRule, whenValid(z.object({ version: instanceShape.version, advertInterval: instanceShape.advertInterval })))
   .superRefine(authRule, whenValid(z.object({ version: instanceShape.version, auth: instanceShape.auth })))
   .superRefine(
@@ -607,7 +610,7 @@ const vridRule = (instances: Record<string, unknown>, ctx: z.RefinementCtx) => {
   const seen: { name: string; inst: z.infer<typeof vridFields> }[] = [];
   for (const [name, raw] of Object.entries(instances)) {
     const parsed = vridFields.safeParse(raw);
-    if (!parsed.success) continue;
+    if (!parsed.success || parsed.data.vrid === undefined) continue; // no VRID: not a VRRP election
     const inst = parsed.data;
     for (const other of seen) {
       if (other.inst.interface !== inst.interface || other.inst.vrid !== inst.vrid) continue;

@@ -3,6 +3,7 @@
 // provider pipeline stays the same. An election decides and tells its hooks, synchronously and in
 // order; it never waits on them (the hooks only set goals, which the provider runner works towards).
 import type { AnnounceReason, LocalTakeover } from '../provider/types.js';
+import type { ElectionFactsJson } from '../status/types.js';
 
 export type ElectionState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
 
@@ -42,6 +43,8 @@ export interface ElectionStatus {
   since: number;
   faultReason: string | null;
   counters: ElectionCounters;
+  /** Lease-based elections: their own facts for /status (absent with VRRP). */
+  facts?: ElectionFactsJson;
 }
 
 export interface Election {

@@ -451,7 +451,7 @@ export class VrrpElection implements Election, DemuxTarget {
     const c = this.cfg;
     return compileView({
       version: c.version,
-      vrid: c.vrid,
+      vrid: c.vrid!,
       advertIntervalCs: Math.round(c.advertInterval * 100),
       authType: c.version === 2 && c.auth ? 1 : 0,
       authData: this.authData(),
@@ -465,7 +465,7 @@ export class VrrpElection implements Election, DemuxTarget {
     const c = this.cfg;
     return new AdvertEncoder({
       version: c.version,
-      vrid: c.vrid,
+      vrid: c.vrid!,
       addresses: c.vips.map((v) => v.split('/')[0]!),
       advertIntervalCs: Math.round(c.advertInterval * 100),
       authType: c.version === 2 && c.auth ? 1 : 0,

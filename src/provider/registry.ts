@@ -48,7 +48,8 @@ export function providerContext(module: ProviderModule, name: string, inst: Inst
     instanceName: name,
     interface: inst.interface,
     vips: inst.vips,
-    unicast: inst.unicast ? { ...(inst.unicast.source ? { source: inst.unicast.source } : {}), peers: [...inst.unicast.peers] } : null,
+    // A lease-based election sends no adverts: no VRRP line in the preflight (undefined = not applicable).
+    ...(inst.election?.type === 'etcd' ? {} : { unicast: inst.unicast ? { ...(inst.unicast.source ? { source: inst.unicast.source } : {}), peers: [...inst.unicast.peers] } : null }),
     garp: inst.garp,
     timing: resolveTiming(module.timing, provider.timing),
     log,

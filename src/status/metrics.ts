@@ -23,7 +23,7 @@ import type { Ownership } from '../provider/types.js';
 import { agentEvents, type EventBus } from '../events/bus.js';
 import { sseStats, type SseStats } from '../events/sse.js';
 import { Counter, Gauge, Histogram, Registry, registerProcessMetrics } from './prom.js';
-import { VRRP_STATES, type InstanceStatusJson, type StatusJson } from './types.js';
+import { VRRP_STATES, type ElectionFactsJson, type InstanceStatusJson, type StatusJson } from './types.js';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -264,6 +264,15 @@ export class AgentMetrics {
     cpu('process_cpu_seconds_total', 'Total user and system CPU time spent in seconds.', (u) => u.user + u.system);
     registerProcessMetrics(this.registry);
 
+    // --- lease-based elections (election.type etcd): samples only for the instances that have one ---
+    for (const f of ELECTION_FAMILIES) {
+      const fill = perInstance((instance, i, put) => {
+        if (i.election) put({ instance }, f.value(i.election));
+      });
+      if (f.type === 'gauge') gauge(f.name, f.help, ['instance'], fill);
+      else counter(f.name, f.help, ['instance'], fill);
+    }
+
     // --- events ---------------------------------------------------------------------------------
     gauge('ha_agent_event_clients', 'Clients following GET /events now.', [], (put) => put({}, sse.clients));
     counter('ha_agent_events_dropped_total', 'Events not sent to a slow /events client (its buffer was full).', [], (put) => put({}, sse.dropped));
@@ -316,3 +325,13 @@ export class AgentMetrics {
 export function renderMetrics(s: StatusJson): Promise<string> {
   return new AgentMetrics({ getStatus: () => s }).render();
 }
+
+const ELECTION_FAMILIES: { name: string; type: 'gauge' | 'counter'; help: string; value: (e: ElectionFactsJson) => number }[] = [
+  { name: 'ha_agent_election_store_reachable', type: 'gauge', help: '1 while the election store (etcd) answers.', value: (e) => (e.storeReachable ? 1 : 0) },
+  { name: 'ha_agent_election_lease_ttl_left_seconds', type: 'gauge', help: 'Time left on our lease as known locally (0 without one).', value: (e) => (e.leaseTtlLeftMs ?? 0) / 1000 },
+  { name: 'ha_agent_election_holding_without_lease', type: 'gauge', help: '1 while MASTER is kept only by onStoreLost: hold (no live lease).', value: (e) => (e.holdingWithoutLease ? 1 : 0) },
+  { name: 'ha_agent_election_leases_lost_total', type: 'counter', help: 'Leases found expired by the store.', value: (e) => e.counters.leasesLost },
+  { name: 'ha_agent_election_leader_changes_total', type: 'counter', help: 'Leader changes seen in the election.', value: (e) => e.counters.leaderChanges },
+  { name: 'ha_agent_election_requests_total', type: 'counter', help: 'Requests sent to the election store (keep-alives included).', value: (e) => e.counters.requests },
+  { name: 'ha_agent_election_request_errors_total', type: 'counter', help: 'Requests to the election store that failed.', value: (e) => e.counters.requestErrors },
+];

@@ -61,6 +61,20 @@ function configLine(c: NonNullable<StatusJson['config']>): string {
   return `config generation ${c.generation} (loaded ${c.loadedAt})${last}`;
 }
 
+/** One line per instance with a lease-based election (etcd): its own facts. */
+function electionLines(s: StatusJson): string[] {
+  const out: string[] = [];
+  for (const name of Object.keys(s.instances).sort()) {
+    const e = s.instances[name]!.election;
+    if (!e) continue;
+    const lease = e.leaseId ? `lease ${e.leaseId} ${((e.leaseTtlLeftMs ?? 0) / 1000).toFixed(1)} s left of ${e.ttlSeconds} s` : 'no lease';
+    const store = e.storeReachable ? 'etcd reachable' : `etcd UNREACHABLE${e.lastError ? ` (${e.lastError})` : ''}`;
+    const hold = e.holdingWithoutLease ? ', HOLDING WITHOUT LEASE (onStoreLost: hold)' : '';
+    out.push(`${name} election: etcd ${e.key}, leader ${e.leader ?? '-'} (we are ${e.id}), ${lease}, ${store}${hold}`);
+  }
+  return out.length ? ['', ...out] : [];
+}
+
 /** `lastEvents` (status --watch): a LAST EVENT column, per instance ("-" when none). */
 export function renderStatusTable(s: StatusJson, lastEvents?: Record<string, string>): string {
   const names = Object.keys(s.instances).sort();
@@ -75,6 +89,7 @@ export function renderStatusTable(s: StatusJson, lastEvents?: Record<string, str
       .trimEnd(),
   );
   if (rows.length === 0) lines.push('(no instances)');
+  lines.push(...electionLines(s));
   lines.push(...renderChecksText(s));
   lines.push('');
   lines.push(`ha-agent ${s.version}, pid ${s.pid}, up ${formatUptime(s.uptimeSeconds)} (since ${s.startedAt})`);

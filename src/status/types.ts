@@ -60,6 +60,33 @@ export interface InstanceStatusJson {
   notify?: NotifyStatus;
   routes?: RoutesStatus;
   syncGroup?: string;
+  /** Lease-based elections only (election.type etcd): the election's own facts (absent with VRRP). */
+  election?: ElectionFactsJson;
+}
+
+/** What an etcd election reports next to the MASTER/BACKUP/FAULT state (src/election/etcd.ts). */
+export interface ElectionFactsJson {
+  type: 'etcd';
+  /** The election's key prefix. */
+  key: string;
+  /** This candidate's id, and the leader's (null when none is known). */
+  id: string;
+  leader: string | null;
+  /** Our lease (hex) and its time left as last known locally (ms; null without a lease). */
+  leaseId: string | null;
+  leaseTtlLeftMs: number | null;
+  ttlSeconds: number;
+  /** The last request to etcd succeeded (and when, ISO; null: never). */
+  storeReachable: boolean;
+  lastContact: string | null;
+  /** The last etcd error while unreachable; null once a request succeeds. */
+  lastError: string | null;
+  onStoreLost: 'release' | 'hold';
+  /** Holding the VIPs without a live lease (onStoreLost: hold while etcd is unreachable). */
+  holdingWithoutLease: boolean;
+  /** Our fencing token while leader (lease + create revision of our key); null otherwise. */
+  fencing: { lease: string; revision: number } | null;
+  counters: { requests: number; requestErrors: number; leasesGranted: number; leasesLost: number; campaigns: number; resigns: number; leaderChanges: number };
 }
 
 /** The running config (src/reload/): generation 1 at start, +1 per applied reload (SIGHUP, `ha-agent reload`). */

@@ -252,13 +252,13 @@ export class Ipv6VrrpElection implements Election, Demux6Target {
 
   private makeView(): CompiledView6 {
     const c = this.cfg;
-    return compileView6({ vrid: c.vrid, vips: c.vips, unicast: c.unicast ? { peers: c.unicast.peers, checkSource: c.unicast.checkSource } : null }, this.deps.port.local);
+    return compileView6({ vrid: c.vrid!, vips: c.vips, unicast: c.unicast ? { peers: c.unicast.peers, checkSource: c.unicast.checkSource } : null }, this.deps.port.local);
   }
 
   private makeEncoder(): Advert6Encoder {
     const c = this.cfg;
     return new Advert6Encoder(
-      { vrid: c.vrid, addresses: c.vips.map((v) => v.split('/')[0]!), advertIntervalCs: Math.round(c.advertInterval * 100) },
+      { vrid: c.vrid!, addresses: c.vips.map((v) => v.split('/')[0]!), advertIntervalCs: Math.round(c.advertInterval * 100) },
       this.source,
       c.unicast ? c.unicast.peers : [VRRP6_MCAST_GROUP],
     );

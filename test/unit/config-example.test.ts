@@ -120,22 +120,23 @@ test('the documented ranges are the schema\'s (whole-number keys, and the VIP li
   const lines = text.split('\n');
   const commentOf = (key: string) => lines.find((l) => new RegExp(`^\\s*${key}:`).test(l))?.split('#').slice(1).join('#') ?? '';
   const ranges = intRanges(ConfigSchema);
-  assert.deepEqual(ranges.map(([k]) => k).sort(), ['delay', 'expectStatus', 'fall', 'fall', 'fall', 'fall', 'lowerPrioRepeat', 'priority', 'refresh', 'refreshRepeat', 'repeat', 'rise', 'rise', 'rise', 'rise', 'vrid', 'weight', 'weight', 'weight', 'weight', 'weight'], 'the walk sees the ranged keys');
+  assert.deepEqual(ranges.map(([k]) => k).sort(), ['delay', 'expectStatus', 'fall', 'fall', 'fall', 'fall', 'lowerPrioRepeat', 'priority', 'refresh', 'refreshRepeat', 'repeat', 'resignBelow', 'rise', 'rise', 'rise', 'rise', 'ttl', 'vrid', 'weight', 'weight', 'weight', 'weight', 'weight'], 'the walk sees the ranged keys');
   const wrong = ranges.filter(([key, min, max]) => !commentOf(key).includes(`${min}..${max}`)).map(([k, min, max]) => `${k} (${min}..${max})`);
   assert.deepEqual(wrong, [], `comments without the schema's range: ${wrong.join(', ')}`);
   const vipComments = lines.filter((l) => /^\s*vips:/.test(l));
-  assert.equal(vipComments.length, 7);
+  assert.equal(vipComments.length, 8);
   for (const l of vipComments) assert.match(l, new RegExp(`# required: 1\\.\\.${MAX_VIPS} `));
 });
 
-test('the example is the promised instances: multicast v3 and unicast v2 with auth on garp, one unicast instance per aws mode, then one on alibaba, then IPv6 on garp', () => {
+test('the example is the promised instances: multicast v3 and unicast v2 with auth on garp, one unicast instance per aws mode, then one on alibaba, IPv6 on garp, and one elected through etcd', () => {
   const r = parseConfig(text);
   assert.ok(r.ok);
   const insts = Object.values(r.config.instances);
-  assert.equal(insts.length, 7);
-  const ipv6 = insts.at(-1)!;
+  assert.equal(insts.length, 8);
+  assert.equal(insts.filter((i) => i.election?.type === 'etcd').length, 1);
+  const ipv6 = insts.find((i) => i.vips[0]?.includes(':'))!;
   assert.deepEqual([ipv6.provider.type, ipv6.version, ipv6.vips], ['garp', 3, ['2001:db8::100/64']]);
-  const garp = insts.filter((i) => i.provider.type === 'garp' && i !== ipv6);
+  const garp = insts.filter((i) => i.provider.type === 'garp' && i !== ipv6 && i.election?.type !== 'etcd');
   assert.equal(garp.length, 2);
   const aws = insts.filter((i) => i.provider.type === 'aws');
   assert.deepEqual(aws.map((i) => i.provider.type === 'aws' && i.provider.mode), ['secondary-ip', 'route-table', 'elastic-ip']);

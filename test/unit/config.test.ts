@@ -987,7 +987,7 @@ describe('fuzz', () => {
         if (!r.ok) return;
         const list = Object.values(r.config.instances);
         for (const i of list) {
-          assert.ok(i.vrid >= 1 && i.vrid <= 255);
+          assert.ok(i.vrid !== undefined && i.vrid >= 1 && i.vrid <= 255);
           if (i.version === 2) assert.ok(Number.isInteger(i.advertInterval));
           else assert.ok(i.advertInterval <= 40.95);
           if (i.auth) assert.equal(i.version, 2);

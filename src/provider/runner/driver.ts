@@ -25,6 +25,7 @@ import {
   type StepConfig,
 } from './step.js';
 import { VerifyBatch } from './verify-batch.js';
+import { fencedAcquire, type Fence, type FencingCounters } from './fencing.js';
 import { isoTime } from '../../iso-time.js';
 
 export interface ProviderRunnerStatus {
@@ -46,6 +47,8 @@ export interface ProviderRunnerStatus {
   /** ISO time `ownership` last changed value; null while it has never changed. */
   lastChange: string | null;
   counters: ProviderCounters;
+  /** Only with a fence (lease-based elections): acquires refused or aborted by fencing. */
+  fencing?: { refused: number; aborted: number; lastToken: FencingCounters['lastToken'] };
 }
 
 export interface ProviderRunnerOptions {
@@ -71,6 +74,8 @@ export interface ProviderRunnerOptions {
   syncGoal?: () => void;
   /** Told of every provider call when it settles: ok, the error's class, or aborted; its duration (ms); the error's message. Must not throw. */
   onCall?: (op: 'acquire' | 'release' | 'verify', outcome: 'ok' | 'retryable' | 'permanent' | 'aborted', ms: number, error?: string) => void;
+  /** Lease-based elections (./fencing.ts): every acquire carries the leader's token; a stale one is refused. */
+  fence?: Fence;
 }
 
 export const DEFAULT_ABORT_GRACE_MS = 5_000;
@@ -102,6 +107,7 @@ export class ProviderRunner {
   private readonly watchers = new Set<() => void>();
   private releasing: Promise<boolean> | null = null;
   private closing: Promise<void> | null = null;
+  private readonly fencing: FencingCounters = { refused: 0, aborted: 0, lastToken: null };
 
   constructor(
     private readonly provider: VipProvider,
@@ -174,6 +180,7 @@ export class ProviderRunner {
       fault: s.fault,
       lastChange: s.lastChangeAt === null ? null : isoTime(Date.now() - (this.clock.now() - s.lastChangeAt)),
       counters: { ...s.counters },
+      ...(this.opts.fence ? { fencing: { ...this.fencing } } : {}),
     };
   }
 
@@ -286,7 +293,8 @@ export class ProviderRunner {
     queueMicrotask(() => {
       let call: Promise<unknown>;
       try {
-        call = Promise.resolve(op === 'verify' ? this.batch.verify(this.provider, ctrl.signal) : this.provider[op](ctrl.signal));
+        if (op === 'acquire' && this.opts.fence) call = fencedAcquire(this.provider, this.opts.fence, this.fencing, ctrl.signal);
+        else call = Promise.resolve(op === 'verify' ? this.batch.verify(this.provider, ctrl.signal) : this.provider[op](ctrl.signal));
       } catch (err) {
         call = Promise.reject(err);
       }
