@@ -1,11 +1,20 @@
-// Summaries shared by the benchmarks: median (min–max) of samples that may be missing, and the
+// Summaries shared by the benchmarks: median (min–max, p95) of samples that may be missing, and the
 // ours/keepalived ratio of two medians. Printing only; nothing here asserts.
 
 export interface Summary {
   median: number;
   min: number;
   max: number;
+  /** 95th percentile (nearest rank). */
+  p95: number;
   n: number;
+}
+
+/** The q-quantile (0..1) of sorted values, nearest rank (the smallest value with ≥ q of the samples at or below it). */
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.max(1, Math.ceil(q * sorted.length));
+  return sorted[Math.min(sorted.length, rank) - 1]!;
 }
 
 /** Median, min, max over the samples that were measured (null: not measured in that run). */
@@ -14,7 +23,7 @@ export function stats(xs: (number | null)[]): Summary | null {
   if (v.length === 0) return null;
   const mid = Math.floor(v.length / 2);
   const median = v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
-  return { median, min: v[0]!, max: v[v.length - 1]!, n: v.length };
+  return { median, min: v[0]!, max: v[v.length - 1]!, p95: quantile(v, 0.95), n: v.length };
 }
 
 /** "median (min–max)", rounded to `digits` decimals (whole ms by default). */

@@ -12,6 +12,7 @@ import { formatIssue } from '../config/issue.js';
 import { loadConfigIsolated } from '../config/load-isolated.js';
 import { createLogger, flushLogs, type Logger } from '../log.js';
 import { Agent, StartupError } from '../agent.js';
+import { BENCH_HOG_ENV, startBenchHog } from '../bench-hog.js';
 import type { Out } from './out.js';
 
 /** Exit status after an uncaught exception or unhandled rejection (sysexits.h EX_SOFTWARE). */
@@ -82,6 +83,7 @@ export async function runCommand(opts: { config: string; logLevel?: string }, ou
     out.stderr.write(`ha-agent: ${msg}\n`);
     return 1;
   }
+  startBenchHog(process.env[BENCH_HOG_ENV], log); // benchmark-only (bench/jitter.ts); nothing when unset
 
   return new Promise<number>((resolve) => {
     onStop = (sig) => {
