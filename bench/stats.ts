@@ -41,3 +41,35 @@ export function ratio(a: Summary | null, b: Summary | null): string {
 export function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
 }
+
+/** Differences of consecutive times (ms): the send intervals of a periodic stream. */
+export function intervals(times: readonly number[]): number[] {
+  const out: number[] = [];
+  for (let i = 1; i < times.length; i++) out.push(times[i]! - times[i - 1]!);
+  return out;
+}
+
+/** p50 / p99 / max of the intervals, and p99 / max of their deviation from `nominalMs` (the jitter). */
+export interface IntervalSummary {
+  n: number;
+  p50: number;
+  p99: number;
+  max: number;
+  jitterP99: number;
+  jitterMax: number;
+}
+
+export function intervalSummary(xs: readonly number[], nominalMs: number): IntervalSummary | null {
+  if (xs.length === 0) return null;
+  const v = [...xs].sort((a, b) => a - b);
+  const dev = xs.map((x) => Math.abs(x - nominalMs)).sort((a, b) => a - b);
+  return { n: v.length, p50: quantile(v, 0.5), p99: quantile(v, 0.99), max: v[v.length - 1]!, jitterP99: quantile(dev, 0.99), jitterMax: dev[dev.length - 1]! };
+}
+
+/** Counts per bin of `binMs` from 0 to `maxMs` (each bin keyed by its lower edge); values ≥ maxMs go to the last bin. */
+export function histogram(xs: readonly number[], binMs: number, maxMs: number): { from: number; count: number }[] {
+  const n = Math.max(1, Math.ceil(maxMs / binMs));
+  const counts = new Array<number>(n).fill(0);
+  for (const x of xs) counts[Math.min(n - 1, Math.max(0, Math.floor(x / binMs)))]!++;
+  return counts.map((count, i) => ({ from: Number((i * binMs).toFixed(6)), count }));
+}
