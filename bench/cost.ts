@@ -64,7 +64,7 @@ interface Options {
   json: boolean;
 }
 
-interface RunResult {
+export interface RunResult {
   scenario: string;
   impl: Impl;
   /** % of one core, whole daemon tree. */

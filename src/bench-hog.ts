@@ -11,14 +11,14 @@ import type { Logger } from './log.js';
 export const BENCH_HOG_ENV = 'HA_AGENT_BENCH_HOG';
 
 /** Starts the hogs named in `spec` (the env value); returns a stop function (a no-op when none). */
-export function startBenchHog(spec: string | undefined, log?: Pick<Logger, 'warn'>): () => void {
+export function startBenchHog(spec: string | undefined, log?: Pick<Logger, 'warn'>, clock: { setInterval: typeof setInterval; clearInterval: typeof clearInterval } = globalThis): () => void {
   const words = (spec ?? '').split(',').map((w) => w.trim()).filter(Boolean);
   if (words.length === 0) return () => {};
   const timers: NodeJS.Timeout[] = [];
   for (const w of words) {
     if (w === 'cpu') {
       timers.push(
-        setInterval(() => {
+        clock.setInterval(() => {
           const until = performance.now() + 20;
           while (performance.now() < until);
         }, 25),
@@ -27,7 +27,7 @@ export function startBenchHog(spec: string | undefined, log?: Pick<Logger, 'warn
       const ring: Buffer[] = [];
       let keep: unknown[] = [];
       timers.push(
-        setInterval(() => {
+        clock.setInterval(() => {
           keep = Array.from({ length: 20_000 }, (_, i) => ({ i, s: `x${i}` }));
           ring.push(Buffer.alloc(1 << 20, keep.length & 0xff));
           if (ring.length > 64) ring.shift();
@@ -40,5 +40,5 @@ export function startBenchHog(spec: string | undefined, log?: Pick<Logger, 'warn
     log?.warn({ env: BENCH_HOG_ENV, hog: w }, `${BENCH_HOG_ENV}: benchmark load "${w}" running in this process`);
   }
   for (const t of timers) t.unref();
-  return () => timers.forEach((t) => clearInterval(t));
+  return () => timers.forEach((t) => clock.clearInterval(t));
 }
