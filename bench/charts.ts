@@ -17,20 +17,22 @@ const base = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', backg
 export function failoverSpec(r: BenchResults): VlSpec | null {
   if (!r.failover?.ok) return null;
   const values: { cell: string; impl: string; metric: string; ms: number }[] = [];
+  const cells: string[] = [];
   for (const res of r.failover.data.results) {
     const cell = `${res.mode} ${res.kind} ${res.cast}`;
+    if (!cells.includes(cell)) cells.push(cell);
     for (const s of res.samples) {
       if (s.takeoverMs !== null) values.push({ cell, impl: res.impl, metric: 'takeover (last advert → new advert)', ms: s.takeoverMs });
       if (s.clientMs !== null) values.push({ cell, impl: res.impl, metric: 'client reply (from the signal)', ms: s.clientMs });
     }
   }
   if (values.length === 0) return null;
-  const enc = { x: { field: 'impl', type: 'nominal', title: null, axis: { labels: false, ticks: false } }, y: { field: 'ms', type: 'quantitative', title: 'ms', scale: { zero: false } }, color: { field: 'impl', type: 'nominal', scale: COLORS, title: null } };
+  const enc = { x: { field: 'impl', type: 'nominal', sort: COLORS.domain, title: null, axis: { labels: false, ticks: false } }, y: { field: 'ms', type: 'quantitative', title: 'ms', scale: { zero: false } }, color: { field: 'impl', type: 'nominal', scale: COLORS, title: null } };
   return {
     ...base,
     title: `Failover: ours vs keepalived${r.quick ? ' (quick run)' : ''} — ${r.date}`,
     data: { values },
-    facet: { row: { field: 'metric', type: 'nominal', title: null }, column: { field: 'cell', type: 'nominal', title: null, header: { labelAngle: 0, labelFontSize: 9 } } },
+    facet: { row: { field: 'metric', type: 'nominal', title: null }, column: { field: 'cell', type: 'nominal', sort: cells, title: null, header: { labelAngle: 0, labelFontSize: 9 } } },
     spec: {
       width: 70,
       height: 160,
@@ -74,6 +76,7 @@ export function costSpec(r: BenchResults): VlSpec | null {
 export function jitterSpec(r: BenchResults): VlSpec | null {
   if (!r.jitter?.ok) return null;
   const values: { condition: string; impl: string; from: number; to: number; count: number }[] = [];
+  const conditions = [...new Set(r.jitter.data.results.map((x) => `load: ${x.condition}`))];
   for (const res of r.jitter.data.results) {
     const bin = res.histogram.length > 1 ? res.histogram[1]!.from - res.histogram[0]!.from : 1;
     for (const h of res.histogram) if (h.count > 0) values.push({ condition: `load: ${res.condition}`, impl: res.impl, from: h.from, to: h.from + bin, count: h.count });
@@ -81,15 +84,15 @@ export function jitterSpec(r: BenchResults): VlSpec | null {
   if (values.length === 0) return null;
   return {
     ...base,
-    title: `Advert send intervals at ${r.jitter.data.intervalMs} ms${r.quick ? ' (quick run)' : ''} — ${r.date}`,
+    title: `Advert send intervals at ${r.jitter.data.intervalMs} ms (last bin: ≥ 25 ms)${r.quick ? ' (quick run)' : ''} — ${r.date}`,
     data: { values },
-    facet: { row: { field: 'condition', type: 'nominal', title: null }, column: { field: 'impl', type: 'nominal', title: null } },
+    facet: { row: { field: 'condition', type: 'nominal', sort: conditions, title: null }, column: { field: 'impl', type: 'nominal', sort: COLORS.domain, title: null } },
     spec: {
       width: 320,
       height: 90,
       mark: { type: 'rect' },
       encoding: {
-        x: { field: 'from', type: 'quantitative', title: 'interval, ms', scale: { domain: [0, 25] } },
+        x: { field: 'from', type: 'quantitative', title: 'interval between consecutive adverts, ms', scale: { domain: [0, 25] } },
         x2: { field: 'to' },
         y: { field: 'count', type: 'quantitative', title: 'adverts', scale: { type: 'symlog' } },
         color: { field: 'impl', type: 'nominal', scale: COLORS, legend: null },

@@ -188,7 +188,18 @@ export function renderReport(r: BenchResults, chartDir = '.'): string {
       (r.quick ? ' **Quick mode**: fewer runs and shorter windows than the full run; the figures only show that every part works.' : ''),
     '',
   );
-  out.push('Cells "a / b" are median / p95 over the runs (one run: the value). Raw data: [results.json](results.json).', '');
+  const took = (
+    [
+      ['failover', r.failover],
+      ['cost', r.cost],
+      ['jitter', r.jitter],
+      ['AWS', r.cloudAws],
+      ['Alibaba', r.cloudAlibaba],
+    ] as const
+  )
+    .filter(([, p]) => p)
+    .map(([n, p]) => `${n} ${Math.round(p!.seconds / 6) / 10} min`);
+  out.push(`Cells "a / b" are median / p95 over the runs (one run: the value). Raw data: [results.json](results.json). Time per part: ${took.join(', ')}.`, '');
   out.push('## Failover', '');
   const fo = failed(r.failover, 'failover');
   if (fo) out.push(fo);
@@ -257,7 +268,7 @@ export function updateReadme(readme: string, r: BenchResults, dir: string): stri
     .replace(/^# Benchmarks .*\n/, '')
     .replace('[results.json](results.json)', `[results.json](${dir}/results.json)`)
     .replace(/^## /gm, '### ');
-  const section = [README_START, '', `Latest: **${r.date}**${r.quick ? ' (quick run: few runs, short windows — indicative only)' : ''}, from \`npm run bench${r.quick ? ' -- --quick' : ''}\`; full report in [${dir}](${dir}/README.md).`, body.trim(), '', README_END].join('\n');
+  const section = [README_START, '', `Latest: **${r.date}**${r.quick ? ' (quick run: few runs, short windows — indicative only)' : ''}, from \`npm run bench${r.quick ? ' -- --quick' : ''}\`; full report in [${dir}](${dir}/README.md).`, '', body.trim(), '', README_END].join('\n');
   const a = readme.indexOf(README_START);
   const b = readme.indexOf(README_END);
   if (a >= 0 && b > a) return readme.slice(0, a) + section + readme.slice(b + README_END.length);
