@@ -1,7 +1,7 @@
 // PNG charts of `npm run bench` results: Vega-Lite specs built from the data (pure), compiled to Vega,
 // rendered to SVG by vega's headless view and to PNG by resvg (no canvas, no browser, no network).
 //   failover.png  takeover and client reply per failover cell, every run as a point over a box plot,
-//                 ours vs keepalived;
+//                 ours vs keepalived, the RFC bound as a dashed rule on the takeover;
 //   cost-cpu.png  CPU (master + backup, % of one core) against N, one line per implementation,
 //                 one panel per advert interval;
 //   jitter.png    histogram of the advert send intervals at 10 ms, per load, ours vs keepalived.
@@ -16,13 +16,13 @@ const base = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', backg
 
 export function failoverSpec(r: BenchResults): VlSpec | null {
   if (!r.failover?.ok) return null;
-  const values: { cell: string; impl: string; metric: string; ms: number }[] = [];
+  const values: { cell: string; impl: string; metric: string; ms: number; bound?: number }[] = [];
   const cells: string[] = [];
   for (const res of r.failover.data.results) {
     const cell = `${res.mode} ${res.kind} ${res.cast}`;
     if (!cells.includes(cell)) cells.push(cell);
     for (const s of res.samples) {
-      if (s.takeoverMs !== null) values.push({ cell, impl: res.impl, metric: 'takeover (last advert → new advert)', ms: s.takeoverMs });
+      if (s.takeoverMs !== null) values.push({ cell, impl: res.impl, metric: 'takeover (last advert → new advert)', ms: s.takeoverMs, bound: res.boundMs });
       if (s.clientMs !== null) values.push({ cell, impl: res.impl, metric: 'client reply (from the signal)', ms: s.clientMs });
     }
   }
@@ -30,7 +30,7 @@ export function failoverSpec(r: BenchResults): VlSpec | null {
   const enc = { x: { field: 'impl', type: 'nominal', sort: COLORS.domain, title: null, axis: { labels: false, ticks: false } }, y: { field: 'ms', type: 'quantitative', title: 'ms', scale: { zero: false } }, color: { field: 'impl', type: 'nominal', scale: COLORS, title: null } };
   return {
     ...base,
-    title: `Failover: ours vs keepalived${r.quick ? ' (quick run)' : ''} — ${r.date}`,
+    title: `Failover: ours vs keepalived, ms (dashed: the RFC bound)${r.quick ? ' (quick run)' : ''} — ${r.date}`,
     data: { values },
     facet: { row: { field: 'metric', type: 'nominal', title: null }, column: { field: 'cell', type: 'nominal', sort: cells, title: null, header: { labelAngle: 0, labelFontSize: 9 } } },
     spec: {
@@ -39,6 +39,7 @@ export function failoverSpec(r: BenchResults): VlSpec | null {
       layer: [
         { mark: { type: 'boxplot', extent: 'min-max', opacity: 0.4 }, encoding: enc },
         { mark: { type: 'point', filled: true, size: 30 }, encoding: enc },
+        { mark: { type: 'rule', color: '#d62728', strokeDash: [4, 3] }, encoding: { y: { field: 'bound', type: 'quantitative' } } },
       ],
     },
     resolve: { scale: { y: 'independent' } },
