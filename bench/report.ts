@@ -229,7 +229,9 @@ export function renderReport(r: BenchResults, chartDir = '.'): string {
   else if (r.jitter?.ok) {
     out.push(
       `VRRPv3 at ${r.jitter.data.intervalMs} ms, ${r.jitter.data.windowS} s captured on the lab bridge per load; jitter = |interval − ${r.jitter.data.intervalMs} ms|. ` +
-        `The load (cpu: a 20 ms busy loop every 25 ms; gc: allocation churn) runs inside our agent's process (HA_AGENT_BENCH_HOG); keepalived runs beside it, unloaded.`,
+        `The load (cpu: a 20 ms busy loop every 25 ms; gc: allocation churn) runs inside our agent's process (HA_AGENT_BENCH_HOG); keepalived runs beside it, unloaded. ` +
+        `The spread of both is the machine's scheduling latency as much as the daemons': compare the two columns, and the load average above. ` +
+        `Our adverts leave on a fixed grid (a late one is followed by a shorter interval); keepalived's intervals are never shorter than ${r.jitter.data.intervalMs} ms.`,
       '',
       jitterTable(r.jitter.data),
     );
