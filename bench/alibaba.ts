@@ -12,7 +12,7 @@
 // Then, over --steady seconds before the first kill, the steady VPC calls per hour of the master and
 // of the backup (default reconcile 60 s).
 //
-// Run as root after a build: `node dist/bench/alibaba.js [--runs N] [--steady S]` (needs tcpdump, tshark).
+// Run as root after a build: `node dist/bench/alibaba.js [--runs N] [--steady S] [--json]` (needs tcpdump, tshark).
 import type { Lab } from '../src/lab/lab.js';
 import { agentConfig, sleep, startAgent, unicastBetween, withLab, type Watched } from '../test/netns/harness.js';
 import { decodeArp, decodeVrrp, firstAdvert, firstGarp, startCapture } from '../test/netns/capture.js';
@@ -34,13 +34,14 @@ interface Sample {
   associateCalls: number;
 }
 
-function parseArgs(argv: string[]): { runs: number; steadyS: number } {
-  const o = { runs: 5, steadyS: 120 };
+function parseArgs(argv: string[]): { runs: number; steadyS: number; json: boolean } {
+  const o = { runs: 5, steadyS: 120, json: false };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--runs') o.runs = Math.max(1, Number(argv[++i]) || o.runs);
     else if (argv[i] === '--steady') o.steadyS = Math.max(0, Number(argv[++i]) || 0);
+    else if (argv[i] === '--json') o.json = true;
     else if (argv[i] === '--help' || argv[i] === '-h') {
-      console.log('usage: node dist/bench/alibaba.js [--runs N] [--steady S]   (root; tcpdump, tshark)');
+      console.log('usage: node dist/bench/alibaba.js [--runs N] [--steady S] [--json]   (root; tcpdump, tshark)');
       process.exit(0);
     }
   }
@@ -111,7 +112,7 @@ async function runOnce(steadyS: number, steady: Map<string, number>): Promise<Sa
 }
 
 async function main(): Promise<void> {
-  const { runs, steadyS } = parseArgs(process.argv.slice(2));
+  const { runs, steadyS, json } = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0) {
     console.error('bench/alibaba: needs root (network namespaces); run as root');
     process.exit(1);
@@ -133,6 +134,10 @@ async function main(): Promise<void> {
     } catch (e) {
       process.stderr.write(`failed: ${(e as Error).message.split('\n')[0]}\n`);
     }
+  }
+  if (json) {
+    console.log(JSON.stringify({ runs, steadyS, samples, steadyPerHour: steady.size ? Object.fromEntries(steady) : null }, null, 2));
+    return;
   }
   const col = [48, 28];
   const row = (...cells: string[]) => console.log(cells.map((c, i) => pad(c, col[i] ?? 12)).join(' '));

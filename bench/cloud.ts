@@ -17,7 +17,7 @@
 // (the default reconcile period is 30 s; keepalived's script makes none, and never notices a VIP
 // taken elsewhere either).
 //
-// Run as root after a build: `node dist/bench/cloud.js [--runs N] [--steady S] [--remap-delay MS]`
+// Run as root after a build: `node dist/bench/cloud.js [--runs N] [--steady S] [--remap-delay MS] [--json]`
 // (needs keepalived, tcpdump, tshark and Debian's awscli at /usr/bin/aws).
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -50,14 +50,15 @@ interface Sample {
   confirmed: boolean;
 }
 
-function parseArgs(argv: string[]): { runs: number; steadyS: number; remapDelayMs: number } {
-  const o = { runs: 5, steadyS: 120, remapDelayMs: 1_000 };
+function parseArgs(argv: string[]): { runs: number; steadyS: number; remapDelayMs: number; json: boolean } {
+  const o = { runs: 5, steadyS: 120, remapDelayMs: 1_000, json: false };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--runs') o.runs = Math.max(1, Number(argv[++i]) || o.runs);
     else if (argv[i] === '--steady') o.steadyS = Math.max(0, Number(argv[++i]) || 0);
     else if (argv[i] === '--remap-delay') o.remapDelayMs = Math.max(0, Number(argv[++i]) || 0);
+    else if (argv[i] === '--json') o.json = true;
     else if (argv[i] === '--help' || argv[i] === '-h') {
-      console.log('usage: node dist/bench/cloud.js [--runs N] [--steady S] [--remap-delay MS]   (root; keepalived, tcpdump, tshark, /usr/bin/aws)');
+      console.log('usage: node dist/bench/cloud.js [--runs N] [--steady S] [--remap-delay MS] [--json]   (root; keepalived, tcpdump, tshark, /usr/bin/aws)');
       process.exit(0);
     }
   }
@@ -143,7 +144,7 @@ async function runOnce(impl: Impl, remapDelayMs: number, steadyS: number, steady
 }
 
 async function main(): Promise<void> {
-  const { runs, steadyS, remapDelayMs } = parseArgs(process.argv.slice(2));
+  const { runs, steadyS, remapDelayMs, json } = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0) {
     console.error('bench/cloud: needs root (network namespaces); run as root');
     process.exit(1);
@@ -171,6 +172,10 @@ async function main(): Promise<void> {
     }
   }
 
+  if (json) {
+    console.log(JSON.stringify({ runs, steadyS, remapDelayMs, samples: Object.fromEntries(samples), steadyPerHour: steady.size ? Object.fromEntries(steady) : null }, null, 2));
+    return;
+  }
   const col = [36, 22, 22, 10];
   const row = (...cells: string[]) => console.log(cells.map((c, i) => pad(c, col[i] ?? 12)).join(' '));
   const pick = (impl: Impl, f: (s: Sample) => number | null) => stats(samples.get(impl)!.map(f));

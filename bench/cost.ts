@@ -4,7 +4,8 @@
 //
 // Two lab nodes on a bridge (198.51.100.1 priority 150, 198.51.100.2 priority 100), N VRRPv3
 // multicast instances VI_1..VI_N (VRIDs 1..N, one /32 VIP each, 198.51.100.21 upwards), node 1
-// master of all. Scenarios: N = 1 at 0.1 s adverts and N = 200 at 1 s adverts; for each, both nodes
+// master of all. Scenarios: N = 1 at 0.1 s adverts and N = 200 at 1 s adverts, or any COUNT@INTERVAL
+// (bench/run.ts: N = 1, 16, 64, 200 at 1 s and at 0.1 s); for each, both nodes
 // run our agent, then (in a fresh, identical lab) both run keepalived.
 // Per run:
 //   - start node 1 alone until it masters every instance, then node 2; wait until every instance is
@@ -63,7 +64,7 @@ interface Options {
   json: boolean;
 }
 
-interface RunResult {
+export interface RunResult {
   scenario: string;
   impl: Impl;
   /** % of one core, whole daemon tree. */
@@ -99,7 +100,8 @@ function usage(): string {
   return [
     'usage: node dist/bench/cost.js [options]      (root; needs keepalived, tcpdump, tshark)',
     '  --quick              settle 2 s, measure 5 s (both scenarios)',
-    '  --scenario LIST      n1, n200 or n1,n200 (default both)',
+    '  --scenario LIST      n1 (1 @ 0.1 s), n200 (--count @ 1 s) or COUNT@INTERVAL, comma-separated\n' +
+      '                       (default n1,n200; e.g. 1@1,16@0.1,64@1)',
     '  --count N            instances in the big scenario (default 200)',
     '  --impl LIST          ours, keepalived, no-offload (ours with HA_AGENT_OFFLOAD=off), comma-separated\n' +
       '                       (default ours,keepalived)',
@@ -158,11 +160,22 @@ function parseArgs(argv: string[]): Options {
     n200: { key: 'n200', count, advertInterval: 1, cpuRatioMax: 2, rssMiBMax: 96 },
   };
   const scenarios = keys.map((k) => {
-    const s = all[k];
-    if (!s) throw new Error(`--scenario: n1 and/or n200, got ${k}`);
+    const s = all[k] ?? scenarioOf(k);
+    if (!s) throw new Error(`--scenario: n1, n200 or COUNT@INTERVAL (e.g. 16@0.1), got ${k}`);
+    if (s.count > 254 - FIRST_VIP_OCTET + 1) throw new Error(`--scenario ${k}: at most ${254 - FIRST_VIP_OCTET + 1} instances`);
     return s;
   });
   return { scenarios, impls, settleS, measureS, garp, logLevel, nice, json };
+}
+
+/** A scenario named COUNT@INTERVAL (e.g. 16@0.1): the targets of n1 for one instance, of n200 above. */
+function scenarioOf(key: string): Scenario | null {
+  const m = /^(\d+)@(\d+(?:\.\d+)?)$/.exec(key);
+  if (!m) return null;
+  const count = Number(m[1]);
+  const advertInterval = Number(m[2]);
+  if (count < 1 || !(advertInterval >= 0.01)) return null;
+  return { key, count, advertInterval, cpuRatioMax: count === 1 ? 3 : 2, rssMiBMax: count === 1 ? 50 : 96 };
 }
 
 const label = (s: Scenario) => `N=${s.count} @ ${s.advertInterval} s`;

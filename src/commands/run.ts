@@ -14,6 +14,7 @@ import { createLogger, flushLogs, type Logger } from '../log.js';
 import { Agent, StartupError } from '../agent.js';
 import { capabilityProblem, readProcStatus } from '../net/capabilities.js';
 import { SystemdService } from '../systemd/service.js';
+import { BENCH_HOG_ENV, startBenchHog } from '../bench-hog.js';
 import type { Out } from './out.js';
 import { Reloader, type ReloadHooks } from '../reload/reloader.js';
 import { publish } from '../events/bus.js';
@@ -138,6 +139,7 @@ export async function runCommand(opts: { config: string; logLevel?: string; pidF
   };
   reloader = new Reloader(agent, config, { file: opts.config, log, load: loadConfigIsolated, hooks });
   if (hupEarly && !stopSignal) void reloader.request();
+  startBenchHog(process.env[BENCH_HOG_ENV], log); // benchmark-only (bench/jitter.ts); nothing when unset
 
   return new Promise<number>((resolve) => {
     onStop = (sig) => {
