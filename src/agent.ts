@@ -29,6 +29,7 @@ import { isoTime } from './iso-time.js';
 import { createCheckScheduler, InstanceTracker, type CheckScheduler } from './checks/index.js';
 import { applyTrackedInterfaces } from './checks/link-tracking.js';
 import { AgentHooks } from './hooks/agent-hooks.js';
+import type { ElectionState } from './election/types.js';
 import { AgentMetrics } from './status/metrics.js';
 import { Telemetry } from './events/observe.js';
 import { Ipv6Port, linkLocal6 } from './vrrp/ipv6-port.js';
@@ -259,17 +260,11 @@ export class Agent {
     const runner = await this.newRunner(name, cfg, ilog, () => instance, () => election);
     const port6 = v6 ? this.port6For(link) : null;
     const port = port6 ?? this.portFor(link);
-    const seen = this.telemetry.instance(name, runner.status().type);
-    const hook = this.hooks.observer(name, cfg, ilog);
     instance = new Instance(name, cfg, {
       runner,
       clock: this.clock,
       log: ilog,
-      onTransition: (from, to, reason, priority) => {
-        hook(from, to, reason, priority);
-        seen.transition(from, to, reason, priority);
-        for (const fn of this.transitionListeners) fn(name);
-      },
+      onTransition: this.transitionObserver(name, cfg, ilog, runner),
       election: (hooks) =>
         (election = port6
           ? new Ipv6VrrpElection(name, cfg, { port: port6, source, hooks, log: ilog, scheduler: this.scheduler, onTrouble: () => this.wantSocketCheck(), onWantMaster: () => this.hooks.wantMaster(name) })
@@ -418,17 +413,11 @@ export class Agent {
     let election: InstanceType<typeof EtcdElection> | undefined;
     const fence: Fence = { current: () => election?.current() ?? null, subscribe: (l) => election?.subscribe(l) ?? (() => {}) };
     const runner = await this.newRunner(name, cfg, ilog, () => instance, () => null, fence);
-    const seen = this.telemetry.instance(name, runner.status().type);
-    const hook = this.hooks.observer(name, cfg, ilog);
     instance = new Instance(name, cfg, {
       runner,
       clock: this.clock,
       log: ilog,
-      onTransition: (from, to, reason, priority) => {
-        hook(from, to, reason, priority);
-        seen.transition(from, to, reason, priority);
-        for (const fn of this.transitionListeners) fn(name);
-      },
+      onTransition: this.transitionObserver(name, cfg, ilog, runner),
       election: (hooks) => (election = new EtcdElection(name, ecfg, { hooks, log: ilog, priority: cfg.priority })),
     });
     const member: Member = { instance, election: null };
@@ -443,6 +432,17 @@ export class Agent {
     this.members.set(name, member);
     this.hooks.attach(name, instance);
     return member;
+  }
+
+  /** What follows an instance's transitions: its hooks (notify, sync group, routes), telemetry, the agent's listeners. */
+  private transitionObserver(name: string, cfg: InstanceConfig, ilog: Logger, runner: ProviderRunner): (from: ElectionState, to: ElectionState, reason: string, priority: number) => void {
+    const hook = this.hooks.observer(name, cfg, ilog);
+    const seen = this.telemetry.instance(name, runner.status().type);
+    return (from, to, reason, priority) => {
+      hook(from, to, reason, priority);
+      seen.transition(from, to, reason, priority);
+      for (const fn of this.transitionListeners) fn(name);
+    };
   }
 
   /** The instance's track: (checks, interfaces, files), when it has one; throws on a bad reference. */

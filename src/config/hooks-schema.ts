@@ -4,8 +4,9 @@
 //   keepalived's generic `notify` (it gets INSTANCE|GROUP name STATE priority appended); `timeout`
 //   (seconds) bounds each run.
 // - routes[]: { to: a.b.c.d/len (network address), via?, dev?, metric?, table? } — IPv4 only.
-// - syncGroups.NAME: { instances: [names], notify? }; syncGroupsRule checks that names exist and that
-//   an instance is in at most one group (errors carry the path, the fix and a did-you-mean).
+// - syncGroups.NAME: { instances: [names], notify? }; syncGroupsRule checks that names exist, that
+//   an instance is in at most one group and that it is a VRRP one (an etcd election has no sync
+//   group support); errors carry the path, the fix and a did-you-mean.
 import { z } from 'zod';
 import { parseIpv4Address } from '../net/ip.js';
 import { didYouMean } from './did-you-mean.js';
@@ -96,6 +97,11 @@ export function syncGroupsRule(cfg: { instances?: unknown; syncGroups?: unknown 
       if (!names.includes(inst)) {
         const guess = didYouMean(inst, names);
         fail(ctx, `no instance named "${inst}"`, `${guess !== undefined ? `did you mean ${guess}? ` : ''}list instances defined under instances: (${names.join(', ')})`, path);
+        return;
+      }
+      const def = (cfg.instances as Record<string, { election?: { type?: unknown } } | undefined>)[inst];
+      if (def?.election?.type === 'etcd') {
+        fail(ctx, `instance ${inst} is elected through etcd; a sync group coordinates VRRP instances only`, `take ${inst} out of the group, or give the group's instances one etcd election each and drop the group`, path);
         return;
       }
       const other = member.get(inst);

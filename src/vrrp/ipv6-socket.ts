@@ -40,7 +40,7 @@ export class Vrrp6Socket {
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (err.code === 'EPERM' || err.code === 'EACCES')
-        throw new TransportError('the IPv6 VRRP socket needs CAP_NET_RAW — fix: run as root or grant the capability (systemd: AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN)');
+        throw new TransportError('the IPv6 VRRP socket needs CAP_NET_RAW — fix: run as root or grant the capability (systemd: AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN; container: --cap-add NET_RAW --cap-add NET_ADMIN)');
       throw new TransportError(`cannot set up the IPv6 VRRP socket on ${ifname}: ${err.message} — fix: check that IPv6 is enabled on ${ifname} (sysctl net.ipv6.conf.${ifname}.disable_ipv6=0)`);
     }
     this.rx = { data: this.rxBuf.subarray(0, 0), src: this.meta.subarray(0, 16), dst: this.meta.subarray(16, 32), hopLimit: -1 };

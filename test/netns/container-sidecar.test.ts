@@ -101,7 +101,7 @@ test('image: built from the unchanged Dockerfile on the stand-in base; tini, HEA
   const config = 'instances:\n  VI_1: { interface: lo, vrid: 51, priority: 100, vips: [198.51.100.100/32], provider: { type: garp } }\n';
   const nocaps = await cmd(['podman', 'run', '--rm', '--network', 'none', '--cap-drop', 'ALL', '--health-interval', 'disable', '--env', `HA_AGENT_CONFIG=${config}`, IMAGE]);
   assert.equal(nocaps.code, 1, nocaps.stdout + nocaps.stderr);
-  assert.match(nocaps.stderr, /^ha-agent: .*needs CAP_NET_RAW.*--cap-add NET_RAW --cap-add NET_ADMIN/m);
+  assert.match(nocaps.stderr, /^ha-agent: missing capability .*CAP_NET_RAW.*--cap-add NET_RAW --cap-add NET_ADMIN/m);
 
   // node-gyp compiled against the image's own headers (npm_config_nodedir): shown when the npm ci
   // layer was built in this run; the Dockerfile itself fails the build if node-gyp downloaded anything.

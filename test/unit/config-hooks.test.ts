@@ -82,6 +82,13 @@ describe('notify, routes, syncGroups, notifyFifo', () => {
     assert.match(e.fix, /did you mean VI_1\?|did you mean VI_2\?/);
   });
 
+  it('an etcd-elected instance in a sync group: refused, with the fix', () => {
+    const etcd = { interface: 'eth0', vips: ['198.51.100.9/24'], election: { type: 'etcd', endpoints: ['http://198.51.100.5:2379'] } };
+    const e = errorAt({ syncGroups: { VG_1: { instances: ['VI_1', 'VI_E'] } }, instances: { VI_1: inst(1), VI_E: etcd } }, 'syncGroups.VG_1.instances[1]');
+    assert.match(e.message, /VI_E is elected through etcd; a sync group coordinates VRRP instances only/);
+    assert.match(e.fix, /take VI_E out of the group/);
+  });
+
   it('an instance in two groups', () => {
     const e = errorAt(
       { syncGroups: { VG_1: { instances: ['VI_1', 'VI_2'] }, VG_2: { instances: ['VI_2'] } }, instances: { VI_1: inst(1), VI_2: inst(2) } },

@@ -1,5 +1,6 @@
 // electionSettled() (src/status/settled.ts) and GET /readyz, which serves it: settled once every
-// instance is BACKUP or MASTER, or FAULT with a reason; INIT (or a FAULT nobody can explain) is not.
+// instance is MASTER, BACKUP that has heard its master (here: one is known), or FAULT with a reason;
+// INIT (or a FAULT nobody can explain) is not.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
@@ -9,7 +10,7 @@ import type { InstanceStatusJson, StatusJson, VrrpState } from '../../src/status
 
 function inst(state: VrrpState, faultReason: string | null = null, faults: Record<string, string> = {}): InstanceStatusJson {
   // Only what electionSettled reads matters; the rest is a plausible instance.
-  return { state, faultReason, faults, priority: 100, effectivePriority: 100, master: null, vips: ['198.51.100.100/24'], interface: 'eth0', vrid: 51, version: 3, mode: 'multicast', advertIntervalCs: 100, masterPriority: null, since: null, counters: { advertsSent: 0, advertSendErrors: 0, advertsReceived: 0, transitions: 0, becameMaster: 0, dropped: {} }, provider: {} as InstanceStatusJson['provider'] };
+  return { state, faultReason, faults, priority: 100, effectivePriority: 100, master: state === 'BACKUP' ? '198.51.100.2' : null, vips: ['198.51.100.100/24'], interface: 'eth0', vrid: 51, version: 3, mode: 'multicast', advertIntervalCs: 100, masterPriority: null, since: null, counters: { advertsSent: 0, advertSendErrors: 0, advertsReceived: 0, transitions: 0, becameMaster: 0, dropped: {} }, provider: {} as InstanceStatusJson['provider'] };
 }
 
 function status(instances: Record<string, InstanceStatusJson>): StatusJson {
