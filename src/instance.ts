@@ -25,7 +25,7 @@ export interface InstanceDeps {
   log: Logger;
   /** Time and timers (the provider-fault retry); tests pass a virtual clock. */
   clock?: Clock;
-  /** Told of every transition after it is logged (notify hooks, sync groups, routes: hooks/). */
+  /** Told of every transition after it is logged (notify hooks, sync groups, routes: hooks/); see Instance.onTransition for when. */
   onTransition?: (from: ElectionState, to: ElectionState, reason: string, priority: number) => void;
 }
 
@@ -45,6 +45,8 @@ export class Instance {
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly observe: InstanceDeps['onTransition'];
+  /** Transitions not yet logged and observed (onTransition); `at`: when it happened (clock.now()). */
+  private readonly unreported: { from: ElectionState; to: ElectionState; reason: string; priority: number; at: number }[] = [];
 
   constructor(
     readonly name: string,
@@ -177,7 +179,7 @@ export class Instance {
       version: c.version,
       mode: c.unicast ? 'unicast' : 'multicast',
       advertIntervalCs: Math.round(c.advertInterval * 100),
-      since: isoTime(this.startedWall + (e.since - this.startedMono)),
+      since: this.wallTime(e.since),
       faultReason: e.faultReason,
       faults: Object.fromEntries(this.faults),
       counters: { ...e.counters, ...this.counters },
@@ -186,11 +188,39 @@ export class Instance {
     };
   }
 
+  /**
+   * Counted at once, and normally logged and told to the observers at once too. A transition to
+   * MASTER whose provider starts its acquire with a remote request (acquireIsRemote: aws) is logged
+   * and observed in the next macrotask instead: the acquire the same step started (hold →
+   * runner.want → a microtask, provider/runner/driver.ts) puts its request on the wire first, ahead
+   * of ~0.7 ms of log formatting, metrics, events and notify/sync/route hooks (measured, bench/cloud.ts);
+   * it cannot settle before that macrotask. Either way the log and the observers see the
+   * transitions in their order (a deferred one is flushed before the next), and the log line's `since`
+   * says when the transition happened.
+   */
   private onTransition(from: ElectionState, to: ElectionState, reason: string): void {
     this.counters.transitions++;
     if (to === 'MASTER') this.counters.becameMaster++;
     const priority = this.election.status().effectivePriority;
-    this.log.info({ evt: 'transition', instance: this.name, from, to, reason, priority }, `${this.name}: ${from} → ${to} (${reason})`);
-    this.observe?.(from, to, reason, priority);
+    const defer = to === 'MASTER' && this.runner.acquireIsRemote;
+    if (this.unreported.push({ from, to, reason, priority, at: this.clock.now() }) === 1 && defer) setImmediate(() => this.report());
+    else if (!defer) this.report();
+  }
+
+  /** A time of this.clock as an ISO wall-clock time. */
+  private wallTime(mono: number): string {
+    return isoTime(this.startedWall + (mono - this.startedMono));
+  }
+
+  /** The transitions not reported yet, in order: each logged, then observed. */
+  private report(): void {
+    for (const { from, to, reason, priority, at } of this.unreported.splice(0)) {
+      this.log.info({ evt: 'transition', instance: this.name, from, to, reason, priority, since: this.wallTime(at) }, `${this.name}: ${from} → ${to} (${reason})`);
+      try {
+        this.observe?.(from, to, reason, priority);
+      } catch (err) {
+        this.log.error({ instance: this.name, err: (err as Error).message }, 'a transition observer threw');
+      }
+    }
   }
 }

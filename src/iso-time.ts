@@ -7,8 +7,9 @@
 // (log.ts), the status JSON (agent.ts, instance.ts, provider/runner/driver.ts) and the status server's
 // Date header.
 
-/** `YYYY-MM-DDTHH:mm:ss.sssZ` (UTC): new Date(ms).toISOString() for any valid time value. */
-export function isoTime(ms: number): string {
+/** `YYYY-MM-DDTHH:mm:ss.sssZ` (UTC): new Date(ms).toISOString() for any valid time value (a fraction of a ms is cut, as Date cuts it). */
+export function isoTime(time: number): string {
+  const ms = Math.trunc(time);
   const days = Math.floor(ms / 86_400_000);
   let rest = ms - days * 86_400_000;
   // Civil date from days since 1970-01-01 (H. Hinnant, "chrono-compatible low-level date algorithms").

@@ -44,6 +44,7 @@ export interface ElasticIpResolved extends Resolved {
 
 export class ElasticIpProvider implements VipProvider {
   readonly type = 'aws';
+  readonly acquireIsRemote = true; // a failover starts with its EC2 request (Instance.onTransition)
   private readonly cidrs: Cidr[];
   private readonly clock: ConfirmClock;
   private readonly resolver: () => Promise<ElasticIpResolved>;

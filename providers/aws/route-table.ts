@@ -38,6 +38,7 @@ export interface RouteTableOptions extends AwsModeOptions {
 
 export class RouteTableProvider implements VipProvider {
   readonly type = 'aws';
+  readonly acquireIsRemote = true; // a failover starts with its EC2 request (Instance.onTransition)
   private readonly cidrs: Cidr[];
   private readonly clock: ConfirmClock;
   private readonly local: LocalAddresses;

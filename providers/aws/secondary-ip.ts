@@ -37,6 +37,7 @@ export interface SecondaryIpOptions extends AwsModeOptions {
 
 export class SecondaryIpProvider implements VipProvider {
   readonly type = 'aws';
+  readonly acquireIsRemote = true; // a failover starts with its EC2 request (Instance.onTransition)
   private readonly cidrs: Cidr[];
   private readonly clock: ConfirmClock;
   private readonly local: LocalAddresses;
@@ -44,7 +45,6 @@ export class SecondaryIpProvider implements VipProvider {
   private readonly recheck = new Recheck();
   /** Every VIP was on our ENI when we last looked (or we assigned them since): acquire checks IMDS before assigning. */
   private oursLastSeen = false;
-  private rehearsed = false;
 
   constructor(
     private readonly ctx: ProviderContext,
@@ -100,10 +100,8 @@ export class SecondaryIpProvider implements VipProvider {
   async verify(signal: AbortSignal): Promise<VipOwnership> {
     const { facts, ec2 } = await this.resolve();
     const out = this.ownershipFrom(await ec2.holders(facts.vpcId, this.addresses, signal), facts, await this.localAddresses(signal));
-    if (!this.rehearsed) {
-      this.rehearsed = true; // once: the failover's assign compiled ahead, nothing sent (Ec2.rehearseAssign)
-      await ec2.rehearseAssign(facts.networkInterfaceId, this.addresses).catch(() => undefined);
-    }
+    // The failover's assign compiled ahead, nothing sent (Ec2.rehearseAssign decides how often).
+    await ec2.rehearseAssign(facts.networkInterfaceId, this.addresses).catch(() => undefined);
     return out;
   }
 

@@ -44,6 +44,12 @@ export interface VipProvider {
   readonly type: string;
   /** Make this node hold the VIPs; resolve once confirmed. Called again on retry and on drift. */
   acquire(signal: AbortSignal): Promise<void>;
+  /**
+   * True when a failover's acquire starts with a request to a remote API (aws: the EC2 assign): the
+   * instance then logs and observes its transition to MASTER after that request is on its way, not
+   * before (Instance.onTransition). Absent: the acquire's first work is local (garp).
+   */
+  readonly acquireIsRemote?: boolean;
   /** Give the VIPs up (local side; cloud side only where configured). */
   release(signal: AbortSignal): Promise<void>;
   /** Read-only look: who holds each VIP right now? */

@@ -127,11 +127,13 @@ function timeOf(e: LogEvent): number {
   return Number.isFinite(t) ? t : e.at;
 }
 
-/** When the agent last became MASTER (its clock). */
+/** When the agent last became MASTER (its clock): the transition's `since` (it is logged after its EC2 request left). */
 function masterSince(h: AgentHandle): number {
   const e = h.transitions().filter((x) => x.to === 'MASTER').at(-1);
   assert.ok(e, `${h.label} never became MASTER`);
-  return timeOf(e);
+  const since = typeof e.since === 'string' ? Date.parse(e.since) : NaN;
+  assert.ok(Number.isFinite(since), `the transition log line has its time: ${JSON.stringify(e)}`);
+  return since;
 }
 
 /** The next "VIPs acquired" at or after event index `since`. */

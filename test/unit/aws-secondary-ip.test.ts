@@ -86,6 +86,21 @@ test('rehearseAssign: the whole SDK stack runs (the credentials are resolved, th
   });
 });
 
+test('rehearseAssign: eight runs the first time, then at most one a minute per client, however many instances ask', async () => {
+  await withWorld(async (w) => {
+    const ec2 = new Ec2({ region: 'eu-west-1', endpoint: w.ec2.url, timeoutMs: 2_000, credentials: async () => KEY });
+    let signed = 0; // requests that reached the signing step
+    ec2.sdk.middlewareStack.add((next) => async (args) => (signed++, next(args)), { step: 'finalizeRequest', priority: 'low', name: 'countSigned' });
+    await ec2.rehearseAssign(w.b.eni, [VIP], 1_000);
+    assert.equal(signed, 8, 'the first time: eight runs');
+    for (let i = 0; i < 200; i++) await ec2.rehearseAssign(w.b.eni, [VIP], 1_000 + i * 100);
+    assert.equal(signed, 8, 'within the minute: none');
+    await ec2.rehearseAssign(w.b.eni, [VIP], 61_000);
+    assert.equal(signed, 9, 'a minute later: one');
+    assert.equal(w.ec2.calls.length + ec2.calls, 0, 'nothing sent, nothing counted');
+  });
+});
+
 test('release: off the interface; in the cloud only with unassignOnRelease, and only while still ours', async () => {
   await withWorld(async (w) => {
     const { p, local } = provider(w);

@@ -78,7 +78,7 @@ class Provider implements VipProvider {
   async *preflight(): AsyncIterable<PreflightCheck> {}
 }
 
-function setup() {
+function setup(onTransition?: (from: ElectionState, to: ElectionState, reason: string) => void) {
   const clock = new VirtualClock();
   const provider = new Provider();
   let instance: Instance | undefined;
@@ -94,7 +94,7 @@ function setup() {
       instance?.onProviderChange(st);
     },
   });
-  instance = new Instance('VI_1', cfg, { runner, log, clock, election: (hooks) => (election = new ScriptedElection(hooks)) });
+  instance = new Instance('VI_1', cfg, { runner, log, clock, onTransition, election: (hooks) => (election = new ScriptedElection(hooks)) });
   return { clock, provider, runner, instance, election: election! };
 }
 
@@ -180,4 +180,41 @@ test('a link fault during a provider fault keeps FAULT after the provider retry'
   assert.deepEqual(Object.keys(instance.status().faults), ['link']);
   instance.setFault('link', null);
   assert.equal(election.state, 'BACKUP');
+});
+
+test('transitions: to MASTER with a provider whose acquire is remote, reported after the acquire started; every other at once; always in order', async () => {
+  const seen: string[] = [];
+  let acquireStarted = false;
+  const { instance, election, provider } = setup((from, to) => seen.push(`${from}>${to}${acquireStarted ? ' (acquire started)' : ''}`));
+  const acquire = provider.acquire.bind(provider);
+  provider.acquire = async () => {
+    acquireStarted = true;
+    return acquire();
+  };
+  instance.start();
+  election.becomeMaster();
+  assert.deepEqual(seen, ['BACKUP>MASTER'], 'a local provider: reported inside the step, before its acquire');
+  instance.setFault('link', 'down');
+  assert.deepEqual(seen.slice(1), ['MASTER>FAULT'], 'leaving MASTER: at once');
+  instance.setFault('link', null);
+
+  (provider as { acquireIsRemote?: boolean }).acquireIsRemote = true;
+  acquireStarted = false;
+  seen.length = 0;
+  election.becomeMaster();
+  assert.deepEqual(seen, [], 'a remote provider: to MASTER is not reported inside the step');
+  assert.equal(instance.counters.becameMaster, 2, 'but counted at once');
+  await new Promise<void>((r) => setImmediate(r));
+  assert.deepEqual(seen, ['BACKUP>MASTER (acquire started)'], 'reported in the next macrotask, after the acquire started');
+
+  // A deferred one, then one reported at once in the same step: both now, in order, once.
+  instance.setFault('link', 'down');
+  instance.setFault('link', null);
+  seen.length = 0;
+  acquireStarted = false;
+  election.becomeMaster();
+  instance.setFault('link', 'down');
+  assert.deepEqual(seen, ['BACKUP>MASTER', 'MASTER>FAULT']);
+  await new Promise<void>((r) => setImmediate(r));
+  assert.equal(seen.length, 2, 'nothing reported twice');
 });

@@ -125,6 +125,11 @@ export class ProviderRunner {
     });
   }
 
+  /** The provider's acquireIsRemote (VipProvider). */
+  get acquireIsRemote(): boolean {
+    return this.provider.acquireIsRemote === true;
+  }
+
   /** Sets the goal. Synchronous and cheap: the work happens in the background. */
   want(hold: boolean): void {
     this.dispatch({ type: 'want', goal: hold ? 'held' : 'released' });
