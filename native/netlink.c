@@ -21,14 +21,12 @@
  *   close(fd)                   unwatch + close
  *
  * Errors are thrown as JS Errors whose message carries strerror(errno) and whose .code is the errno name
- * (EPERM, ETIMEDOUT, ...): native/addon_common.h, shared with packet_socket.c. Linux only; elsewhere
- * every call throws ENOTSUP.
+ * (EPERM, ETIMEDOUT, ...); the argument helpers and the watcher list are native/addon_common.h's,
+ * shared with the other addons. Linux only; elsewhere every call throws ENOTSUP.
  */
 #define ADDON_NAME "netlink"
+#define ADDON_WATCHERS
 #include "addon_common.h"
-#include <uv.h>
-#include <stdint.h>
-#include <stdlib.h>
 
 #ifdef __linux__
 #include <fcntl.h>
@@ -45,54 +43,6 @@
 #endif
 
 #ifdef __linux__
-
-/* ---- watchers: one uv_poll_t per watched fd, kept in a list ---- */
-
-typedef struct watcher {
-  uv_poll_t poll;
-  int fd;
-  napi_env env;
-  napi_ref callback;
-  napi_async_context context;
-  struct watcher *next;
-} watcher_t;
-
-static watcher_t *watchers = NULL;
-
-static watcher_t *find_watcher(int fd) {
-  for (watcher_t *w = watchers; w; w = w->next)
-    if (w->fd == fd) return w;
-  return NULL;
-}
-
-static void free_watcher(uv_handle_t *h) {
-  free(h->data);
-}
-
-static void stop_watcher(int fd) {
-  watcher_t **p = &watchers;
-  while (*p && (*p)->fd != fd) p = &(*p)->next;
-  watcher_t *w = *p;
-  if (!w) return;
-  *p = w->next;
-  uv_poll_stop(&w->poll);
-  napi_delete_reference(w->env, w->callback);
-  napi_async_destroy(w->env, w->context);
-  w->poll.data = w;
-  uv_close((uv_handle_t *)&w->poll, free_watcher);
-}
-
-/* Calls the JS callback with one argument; an exception thrown there becomes an uncaught exception. */
-static void call_js(watcher_t *w, napi_value arg) {
-  napi_value cb, global, result;
-  if (napi_get_reference_value(w->env, w->callback, &cb) != napi_ok || cb == NULL) return;
-  napi_get_global(w->env, &global);
-  if (napi_make_callback(w->env, w->context, global, cb, 1, &arg, &result) == napi_pending_exception) {
-    napi_value err;
-    napi_get_and_clear_last_exception(w->env, &err);
-    napi_fatal_exception(w->env, err);
-  }
-}
 
 static void on_readable(uv_poll_t *handle, int status, int events);
 
@@ -112,9 +62,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   if (status < 0) {
     /* libuv saw POLLERR (the overflow sets the socket error) and stopped this handle: clear the
      * error, report the loss, and poll again. */
-    int err = 0;
-    socklen_t len = sizeof err;
-    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    clear_socket_error(fd);
     overflowed(w);
     if (find_watcher(fd) == w) uv_poll_start(&w->poll, UV_READABLE, on_readable);
   }
@@ -150,7 +98,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
 #endif
 
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  napi_value argv[1], result;
+  napi_value argv[1];
   int32_t groups;
   if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], "groups", &groups)) return NULL;
 #ifdef __linux__
@@ -170,15 +118,9 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   memset(&sa, 0, sizeof sa);
   sa.nl_family = AF_NETLINK;
   sa.nl_groups = (uint32_t)groups;
-  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-    int err = errno;
-    close(fd);
-    return throw_errno(env, "bind(AF_NETLINK)", err);
-  }
-  napi_create_int32(env, fd, &result);
-  return result;
+  return opened(env, fd, bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ? "bind(AF_NETLINK)" : NULL);
 #else
-  (void)groups; (void)result;
+  (void)groups;
   return throw_errno(env, "netlink sockets are Linux-only", ENOTSUP);
 #endif
 }
@@ -206,13 +148,7 @@ static napi_value js_request(napi_env env, napi_callback_info info) {
   int32_t fd;
   void *data;
   size_t len;
-  bool is_buffer = false;
-  if (!get_args(env, info, 2, argv) || !get_int(env, argv[0], "fd", &fd)) return NULL;
-  napi_is_buffer(env, argv[1], &is_buffer);
-  if (!is_buffer || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
-    napi_throw_type_error(env, NULL, "netlink: msg must be a Buffer");
-    return NULL;
-  }
+  if (!get_args(env, info, 2, argv) || !get_int(env, argv[0], "fd", &fd) || !get_buffer(env, argv[1], "msg", &data, &len)) return NULL;
 #ifdef __linux__
   if (len < sizeof(struct nlmsghdr)) {
     napi_throw_range_error(env, NULL, "netlink: msg shorter than a netlink header");
@@ -268,40 +204,12 @@ static napi_value js_request(napi_env env, napi_callback_info info) {
 static napi_value js_watch(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int32_t fd;
-  napi_valuetype type;
-  if (!get_args(env, info, 2, argv) || !get_int(env, argv[0], "fd", &fd)) return NULL;
-  if (napi_typeof(env, argv[1], &type) != napi_ok || type != napi_function) {
-    napi_throw_type_error(env, NULL, "netlink: callback must be a function");
-    return NULL;
-  }
+  if (!get_args(env, info, 2, argv) || !get_int(env, argv[0], "fd", &fd) || !get_function(env, argv[1], "callback")) return NULL;
 #ifdef __linux__
   if (find_watcher(fd)) return throw_errno(env, "netlink: fd is already watched", EINVAL);
   int flags = fcntl(fd, F_GETFL);
   if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return throw_errno(env, "fcntl(O_NONBLOCK)", errno);
-  uv_loop_t *loop;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return throw_errno(env, "napi_get_uv_event_loop", EIO);
-  watcher_t *w = calloc(1, sizeof *w);
-  if (!w) return throw_errno(env, "netlink: watch", ENOMEM);
-  w->fd = fd;
-  w->env = env;
-  int rc = uv_poll_init(loop, &w->poll, fd);
-  if (rc < 0) {
-    free(w);
-    return throw_errno(env, "uv_poll_init", -rc);
-  }
-  w->poll.data = w;
-  napi_value name;
-  napi_create_string_utf8(env, "netlink.watch", NAPI_AUTO_LENGTH, &name);
-  napi_create_reference(env, argv[1], 1, &w->callback);
-  napi_async_init(env, NULL, name, &w->context);
-  w->next = watchers;
-  watchers = w;
-  rc = uv_poll_start(&w->poll, UV_READABLE, on_readable);
-  if (rc < 0) {
-    stop_watcher(fd);
-    return throw_errno(env, "uv_poll_start", -rc);
-  }
-  uv_unref((uv_handle_t *)&w->poll); /* a watcher alone does not keep the process alive */
+  start_watcher(env, fd, argv[1], "netlink.watch", NULL, NULL, on_readable);
   return NULL;
 #else
   (void)fd;
@@ -310,25 +218,12 @@ static napi_value js_watch(napi_env env, napi_callback_info info) {
 }
 
 /* unwatch(fd) stops watching; close(fd) also closes the socket. */
-static napi_value unwatch_or_close(napi_env env, napi_callback_info info, int and_close) {
-  napi_value argv[1];
-  int32_t fd;
-  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], "fd", &fd)) return NULL;
-#ifdef __linux__
-  stop_watcher(fd);
-  if (and_close && close(fd) < 0) return throw_errno(env, "close", errno);
-#else
-  (void)and_close;
-#endif
-  return NULL;
-}
-
 static napi_value js_unwatch(napi_env env, napi_callback_info info) {
-  return unwatch_or_close(env, info, 0);
+  return stop_and_close(env, info, stop_watcher, 0);
 }
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  return unwatch_or_close(env, info, 1);
+  return stop_and_close(env, info, stop_watcher, 1);
 }
 
 ADDON_MODULE(

@@ -9,8 +9,9 @@
  *   nametoindex(name) -> ifindex (0 when there is no such interface)
  *
  * Errors are thrown as JS Errors whose message carries strerror(errno) and whose .code is the errno
- * name (EPERM, ENODEV, ...). The socket is non-blocking: a full device queue is an EAGAIN, never a
- * stalled event loop. Needs CAP_NET_RAW. Linux only; elsewhere every call throws ENOTSUP.
+ * name (EPERM, ENODEV, ...); errors and argument helpers: native/addon_common.h. The socket is
+ * non-blocking: a full device queue is an EAGAIN, never a stalled event loop. Needs CAP_NET_RAW.
+ * Linux only; elsewhere every call throws ENOTSUP.
  */
 #define ADDON_NAME "packet_socket"
 #include "addon_common.h"
@@ -25,7 +26,7 @@
 #endif
 
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  napi_value argv[1], result;
+  napi_value argv[1];
   int32_t ifindex;
   if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], "ifindex", &ifindex)) return NULL;
 #ifdef __linux__
@@ -36,13 +37,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   sll.sll_family = AF_PACKET;
   sll.sll_protocol = 0; /* send only: bind to the interface without subscribing to any protocol */
   sll.sll_ifindex = ifindex;
-  if (bind(fd, (struct sockaddr *)&sll, sizeof sll) < 0) {
-    int err = errno;
-    close(fd);
-    return throw_errno(env, "bind(AF_PACKET)", err);
-  }
-  napi_create_int32(env, fd, &result);
-  return result;
+  return opened(env, fd, bind(fd, (struct sockaddr *)&sll, sizeof sll) < 0 ? "bind(AF_PACKET)" : NULL);
 #else
   (void)ifindex;
   return throw_errno(env, "AF_PACKET sockets are Linux-only", ENOTSUP);
@@ -50,17 +45,13 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_send(napi_env env, napi_callback_info info) {
-  napi_value argv[3], result;
+  napi_value argv[3];
   int32_t fd, ifindex;
   void *data;
   size_t len;
-  bool is_buffer = false;
-  if (!get_args(env, info, 3, argv) || !get_int(env, argv[0], "fd", &fd) || !get_int(env, argv[1], "ifindex", &ifindex)) return NULL;
-  napi_is_buffer(env, argv[2], &is_buffer);
-  if (!is_buffer || napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok) {
-    napi_throw_type_error(env, NULL, "packet_socket: frame must be a Buffer");
+  if (!get_args(env, info, 3, argv) || !get_int(env, argv[0], "fd", &fd) || !get_int(env, argv[1], "ifindex", &ifindex) ||
+      !get_buffer(env, argv[2], "frame", &data, &len))
     return NULL;
-  }
 #ifdef __linux__
   if (len < ETH_HLEN) {
     napi_throw_range_error(env, NULL, "packet_socket: frame shorter than an Ethernet header");
@@ -74,10 +65,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   to.sll_protocol = htons((unsigned short)((frame[12] << 8) | frame[13])); /* the frame's ethertype */
   to.sll_halen = ETH_ALEN;
   memcpy(to.sll_addr, frame, ETH_ALEN);
-  ssize_t n = sendto(fd, data, len, 0, (struct sockaddr *)&to, sizeof to);
-  if (n < 0) return throw_errno(env, "sendto(AF_PACKET)", errno);
-  napi_create_int32(env, (int32_t)n, &result);
-  return result;
+  return int_or_errno(env, sendto(fd, data, len, 0, (struct sockaddr *)&to, sizeof to), "sendto(AF_PACKET)");
 #else
   (void)fd; (void)ifindex; (void)data; (void)len;
   return throw_errno(env, "AF_PACKET sockets are Linux-only", ENOTSUP);
@@ -85,24 +73,14 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  int32_t fd;
-  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], "fd", &fd)) return NULL;
-#ifdef __linux__
-  if (close(fd) < 0) return throw_errno(env, "close", errno);
-#endif
-  return NULL;
+  return stop_and_close(env, info, NULL, 1);
 }
 
 static napi_value js_nametoindex(napi_env env, napi_callback_info info) {
   napi_value argv[1], result;
   char name[64];
   size_t n = 0;
-  if (!get_args(env, info, 1, argv)) return NULL;
-  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &n) != napi_ok) {
-    napi_throw_type_error(env, NULL, "packet_socket: name must be a string");
-    return NULL;
-  }
+  if (!get_args(env, info, 1, argv) || !get_string(env, argv[0], "name", name, sizeof name, &n)) return NULL;
 #ifdef __linux__
   unsigned idx = if_nametoindex(name);
 #else

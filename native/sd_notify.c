@@ -13,9 +13,9 @@
  *   beat()                        the event loop is alive (one relaxed atomic store)
  *   stallUnwatch()                stops and joins that thread
  *
- * Errors are thrown as JS Errors with .code (ENOENT, ECONNREFUSED → EIO, EAGAIN, ...), see
- * addon_common.h. The socket is non-blocking: a busy systemd is an EAGAIN, never a stalled event loop.
- * Linux only; elsewhere every call throws ENOTSUP.
+ * Errors are thrown as JS Errors with .code (ENOENT, ECONNREFUSED → EIO, EAGAIN, ...); errors and
+ * argument helpers: addon_common.h. The socket is non-blocking: a busy systemd is an EAGAIN, never a
+ * stalled event loop. Linux only; elsewhere every call throws ENOTSUP.
  */
 #define ADDON_NAME "sd_notify"
 #include "addon_common.h"
@@ -33,36 +33,23 @@
 
 static napi_value js_open(napi_env env, napi_callback_info info) {
   (void)info;
-  napi_value result;
 #ifdef __linux__
-  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return throw_errno(env, "socket(AF_UNIX, SOCK_DGRAM)", errno);
-  napi_create_int32(env, fd, &result);
-  return result;
+  return int_or_errno(env, socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), "socket(AF_UNIX, SOCK_DGRAM)");
 #else
-  (void)result;
   return throw_errno(env, "unix datagram sockets: Linux only here", ENOTSUP);
 #endif
 }
 
 static napi_value js_send(napi_env env, napi_callback_info info) {
-  napi_value argv[3], result;
+  napi_value argv[3];
   int32_t fd;
   char address[112]; /* sun_path is 108 bytes */
   size_t alen = 0;
   void *data;
   size_t len;
-  bool is_buffer = false;
-  if (!get_args(env, info, 3, argv) || !get_int(env, argv[0], "fd", &fd)) return NULL;
-  if (napi_get_value_string_utf8(env, argv[1], address, sizeof address, &alen) != napi_ok) {
-    napi_throw_type_error(env, NULL, ADDON_NAME ": address must be a string");
+  if (!get_args(env, info, 3, argv) || !get_int(env, argv[0], "fd", &fd) || !get_string(env, argv[1], "address", address, sizeof address, &alen) ||
+      !get_buffer(env, argv[2], "message", &data, &len))
     return NULL;
-  }
-  napi_is_buffer(env, argv[2], &is_buffer);
-  if (!is_buffer || napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok) {
-    napi_throw_type_error(env, NULL, ADDON_NAME ": message must be a Buffer");
-    return NULL;
-  }
 #ifdef __linux__
   struct sockaddr_un sun;
   memset(&sun, 0, sizeof sun);
@@ -73,24 +60,15 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   memcpy(sun.sun_path, address, alen);
   socklen_t slen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + alen);
   if (address[0] == '@') sun.sun_path[0] = '\0'; /* abstract: exactly alen bytes, no trailing NUL */
-  ssize_t n = sendto(fd, data, len, MSG_NOSIGNAL, (struct sockaddr *)&sun, slen);
-  if (n < 0) return throw_errno(env, "sendto(NOTIFY_SOCKET)", errno);
-  napi_create_int32(env, (int32_t)n, &result);
-  return result;
+  return int_or_errno(env, sendto(fd, data, len, MSG_NOSIGNAL, (struct sockaddr *)&sun, slen), "sendto(NOTIFY_SOCKET)");
 #else
-  (void)fd; (void)data; (void)len; (void)result;
+  (void)fd; (void)data; (void)len;
   return throw_errno(env, "unix datagram sockets: Linux only here", ENOTSUP);
 #endif
 }
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  int32_t fd;
-  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], "fd", &fd)) return NULL;
-#ifdef __linux__
-  close(fd);
-#endif
-  return NULL;
+  return stop_and_close(env, info, NULL, 1);
 }
 
 #ifdef __linux__

@@ -23,15 +23,18 @@
  *                                poll handle is unref'd (a socket alone keeps nothing alive)
  *   close(fd)                    stops watching, closes
  *
- * Errors are thrown as JS Errors with .code = errno name (native/addon_common.h). Needs CAP_NET_RAW.
- * Linux only; elsewhere every call throws ENOTSUP.
+ * Errors are thrown as JS Errors with .code = errno name; the argument helpers and the watcher list are
+ * native/addon_common.h's. Needs CAP_NET_RAW. Linux only; elsewhere every call throws ENOTSUP.
  */
 #define _GNU_SOURCE
 #define ADDON_NAME "vrrp6_socket"
+#define ADDON_WATCHERS
+/* Where on_readable puts each datagram (rx) and its facts (meta): the caller's buffers (watcher keep[]). */
+#define ADDON_WATCHER_FIELDS \
+  unsigned char *rx;         \
+  size_t rx_len;             \
+  unsigned char *meta;
 #include "addon_common.h"
-#include <uv.h>
-#include <stdint.h>
-#include <stdlib.h>
 
 #ifdef __linux__
 #include <unistd.h>
@@ -43,59 +46,6 @@
 #define IPPROTO_VRRP_NUM 112
 
 #ifdef __linux__
-
-typedef struct watcher {
-  uv_poll_t poll;
-  int fd;
-  napi_env env;
-  napi_ref callback;
-  napi_ref rx_ref;
-  napi_ref meta_ref;
-  unsigned char *rx;
-  size_t rx_len;
-  unsigned char *meta;
-  napi_async_context context;
-  struct watcher *next;
-} watcher_t;
-
-static watcher_t *watchers = NULL;
-
-static watcher_t *find_watcher(int fd) {
-  for (watcher_t *w = watchers; w; w = w->next)
-    if (w->fd == fd) return w;
-  return NULL;
-}
-
-static void free_watcher(uv_handle_t *h) {
-  free(h->data);
-}
-
-static void stop_watcher(int fd) {
-  watcher_t **p = &watchers;
-  while (*p && (*p)->fd != fd) p = &(*p)->next;
-  watcher_t *w = *p;
-  if (!w) return;
-  *p = w->next;
-  uv_poll_stop(&w->poll);
-  napi_delete_reference(w->env, w->callback);
-  napi_delete_reference(w->env, w->rx_ref);
-  napi_delete_reference(w->env, w->meta_ref);
-  napi_async_destroy(w->env, w->context);
-  w->poll.data = w;
-  uv_close((uv_handle_t *)&w->poll, free_watcher);
-}
-
-static void call_js(watcher_t *w, int32_t len) {
-  napi_value cb, global, result, arg;
-  if (napi_get_reference_value(w->env, w->callback, &cb) != napi_ok || cb == NULL) return;
-  napi_get_global(w->env, &global);
-  napi_create_int32(w->env, len, &arg);
-  if (napi_make_callback(w->env, w->context, global, cb, 1, &arg, &result) == napi_pending_exception) {
-    napi_value err;
-    napi_get_and_clear_last_exception(w->env, &err);
-    napi_fatal_exception(w->env, err);
-  }
-}
 
 static void put_i32(unsigned char *at, int32_t v) {
   uint32_t u = (uint32_t)v;
@@ -113,9 +63,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   (void)events;
   int fd = w->fd;
   if (status < 0) {
-    int err = 0;
-    socklen_t len = sizeof err;
-    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len); /* clear it and poll again */
+    clear_socket_error(fd); /* and poll again */
     uv_poll_start(&w->poll, UV_READABLE, on_readable);
   }
   napi_handle_scope scope;
@@ -152,35 +100,21 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     }
     put_i32(w->meta + 32, hoplimit);
     put_i32(w->meta + 36, ifindex);
-    call_js(w, (int32_t)n);
+    napi_value len;
+    napi_create_int32(w->env, (int32_t)n, &len);
+    call_js(w, len);
   }
   napi_close_handle_scope(w->env, scope);
-}
-
-static int get_buffer(napi_env env, napi_value v, const char *name, void **data, size_t *len) {
-  bool is_buffer = false;
-  napi_is_buffer(env, v, &is_buffer);
-  if (!is_buffer || napi_get_buffer_info(env, v, data, len) != napi_ok) {
-    char msg[96];
-    snprintf(msg, sizeof msg, ADDON_NAME ": %s must be a Buffer", name);
-    napi_throw_type_error(env, NULL, msg);
-    return 0;
-  }
-  return 1;
 }
 
 #endif
 
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  napi_value argv[2], result;
+  napi_value argv[2];
   int32_t ifindex;
   char ifname[64];
   size_t n = 0;
-  if (!get_args(env, info, 2, argv) || !get_int(env, argv[0], "ifindex", &ifindex)) return NULL;
-  if (napi_get_value_string_utf8(env, argv[1], ifname, sizeof ifname, &n) != napi_ok) {
-    napi_throw_type_error(env, NULL, ADDON_NAME ": ifname must be a string");
-    return NULL;
-  }
+  if (!get_args(env, info, 2, argv) || !get_int(env, argv[0], "ifindex", &ifindex) || !get_string(env, argv[1], "ifname", ifname, sizeof ifname, &n)) return NULL;
 #ifdef __linux__
   int fd = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_VRRP_NUM);
   if (fd < 0) return throw_errno(env, "socket(AF_INET6, SOCK_RAW, 112)", errno);
@@ -201,13 +135,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   else if (setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &mif, sizeof mif) < 0) what = "IPV6_MULTICAST_IF";
   else if (setsockopt(fd, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, &mreq, sizeof mreq) < 0) what = "IPV6_ADD_MEMBERSHIP ff02::12";
   else if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0) what = "SO_RCVBUF";
-  if (what) {
-    int err = errno;
-    close(fd);
-    return throw_errno(env, what, err);
-  }
-  napi_create_int32(env, fd, &result);
-  return result;
+  return opened(env, fd, what);
 #else
   (void)ifindex;
   return throw_errno(env, "VRRP over IPv6 is Linux-only", ENOTSUP);
@@ -215,7 +143,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_send(napi_env env, napi_callback_info info) {
-  napi_value argv[5], result;
+  napi_value argv[5];
   int32_t fd, ifindex;
   if (!get_args(env, info, 5, argv) || !get_int(env, argv[0], "fd", &fd) || !get_int(env, argv[4], "ifindex", &ifindex)) return NULL;
 #ifdef __linux__
@@ -256,10 +184,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   memcpy(&pi.ipi6_addr, src, 16);
   pi.ipi6_ifindex = (unsigned)ifindex;
   memcpy(CMSG_DATA(c), &pi, sizeof pi);
-  ssize_t sent = sendmsg(fd, &mh, MSG_DONTWAIT);
-  if (sent < 0) return throw_errno(env, "sendmsg(VRRP over IPv6)", errno);
-  napi_create_int32(env, (int32_t)sent, &result);
-  return result;
+  return int_or_errno(env, sendmsg(fd, &mh, MSG_DONTWAIT), "sendmsg(VRRP over IPv6)");
 #else
   (void)fd; (void)ifindex;
   return throw_errno(env, "VRRP over IPv6 is Linux-only", ENOTSUP);
@@ -269,12 +194,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
 static napi_value js_watch(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   int32_t fd;
-  napi_valuetype type;
-  if (!get_args(env, info, 4, argv) || !get_int(env, argv[0], "fd", &fd)) return NULL;
-  if (napi_typeof(env, argv[3], &type) != napi_ok || type != napi_function) {
-    napi_throw_type_error(env, NULL, ADDON_NAME ": callback must be a function");
-    return NULL;
-  }
+  if (!get_args(env, info, 4, argv) || !get_int(env, argv[0], "fd", &fd) || !get_function(env, argv[3], "callback")) return NULL;
 #ifdef __linux__
   void *rx, *meta;
   size_t rx_len, meta_len;
@@ -283,36 +203,12 @@ static napi_value js_watch(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, ADDON_NAME ": meta must be at least 40 bytes, rx at least 1");
     return NULL;
   }
-  if (find_watcher(fd)) return throw_errno(env, ADDON_NAME ": fd is already watched", EINVAL);
-  uv_loop_t *loop;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return throw_errno(env, "napi_get_uv_event_loop", EIO);
-  watcher_t *w = calloc(1, sizeof *w);
-  if (!w) return throw_errno(env, ADDON_NAME ": watch", ENOMEM);
-  w->fd = fd;
-  w->env = env;
+  /* rx and meta stay referenced while watched: on_readable writes into them. */
+  watcher_t *w = start_watcher(env, fd, argv[3], "vrrp6_socket.watch", argv[1], argv[2], on_readable);
+  if (!w) return NULL;
   w->rx = rx;
   w->rx_len = rx_len;
   w->meta = meta;
-  int rc = uv_poll_init(loop, &w->poll, fd);
-  if (rc < 0) {
-    free(w);
-    return throw_errno(env, "uv_poll_init", -rc);
-  }
-  w->poll.data = w;
-  napi_value name;
-  napi_create_string_utf8(env, "vrrp6_socket.watch", NAPI_AUTO_LENGTH, &name);
-  napi_create_reference(env, argv[3], 1, &w->callback);
-  napi_create_reference(env, argv[1], 1, &w->rx_ref); /* keeps the buffers alive while watched */
-  napi_create_reference(env, argv[2], 1, &w->meta_ref);
-  napi_async_init(env, NULL, name, &w->context);
-  w->next = watchers;
-  watchers = w;
-  rc = uv_poll_start(&w->poll, UV_READABLE, on_readable);
-  if (rc < 0) {
-    stop_watcher(fd);
-    return throw_errno(env, "uv_poll_start", -rc);
-  }
-  uv_unref((uv_handle_t *)&w->poll);
   return NULL;
 #else
   (void)fd;
@@ -321,14 +217,7 @@ static napi_value js_watch(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  int32_t fd;
-  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], "fd", &fd)) return NULL;
-#ifdef __linux__
-  stop_watcher(fd);
-  if (close(fd) < 0) return throw_errno(env, "close", errno);
-#endif
-  return NULL;
+  return stop_and_close(env, info, stop_watcher, 1);
 }
 
 ADDON_MODULE(

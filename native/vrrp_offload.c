@@ -652,12 +652,8 @@ static int get_bufs(napi_env env, napi_value arr, const char *what, bufs_t *out)
   uint32_t n = 0;
   bool is_array = false;
   memset(out, 0, sizeof *out);
-  if (napi_is_array(env, arr, &is_array) != napi_ok || !is_array || napi_get_array_length(env, arr, &n) != napi_ok) {
-    char msg[96];
-    snprintf(msg, sizeof msg, ADDON_NAME ": %s must be an array of Buffers", what);
-    napi_throw_type_error(env, NULL, msg);
-    return 0;
-  }
+  if (napi_is_array(env, arr, &is_array) != napi_ok || !is_array || napi_get_array_length(env, arr, &n) != napi_ok)
+    return type_error(env, what, "an array of Buffers");
   out->buf = calloc(n ? n : 1, sizeof *out->buf);
   out->len = calloc(n ? n : 1, sizeof *out->len);
   if (!out->buf || !out->len) {
@@ -674,10 +670,7 @@ static int get_bufs(napi_env env, napi_value arr, const char *what, bufs_t *out)
     napi_is_buffer(env, v, &is_buffer);
     if (!is_buffer || napi_get_buffer_info(env, v, &data, &len) != napi_ok || len > MAX_DATAGRAM) {
       free_bufs(out);
-      char msg[96];
-      snprintf(msg, sizeof msg, ADDON_NAME ": %s must be an array of Buffers", what);
-      napi_throw_type_error(env, NULL, msg);
-      return 0;
+      return type_error(env, what, "an array of Buffers");
     }
     out->buf[i] = malloc(len ? len : 1);
     if (!out->buf[i]) {
@@ -739,18 +732,12 @@ static int get_adverts(napi_env env, napi_value arr, napi_value dsts, rule_t *r)
  * cadence stays on its grid). */
 static int get_delay(napi_env env, napi_value v, const char *name, double *out) {
   if (napi_get_value_double(env, v, out) == napi_ok && *out == *out && *out > -1e12 && *out < 1e12) return 1;
-  char msg[96];
-  snprintf(msg, sizeof msg, ADDON_NAME ": %s must be a finite number", name);
-  napi_throw_type_error(env, NULL, msg);
-  return 0;
+  return type_error(env, name, "a finite number");
 }
 
 static int get_double(napi_env env, napi_value v, const char *name, double *out) {
   if (napi_get_value_double(env, v, out) == napi_ok && *out >= 0) return 1;
-  char msg[96];
-  snprintf(msg, sizeof msg, ADDON_NAME ": %s must be a number ≥ 0", name);
-  napi_throw_type_error(env, NULL, msg);
-  return 0;
+  return type_error(env, name, "a number ≥ 0");
 }
 
 /* Installs a rule under the mutex, replacing one with the same key. */

@@ -6,10 +6,9 @@
 // Receiving: the agent's per-interface demux (vrrp/demux.ts) has already parsed the IP header and
 // picked this instance by VRID (and unicast source); receive() runs keepalived's remaining checks.
 //
-// Timers: one entry in the agent's scheduler (scheduler.ts), set to the FSM's next deadline after
-// every step; the scheduler serves the deadlines of all instances with one platform timer. The FSM
-// puts masters' adverts on a grid of their interval (advertGrid), so instances with the same interval
-// advertise in the same wake-up.
+// The FSM snapshot, its scheduler entry and the instance's inputs (start, faults, priority, shutdown,
+// sync groups) are shared with IPv6 (election/vrrp-base.ts); this file keeps IPv4's socket, encoder,
+// receive checks and the offload.
 //
 // Offload (vrrp/offload.ts, when the interface has one): after a step that leaves the FSM in a steady
 // state — MASTER sending the same advert every interval, or BACKUP whose accepted advert would, when
@@ -18,35 +17,20 @@
 // reason, reclaim() takes the rule back and replays what the thread did through the FSM (the last
 // advert sent or absorbed, and the Master_Down tick if its deadline passed), so every decision is
 // still the FSM's, made on the snapshot it would have had.
-import type { Logger } from 'pino';
 import type { InstanceConfig } from '../config/schema.js';
-import { advertRepeats, initialState, nextDeadline, step, type AdvertEvent, type FsmAction, type FsmConfig, type FsmEvent, type FsmSnapshot } from '../vrrp/fsm.js';
+import { advertRepeats, step, type AdvertEvent } from '../vrrp/fsm.js';
 import { passwordToAuthData, type ChecksumForm } from '../vrrp/packet.js';
 import { AdvertEncoder } from '../vrrp/advert-encoder.js';
 import { checkAdvert, compileView, type CompiledView } from '../vrrp/validate.js';
 import type { DatagramHeader, DemuxTarget } from '../vrrp/demux.js';
 import type { VrrpSocket } from '../vrrp/transport.js';
 import { VRRP_MCAST_GROUP } from '../net/ip.js';
-import { RateLimitedLog } from '../rate-limited-log.js';
-import type { Scheduler, ScheduledEntry } from '../scheduler.js';
 import { ENDED, type AdvertOffload, type OffloadReport, type TakeoverPlan } from '../vrrp/offload.js';
 import { csToMs } from '../vrrp/timers.js';
-import type { Election, ElectionCounters, ElectionHooks, ElectionStatus } from './types.js';
+import type { ElectionCounters } from './types.js';
+import { VrrpElectionBase, type VrrpElectionBaseDeps } from './vrrp-base.js';
 
-/** Consecutive failed sends after which the socket is considered broken (FAULT until it works again). */
-const SEND_FAILURES_TO_FAULT = 3;
-/** Drop reasons that mean a peer is configured differently (keepalived logs these too): warn, not debug. */
-const MISMATCH_REASONS = new Set([
-  'auth-type-mismatch',
-  'auth-failed',
-  'interval-mismatch',
-  'address-mismatch',
-  'bad-version',
-  'dst-mode-mismatch',
-  'unknown-unicast-source',
-]);
-
-export interface VrrpElectionDeps {
+export interface VrrpElectionDeps extends VrrpElectionBaseDeps {
   socket: VrrpSocket;
   /** The advert source: unicast.source, or the interface's primary IPv4 address. */
   source: string;
@@ -55,16 +39,8 @@ export interface VrrpElectionDeps {
    * keeps up to date in place for all instances on the interface.
    */
   localAddresses: ReadonlySet<number>;
-  hooks: ElectionHooks;
-  log: Logger;
-  /** The agent's timers (and its monotonic clock). */
-  scheduler: Scheduler;
   /** The interface's offload (vrrp/offload.ts); absent or null: every advert goes through here. */
   offload?: AdvertOffload | null;
-  /** Called when trouble() turns non-null (sends keep failing), so the agent looks at the socket. */
-  onTrouble?: () => void;
-  /** Sync groups: its Master_Down_Timer fired while held back (it wants MASTER; sync/group.ts). */
-  onWantMaster?: () => void;
 }
 
 /** The steady state handed to the offload, and what reclaim() needs to replay it. */
@@ -72,71 +48,24 @@ type Handed =
   | { kind: 'send'; key: number; datagrams: number; ipId: number }
   | { kind: 'absorb'; key: number; rx: AdvertEvent; takeover: number; ipId: number; local: boolean }; // takeover: its advert's datagrams; local: the provider's part too
 
-export class VrrpElection implements Election, DemuxTarget {
-  readonly kind = 'vrrp';
-  readonly counters: ElectionCounters = { advertsSent: 0, advertSendErrors: 0, advertsReceived: 0, dropped: {} };
-  private snap: FsmSnapshot;
-  private fsmCfg: FsmConfig;
+export class VrrpElection extends VrrpElectionBase implements DemuxTarget {
+  protected declare readonly deps: VrrpElectionDeps;
   private view: CompiledView;
   private encoder: AdvertEncoder;
-  private source: string;
   private sendForm: ChecksumForm;
   private socket: VrrpSocket;
-  private readonly timer: ScheduledEntry;
-  private sendFailures = 0;
-  private lastSendError: string | null = null;
-  private closed = false;
-  private readonly now: () => number;
-  private readonly dropLog = new RateLimitedLog(10_000);
   private offload: AdvertOffload | null;
   private handed: Handed | null = null;
   /** The last advert accepted, and its datagram: what a BACKUP may hand to the offload to absorb. */
   private lastRx: { ev: AdvertEvent; datagram: Buffer } | null = null;
 
-  constructor(
-    readonly name: string,
-    private cfg: InstanceConfig,
-    private readonly deps: VrrpElectionDeps,
-  ) {
-    this.now = deps.scheduler.now;
-    this.timer = deps.scheduler.entry((now) => this.apply({ type: 'tick' }, now));
+  constructor(name: string, cfg: InstanceConfig, deps: VrrpElectionDeps) {
+    super(name, cfg, deps, 'adverts');
     this.socket = deps.socket;
     this.offload = deps.offload ?? null;
-    this.source = deps.source;
     this.sendForm = cfg.v3ChecksumAsV2 ? 'no-pseudo' : 'rfc';
-    this.fsmCfg = this.makeFsmConfig();
     this.view = this.makeView();
     this.encoder = this.makeEncoder();
-    this.snap = initialState(this.fsmCfg, this.now());
-  }
-
-  start(fault: string | null): void {
-    this.apply(fault ? { type: 'fault', reason: fault } : { type: 'startup' });
-  }
-
-  setFault(reason: string | null): void {
-    if (reason !== null) this.apply({ type: 'fault', reason });
-    else if (this.snap.state === 'FAULT') this.apply({ type: 'recover' });
-  }
-
-  /**
-   * Tracking moved the effective priority (keepalived vrrp_set_effective_priority): the FSM records
-   * it in every state, and the next advert carries it — apply() takes an offloaded steady state back
-   * first, and arm() hands it over again with an advert template of the new priority.
-   */
-  setPriority(priority: number): void {
-    this.apply({ type: 'setPriority', priority });
-  }
-
-  shutdown(): void {
-    this.apply({ type: 'shutdown' });
-    this.disarm();
-  }
-
-  close(): void {
-    this.reclaim();
-    this.closed = true;
-    this.disarm();
   }
 
   /**
@@ -144,7 +73,7 @@ export class VrrpElection implements Election, DemuxTarget {
    * with a takeover): the provider runner calls this before it acts on a result, so a verify that saw
    * the takeover's VIPs is not mistaken for drift. Cheap when nothing ended.
    */
-  sync(): void {
+  override sync(): void {
     const h = this.handed;
     if (!h || this.closed) return;
     const r = this.offload?.peek(h.key);
@@ -153,97 +82,37 @@ export class VrrpElection implements Election, DemuxTarget {
     this.arm();
   }
 
-  trouble(): string | null {
-    return this.sendFailures >= SEND_FAILURES_TO_FAULT ? `cannot send adverts on ${this.cfg.interface}: ${this.lastSendError ?? 'send failed'}` : null;
-  }
-
   /** The agent reopened the interface's socket (the interface was re-created); call before closing the old ones. */
   setSocket(socket: VrrpSocket, offload: AdvertOffload | null = this.offload): void {
     this.reclaim();
     this.socket = socket;
     this.offload = offload;
-    this.sendFailures = 0;
-    this.lastSendError = null;
+    this.clearSendFailures();
     this.arm();
   }
 
-  /** The interface was renumbered: adverts leave from `source` from the next one on. */
-  setSource(source: string): void {
-    if (source === this.source) return;
-    this.reclaim();
-    this.source = source;
-    this.fsmCfg = this.makeFsmConfig();
-    this.encoder = this.makeEncoder(this.encoder.nextIpId);
+  protected override rebuild(definition: boolean): void {
+    if (definition) this.view = this.makeView();
+    this.encoder = this.makeEncoder(this.encoder.nextIpId); // the IP ids go on
     this.lastRx = null;
-    this.deps.log.warn({ instance: this.name, source }, `advert source is now ${source}`);
-    this.arm();
   }
 
-  /**
-   * Reload in place (config/diff.ts: priority, vips): adverts and the receive checks use the new
-   * definition from the next one on; the state, its timers and the IP ids go on (an offloaded steady
-   * state is taken back and handed over again with the new template). A new base priority reaches
-   * the FSM through setPriority (the tracker's, when the instance tracks).
-   */
-  reconfigure(cfg: InstanceConfig): void {
-    this.reclaim();
-    this.cfg = cfg;
-    this.fsmCfg = this.makeFsmConfig();
-    this.view = this.makeView();
-    this.encoder = this.makeEncoder(this.encoder.nextIpId);
-    this.lastRx = null;
-    this.arm();
-  }
-
-  status(): ElectionStatus {
-    const s = this.snap;
-    const counters = { ...this.counters, dropped: { ...this.counters.dropped } };
+  protected override statusCounters(): ElectionCounters {
+    const counters = super.statusCounters();
     const h = this.handed;
     const live = h ? this.offload?.peek(h.key) : null;
     if (h && live) {
       if (h.kind === 'send') counters.advertsSent += live.count * h.datagrams;
       else counters.advertsReceived += live.count;
     }
-    return {
-      state: s.state,
-      effectivePriority: s.effectivePriority,
-      master: s.state === 'MASTER' ? this.source : s.masterAddress,
-      masterPriority: s.state === 'MASTER' ? s.effectivePriority : s.masterPriority,
-      since: s.since,
-      faultReason: s.faultReason,
-      counters,
-    };
-  }
-
-  /** Sync groups (sync/group.ts): may it take over by its own timer (keepalived vrrp_sync_can_goto_master)? */
-  syncHold(hold: boolean): void {
-    if ((this.snap.syncHold ?? false) !== hold) this.apply({ type: 'syncHold', hold });
-  }
-
-  /** Sync groups: pulled to BACKUP (from MASTER) or MASTER (from BACKUP) with its group (vrrp_sync_backup / _master). */
-  syncPull(to: 'BACKUP' | 'MASTER', reason: string): void {
-    this.apply(to === 'MASTER' ? { type: 'syncMaster', reason } : { type: 'syncBackup', reason });
-  }
-
-  /** Held back and its timer fired: ready to be MASTER. */
-  wantsMaster(): boolean {
-    return this.snap.wantsMaster ?? false;
+    return counters;
   }
 
   /** One datagram the demux routed to us (IP header included). Never throws. */
   receive(h: DatagramHeader, datagram: Buffer): void {
     if (this.closed) return;
     const r = checkAdvert(this.view, h, datagram);
-    if (!r.ok) {
-      this.counters.dropped[r.reason] = (this.counters.dropped[r.reason] ?? 0) + 1;
-      if (this.dropLog.allow(r.reason)) {
-        // A peer configured differently (password, interval, VIP set, version, mode) means two masters:
-        // say so at warn, as keepalived does. Malformed or stray packets stay at debug.
-        const level = MISMATCH_REASONS.has(r.reason) ? 'warn' : 'debug';
-        this.deps.log[level]({ evt: 'drop', instance: this.name, reason: r.reason, detail: r.detail }, `advert dropped: ${r.reason} (${r.detail})`);
-      }
-      return;
-    }
+    if (!r.ok) return this.drop(r.reason, r.detail);
     this.counters.advertsReceived++;
     if (this.cfg.unicast && r.checksumForm === 'mcast-pseudo' && this.sendForm === 'rfc') {
       // keepalived's automatic compatibility with pre-1.3.6 peers: answer in the form they use.
@@ -257,55 +126,11 @@ export class VrrpElection implements Election, DemuxTarget {
     this.lastRx = null;
   }
 
-  // --- the state machine --------------------------------------------------------------------------
-
-  private apply(ev: FsmEvent, now: number = this.now()): void {
-    if (this.closed) return;
-    this.reclaim();
-    const { state, actions } = step(this.fsmCfg, this.snap, ev, now);
-    this.snap = state;
-    for (const a of actions) this.perform(a);
-    this.arm();
-  }
-
-  private perform(a: FsmAction): void {
-    switch (a.type) {
-      case 'send-advert':
-        this.sendAdvert(a.priority);
-        break;
-      case 'transition':
-        this.deps.hooks.transition(a.from, a.to, a.reason);
-        break;
-      case 'hold-vips':
-        this.deps.hooks.hold();
-        break;
-      case 'release-vips':
-        this.deps.hooks.release();
-        break;
-      case 'announce':
-        this.deps.hooks.announce(a.reason);
-        break;
-      case 'want-master':
-        this.deps.onWantMaster?.();
-        break;
-    }
-  }
-
-  /** Sets the scheduler entry to the FSM's deadline, or hands the steady state over (see the header). */
-  private arm(): void {
-    if (this.closed) return;
-    if (this.handed || this.handOver()) return this.disarm();
-    const at = nextDeadline(this.snap);
-    const armed = this.timer.slot >= 0;
-    if (at === null ? !armed : armed && at === this.timer.at) return;
-    this.deps.scheduler.set(this.timer, at);
-  }
-
-  private disarm(): void {
-    if (this.timer.slot >= 0) this.deps.scheduler.set(this.timer, null);
-  }
-
   // --- the offload (see the header) ----------------------------------------------------------------
+
+  protected override offloaded(): boolean {
+    return this.handed !== null || this.handOver();
+  }
 
   /** Hands the FSM's steady state to the offload when it has one; true when it did. */
   private handOver(): boolean {
@@ -341,7 +166,7 @@ export class VrrpElection implements Election, DemuxTarget {
   }
 
   /** Takes the steady state back from the offload and replays what it did (see the header). */
-  private reclaim(): void {
+  protected override reclaim(): void {
     const h = this.handed;
     if (!h) return;
     this.handed = null;
@@ -402,45 +227,17 @@ export class VrrpElection implements Election, DemuxTarget {
    * One advert, every destination. `sentAlready`: its first datagrams were sent by the offload's
    * thread (which gave up at the next one); they take their IP ids but are not sent again.
    */
-  private sendAdvert(priority: number, sentAlready = 0): void {
+  protected override sendAdvert(priority: number, sentAlready = 0): void {
     const out = this.encoder.next(priority);
     this.countSent(sentAlready);
     for (let i = sentAlready; i < out.length; i++) {
       const { dst, datagram } = out[i]!;
-      if (this.socket.send(datagram, dst)) {
-        this.counters.advertsSent++;
-        this.sendFailures = 0;
-      } else this.sendFailed(this.socket.stats.lastError);
+      if (this.socket.send(datagram, dst)) this.countSent(1);
+      else this.sendFailed(this.socket.stats.lastError);
     }
   }
 
-  private sendFailed(error: string | null): void {
-    this.counters.advertSendErrors++;
-    this.lastSendError = error;
-    if (++this.sendFailures === SEND_FAILURES_TO_FAULT) this.deps.onTrouble?.();
-  }
-
-  /** Datagrams the offload's thread sent: as sendAdvert counts a successful send. */
-  private countSent(n: number): void {
-    this.counters.advertsSent += n;
-    if (n > 0) this.sendFailures = 0;
-  }
-
   // --- derived configuration ----------------------------------------------------------------------
-
-  private makeFsmConfig(): FsmConfig {
-    const c = this.cfg;
-    return {
-      version: c.version,
-      priority: c.priority,
-      advertIntervalCs: Math.round(c.advertInterval * 100),
-      preempt: c.preempt,
-      preemptDelayMs: c.preemptDelay * 1000,
-      localAddress: this.source,
-      lowerPrioNoAdvert: c.lowerPrioNoAdvert,
-      advertGrid: true,
-    };
-  }
 
   private authData(): Buffer {
     const c = this.cfg;

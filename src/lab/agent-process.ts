@@ -8,6 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { stringify } from 'yaml';
 import type { Lab, LabNode } from './lab.js';
 import { Watched, type LogEvent, type VrrpState } from './watched.js';
+import { agentRunArgs } from './host-paths.js';
 
 export interface AgentConfig {
   log?: { level: string };
@@ -96,6 +97,6 @@ export function spawnAgent(lab: Lab, nodeName: string, config: AgentConfig, file
   const cli = opts.cli ?? agentCliPath();
   writeFileSync(file, stringify(config), { mode: 0o600 });
   // The pid file next to the config (never the host's /run): `ha-agent reload --pid-file FILE.pid`.
-  const proc = lab.spawn(node.name, [...(opts.wrapper ?? []), ...cliArgv(cli), 'run', '--config', file, '--pid-file', `${file}.pid`], opts.env ? { env: opts.env } : {});
+  const proc = lab.spawn(node.name, [...(opts.wrapper ?? []), ...cliArgv(cli), ...agentRunArgs(file)], opts.env ? { env: opts.env } : {});
   return new AgentHandle(lab, node, file, config, proc, cli);
 }

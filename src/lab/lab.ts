@@ -5,11 +5,14 @@
 // - only 198.51.100.0/24 is ever configured (RFC 5737 TEST-NET-2; the machines here live on 192.0.2.0/24),
 //   and 2001:db8::/32 (RFC 3849) when the lab is created with { ipv6: true };
 // - commands run only inside namespaces this lab created (`ip netns exec <ours> …`), never on the host;
+// - the file system is the host's: an `ha-agent run` must name its pid file in a temp dir, never the
+//   default /run/ha-agent.pid (host-paths.ts; refused before it starts);
 // - every namespace is deleted on destroy(), on process exit and on SIGINT/SIGTERM, and namespaces left
 //   by a dead earlier run are swept by sweepStaleLabs().
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { execFile, run, type ExecOptions, type ExecResult } from '../exec.js';
+import { assertLabRunArgv } from './host-paths.js';
 
 export const LAB_NET = '198.51.100';
 export const LAB_PREFIX_LEN = 24;
@@ -181,7 +184,9 @@ export class Lab {
     return n;
   }
 
-  private nsOf(target: string): string {
+  /** The namespace to run argv in (refusing other namespaces, and an agent that would write host paths: host-paths.ts). */
+  private nsOf(target: string, argv: readonly string[] = []): string {
+    assertLabRunArgv(argv);
     const ns = this.nodes.get(target)?.ns ?? target;
     if (!this.namespaces.includes(ns)) throw new Error(`lab safety: ${target} is not a namespace of this lab; refusing to run there`);
     if (this.destroyed) throw new Error('lab: already destroyed');
@@ -190,17 +195,17 @@ export class Lab {
 
   /** Runs argv inside a node's (or the bridge's) namespace and returns the result, whatever the exit code. */
   exec(target: string, argv: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
-    return execFile(['ip', 'netns', 'exec', this.nsOf(target), ...argv], opts);
+    return execFile(['ip', 'netns', 'exec', this.nsOf(target, argv), ...argv], opts);
   }
 
   /** Like exec, but rejects on a non-zero exit. */
   run(target: string, argv: readonly string[], opts?: ExecOptions): Promise<string> {
-    return run(['ip', 'netns', 'exec', this.nsOf(target), ...argv], opts);
+    return run(['ip', 'netns', 'exec', this.nsOf(target, argv), ...argv], opts);
   }
 
   /** Starts a long-running process inside a namespace; it is killed on destroy(). */
   spawn(target: string, argv: readonly string[], opts: SpawnOptions = {}): ChildProcess {
-    const child = spawn('ip', ['netns', 'exec', this.nsOf(target), ...argv], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    const child = spawn('ip', ['netns', 'exec', this.nsOf(target, argv), ...argv], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
     this.children.add(child);
     child.on('exit', () => this.children.delete(child));
     child.on('error', () => this.children.delete(child));

@@ -5,31 +5,21 @@
 // link-local address (or unicast.source). Received adverts come from the port's demux with their hop
 // limit and destination and pass keepalived's checks (ipv6-validate.ts) before the FSM sees them.
 //
-// IPv4 instances use election/vrrp.ts, whose steady state may run on the native offload thread
+// The FSM snapshot, its scheduler entry and the instance's inputs are shared with IPv4
+// (election/vrrp-base.ts); this file keeps the IPv6 encoder, socket and receive checks. IPv4
+// instances use election/vrrp.ts, whose steady state may run on the native offload thread
 // (vrrp/offload.ts); the offload is IPv4-only, so an IPv6 instance arms the agent's scheduler for
 // every advert and every Master_Down deadline, and the IPv4 hot path is untouched by IPv6.
-import type { Logger } from 'pino';
 import type { InstanceConfig } from '../config/schema.js';
-import { initialState, nextDeadline, step, type FsmAction, type FsmConfig, type FsmEvent, type FsmSnapshot } from './fsm.js';
 import { encodeAdvert6, ipv6Bytes, VRRP6_MCAST_GROUP } from './ipv6.js';
 import { checkAdvert6, compileView6, type CompiledView6, type Demux6Target, type Rx6 } from './ipv6-validate.js';
 import type { Ipv6Port } from './ipv6-port.js';
-import { RateLimitedLog } from '../rate-limited-log.js';
-import type { Scheduler, ScheduledEntry } from '../scheduler.js';
-import type { Election, ElectionCounters, ElectionHooks, ElectionStatus } from '../election/types.js';
+import { VrrpElectionBase, type VrrpElectionBaseDeps } from '../election/vrrp-base.js';
 
-const SEND_FAILURES_TO_FAULT = 3;
-const MISMATCH_REASONS = new Set(['address-mismatch', 'bad-version', 'dst-mode-mismatch', 'unknown-unicast-source']);
-
-export interface Ipv6ElectionDeps {
+export interface Ipv6ElectionDeps extends VrrpElectionBaseDeps {
   port: Ipv6Port;
   /** The advert source: unicast.source, or the interface's link-local address. */
   source: string;
-  hooks: ElectionHooks;
-  log: Logger;
-  scheduler: Scheduler;
-  onTrouble?: () => void;
-  onWantMaster?: () => void;
 }
 
 /** The VRRP messages of one advert, one per destination, for the priority they were last built for. */
@@ -61,193 +51,42 @@ class Advert6Encoder {
   }
 }
 
-export class Ipv6VrrpElection implements Election, Demux6Target {
-  readonly kind = 'vrrp';
-  readonly counters: ElectionCounters = { advertsSent: 0, advertSendErrors: 0, advertsReceived: 0, dropped: {} };
-  private snap: FsmSnapshot;
-  private fsmCfg: FsmConfig;
+export class Ipv6VrrpElection extends VrrpElectionBase implements Demux6Target {
+  protected declare readonly deps: Ipv6ElectionDeps;
   private view: CompiledView6;
   private encoder: Advert6Encoder;
-  private source: string;
-  private readonly timer: ScheduledEntry;
-  private sendFailures = 0;
-  private lastSendError: string | null = null;
-  private closed = false;
-  private readonly now: () => number;
-  private readonly dropLog = new RateLimitedLog(10_000);
 
-  constructor(
-    readonly name: string,
-    private cfg: InstanceConfig,
-    private readonly deps: Ipv6ElectionDeps,
-  ) {
-    this.now = deps.scheduler.now;
-    this.timer = deps.scheduler.entry((now) => this.apply({ type: 'tick' }, now));
-    this.source = deps.source;
-    this.fsmCfg = this.makeFsmConfig();
+  constructor(name: string, cfg: InstanceConfig, deps: Ipv6ElectionDeps) {
+    super(name, cfg, deps, 'IPv6 adverts');
     this.view = this.makeView();
     this.encoder = this.makeEncoder();
-    this.snap = initialState(this.fsmCfg, this.now());
-  }
-
-  /** A hitless reload's in-place change (priority, VIP list; src/reload/): state and timers kept. */
-  reconfigure(cfg: InstanceConfig): void {
-    this.cfg = cfg;
-    this.fsmCfg = this.makeFsmConfig();
-    this.view = this.makeView();
-    this.encoder = this.makeEncoder();
-    this.arm();
-  }
-
-  start(fault: string | null): void {
-    this.apply(fault ? { type: 'fault', reason: fault } : { type: 'startup' });
-  }
-
-  setFault(reason: string | null): void {
-    if (reason !== null) this.apply({ type: 'fault', reason });
-    else if (this.snap.state === 'FAULT') this.apply({ type: 'recover' });
-  }
-
-  setPriority(priority: number): void {
-    this.apply({ type: 'setPriority', priority });
-  }
-
-  shutdown(): void {
-    this.apply({ type: 'shutdown' });
-    this.disarm();
-  }
-
-  close(): void {
-    this.closed = true;
-    this.disarm();
-  }
-
-  /** Nothing runs elsewhere (no offload for IPv6): nothing to catch up with. */
-  sync(): void {}
-
-  trouble(): string | null {
-    return this.sendFailures >= SEND_FAILURES_TO_FAULT ? `cannot send IPv6 adverts on ${this.cfg.interface}: ${this.lastSendError ?? 'send failed'}` : null;
   }
 
   /** The port reopened its socket: sends may work again. */
   socketReopened(): void {
-    this.sendFailures = 0;
-    this.lastSendError = null;
-  }
-
-  /** The interface's link-local address changed (or unicast.source came back): adverts leave from `source`. */
-  setSource(source: string): void {
-    if (source === this.source) return;
-    this.source = source;
-    this.fsmCfg = this.makeFsmConfig();
-    this.encoder = this.makeEncoder();
-    this.deps.log.warn({ instance: this.name, source }, `advert source is now ${source}`);
-  }
-
-  status(): ElectionStatus {
-    const s = this.snap;
-    return {
-      state: s.state,
-      effectivePriority: s.effectivePriority,
-      master: s.state === 'MASTER' ? this.source : s.masterAddress,
-      masterPriority: s.state === 'MASTER' ? s.effectivePriority : s.masterPriority,
-      since: s.since,
-      faultReason: s.faultReason,
-      counters: { ...this.counters, dropped: { ...this.counters.dropped } },
-    };
-  }
-
-  syncHold(hold: boolean): void {
-    if ((this.snap.syncHold ?? false) !== hold) this.apply({ type: 'syncHold', hold });
-  }
-
-  syncPull(to: 'BACKUP' | 'MASTER', reason: string): void {
-    this.apply(to === 'MASTER' ? { type: 'syncMaster', reason } : { type: 'syncBackup', reason });
-  }
-
-  wantsMaster(): boolean {
-    return this.snap.wantsMaster ?? false;
+    this.clearSendFailures();
   }
 
   /** One datagram the port's demux routed here. Never throws. */
   receive(rx: Rx6): void {
     if (this.closed) return;
     const r = checkAdvert6(this.view, rx);
-    if (!r.ok) {
-      this.counters.dropped[r.reason] = (this.counters.dropped[r.reason] ?? 0) + 1;
-      if (this.dropLog.allow(r.reason)) {
-        const level = MISMATCH_REASONS.has(r.reason) ? 'warn' : 'debug';
-        this.deps.log[level]({ evt: 'drop', instance: this.name, reason: r.reason, detail: r.detail }, `advert dropped: ${r.reason} (${r.detail})`);
-      }
-      return;
-    }
+    if (!r.ok) return this.drop(r.reason, r.detail);
     this.counters.advertsReceived++;
     this.apply({ type: 'advert', src: r.src, priority: r.priority, advertIntervalCs: r.advertIntervalCs });
   }
 
-  private apply(ev: FsmEvent, now: number = this.now()): void {
-    if (this.closed) return;
-    const { state, actions } = step(this.fsmCfg, this.snap, ev, now);
-    this.snap = state;
-    for (const a of actions) this.perform(a);
-    this.arm();
+  protected override rebuild(definition: boolean): void {
+    if (definition) this.view = this.makeView();
+    this.encoder = this.makeEncoder();
   }
 
-  private perform(a: FsmAction): void {
-    switch (a.type) {
-      case 'send-advert':
-        return this.sendAdvert(a.priority);
-      case 'transition':
-        return this.deps.hooks.transition(a.from, a.to, a.reason);
-      case 'hold-vips':
-        return this.deps.hooks.hold();
-      case 'release-vips':
-        return this.deps.hooks.release();
-      case 'announce':
-        return this.deps.hooks.announce(a.reason);
-      case 'want-master':
-        return this.deps.onWantMaster?.();
-    }
-  }
-
-  private arm(): void {
-    if (this.closed) return;
-    const at = nextDeadline(this.snap);
-    const armed = this.timer.slot >= 0;
-    if (at === null ? !armed : armed && at === this.timer.at) return;
-    this.deps.scheduler.set(this.timer, at);
-  }
-
-  private disarm(): void {
-    if (this.timer.slot >= 0) this.deps.scheduler.set(this.timer, null);
-  }
-
-  private sendAdvert(priority: number): void {
+  protected override sendAdvert(priority: number): void {
     const socket = this.deps.port.socket;
     for (const { dst, msg } of this.encoder.next(priority)) {
-      if (socket.send(msg, dst, this.encoder.source)) {
-        this.counters.advertsSent++;
-        this.sendFailures = 0;
-      } else {
-        this.counters.advertSendErrors++;
-        this.lastSendError = socket.stats.lastError;
-        if (++this.sendFailures === SEND_FAILURES_TO_FAULT) this.deps.onTrouble?.();
-      }
+      if (socket.send(msg, dst, this.encoder.source)) this.countSent(1);
+      else this.sendFailed(socket.stats.lastError);
     }
-  }
-
-  private makeFsmConfig(): FsmConfig {
-    const c = this.cfg;
-    return {
-      version: 3,
-      priority: c.priority,
-      advertIntervalCs: Math.round(c.advertInterval * 100),
-      preempt: c.preempt,
-      preemptDelayMs: c.preemptDelay * 1000,
-      localAddress: this.source,
-      lowerPrioNoAdvert: c.lowerPrioNoAdvert,
-      advertGrid: true,
-    };
   }
 
   private makeView(): CompiledView6 {

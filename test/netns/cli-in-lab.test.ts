@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
-import { agentCli, agentConfig, labDir, requireRoot, settle, startAgent, vipHolder, withLab } from './harness.js';
+import { agentCli, agentConfig, agentRunArgs, labDir, requireRoot, settle, startAgent, vipHolder, withLab } from './harness.js';
 import type { Lab } from '../../src/lab/lab.js';
 
 const VIP = '198.51.100.100/24';
@@ -52,7 +52,7 @@ test('run on a missing interface: exit 1 with a one-line error naming the interf
     const cfg = agentConfig({ version: 3, vrid: 51, priority: 150, advertInterval: 1, vips: [VIP] });
     (cfg.instances.VI_1 as Record<string, unknown>).interface = 'eth9';
     const file = writeConfig(lab, 'eth9.yaml', cfg);
-    const r = await lab.exec('ha1', [process.execPath, agentCli(), 'run', '--config', file], { timeoutMs: 30_000 });
+    const r = await lab.exec('ha1', [process.execPath, agentCli(), ...agentRunArgs(file)], { timeoutMs: 30_000 });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /interface eth9 not found — fix: .*eth0/);
   });
@@ -63,7 +63,7 @@ test('run without CAP_NET_RAW: exit 1 and the fix', { timeout: 60_000 }, async (
   await withLab([{ name: 'ha1', octet: 1 }], async (lab) => {
     const file = writeConfig(lab, 'ok.yaml', agentConfig({ version: 3, vrid: 51, priority: 150, advertInterval: 1, vips: [VIP] }));
     const drop = ['setpriv', '--inh-caps=-net_raw', '--bounding-set=-net_raw', '--'];
-    const r = await lab.exec('ha1', [...drop, process.execPath, agentCli(), 'run', '--config', file], { timeoutMs: 30_000 });
+    const r = await lab.exec('ha1', [...drop, process.execPath, agentCli(), ...agentRunArgs(file)], { timeoutMs: 30_000 });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /missing capability CAP_NET_RAW \(the VRRP raw socket and gratuitous ARP\) — grant it: systemd unit AmbientCapabilities=/);
   });

@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import type { Lab } from '../../src/lab/lab.js';
 import { EXIT_SOFTWARE } from '../../src/commands/run.js';
-import { AgentHandle, adoptProcess, agentCli, agentConfig, eventually, labDir, requireRoot, sleep, vipHolder, withLab, type AgentConfig } from './harness.js';
+import { AgentHandle, adoptProcess, agentCli, agentConfig, agentRunArgs, eventually, labDir, requireRoot, sleep, vipHolder, withLab, type AgentConfig } from './harness.js';
 import { decodeVrrp, startCapture } from './capture.js';
 import { fullPipe, jsonLines } from '../support/full-pipe.js';
 
@@ -37,7 +37,7 @@ for (const mode of ['throw', 'reject'] as const) {
     await withLab(NODES, async (lab) => {
       const cfg = config(1);
       const file = writeConfig(lab, cfg, `agent-${mode}.yaml`);
-      const proc = lab.spawn('ha1', [process.execPath, '--import', preload, agentCli(), 'run', '--config', file], {
+      const proc = lab.spawn('ha1', [process.execPath, '--import', preload, agentCli(), ...agentRunArgs(file)], {
         env: { ...process.env, FAIL_MODE: mode },
       });
       const agent = new AgentHandle(lab, lab.node('ha1'), file, cfg, proc);
@@ -76,7 +76,7 @@ test('stdout is a full pipe nobody reads: adverts keep leaving at 0.1 s, the log
       const file = writeConfig(lab, cfg, 'agent-stalled.yaml');
       const cap = await startCapture(lab, { filter: 'ip proto 112' });
       // stdout: the full pipe; stderr is read (the agent writes nothing there unless it breaks).
-      const proc = lab.spawn('ha1', [process.execPath, agentCli(), 'run', '--config', file], { stdio: ['ignore', pipe.writeFd, 'pipe'] });
+      const proc = lab.spawn('ha1', [process.execPath, agentCli(), ...agentRunArgs(file)], { stdio: ['ignore', pipe.writeFd, 'pipe'] });
       let stderr = '';
       proc.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
       let exited: string | null = null;

@@ -12,8 +12,9 @@ import type { TestContext } from 'node:test';
 import { Lab, sweepStaleLabs, type LabNodeSpec, type LabOptions } from '../../src/lab/lab.js';
 import { Watched, fmtExit, type VrrpState } from '../../src/lab/watched.js';
 import { AgentHandle, spawnAgent, type AgentConfig } from '../../src/lab/agent-process.js';
+import { agentRunArgs } from '../../src/lab/host-paths.js';
 
-export { Watched, AgentHandle };
+export { Watched, AgentHandle, agentRunArgs };
 export type { VrrpState, AgentConfig };
 export type { LogEvent, ExitInfo } from '../../src/lab/watched.js';
 export type { InstanceStatus } from '../../src/lab/agent-process.js';
@@ -168,6 +169,9 @@ export function startAgent(lab: Lab, nodeName: string, config: AgentConfig, wrap
   const file = join(ctx.dir, `agent-${nodeName}-${ctx.procs.length}.yaml`);
   const h = spawnAgent(lab, nodeName, config, file, { cli: agentCli(), ...(wrapper ? { wrapper } : {}), ...(env ? { env } : {}) });
   ctx.procs.push(h);
+  // No test writes host paths: the agent's pid file is in this lab's temp dir (src/lab/host-paths.ts).
+  const pidFile = h.proc.spawnargs[h.proc.spawnargs.indexOf('--pid-file') + 1];
+  if (pidFile !== `${file}.pid` || !pidFile.startsWith(`${ctx.dir}/`)) throw new Error(`harness: the agent's --pid-file is ${pidFile}, not in the lab's dir ${ctx.dir}`);
   return h;
 }
 

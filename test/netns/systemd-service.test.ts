@@ -8,13 +8,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Lab } from '../../src/lab/lab.js';
 import { AgentHandle, type AgentConfig } from '../../src/lab/agent-process.js';
-import { adoptProcess, agentCli, agentConfig, addrOf, requireRoot, waitVipHolders, withLab, Watched } from './harness.js';
+import { adoptProcess, agentCli, agentConfig, agentRunArgs, addrOf, requireRoot, waitVipHolders, withLab, Watched } from './harness.js';
 import { startKeepalived } from './keepalived.js';
 import { decodeArp, startCapture } from './capture.js';
 import { NotifyListener } from '../support/notify-listener.js';
@@ -47,18 +47,19 @@ function cliForNobody(t: { after: (fn: () => void) => void }): string {
   return join(copy, 'dist', 'src', 'cli.js');
 }
 
-/** A world-readable config file (the agent runs as nobody). */
+/** A world-readable config file (the agent runs as nobody), in a dir nobody owns: its pid file goes next to it. */
 function writeConfig(t: { after: (fn: () => void) => void }, config: AgentConfig): string {
   const dir = mkdtempSync(join(tmpdir(), 'ha-systemd-cfg-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   chmodSync(dir, 0o755);
+  chownSync(dir, NOBODY, NOBODY);
   const file = join(dir, 'config.yaml');
   writeFileSync(file, stringify(config), { mode: 0o644 });
   return file;
 }
 
 function spawnRun(lab: Lab, node: string, cli: string, file: string, config: AgentConfig, wrapper: string[], env: NodeJS.ProcessEnv): AgentHandle {
-  const proc = lab.spawn(node, [...wrapper, process.execPath, cli, 'run', '--config', file], { env: { PATH: process.env.PATH, ...env } });
+  const proc = lab.spawn(node, [...wrapper, process.execPath, cli, ...agentRunArgs(file)], { env: { PATH: process.env.PATH, ...env } });
   const h = new AgentHandle(lab, lab.node(node), file, config, proc, cli);
   adoptProcess(lab, h);
   return h;
@@ -134,7 +135,7 @@ test('faults: a missing capability is one line naming it and the fix; the status
   await withLab([{ name: 'ha1', octet: 1 }], async (lab) => {
     const config = agentConfig({ ...params, priority: 150 });
     const file = writeConfig(t, config);
-    const run = (wrapper: string[], env: NodeJS.ProcessEnv = {}) => lab.exec('ha1', [...wrapper, process.execPath, cli, 'run', '--config', file], { timeoutMs: 20_000, env: { PATH: process.env.PATH, ...env } });
+    const run = (wrapper: string[], env: NodeJS.ProcessEnv = {}) => lab.exec('ha1', [...wrapper, process.execPath, cli, ...agentRunArgs(file)], { timeoutMs: 20_000, env: { PATH: process.env.PATH, ...env } });
 
     // Without CAP_NET_RAW nothing works: exit 1 with one line.
     const noRaw = await run(asNobody(',+net_admin'));
