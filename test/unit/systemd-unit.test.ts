@@ -97,6 +97,9 @@ test('deploy/systemd/ha-agent.service: notify, watchdog, reload, restart, a non-
   };
   assert.equal(one('Type'), 'notify');
   assert.equal(one('ExecReload'), '/bin/kill -HUP $MAINPID');
+  // The non-root user cannot write /run/ha-agent.pid (the default): the pid file goes in the RuntimeDirectory.
+  const pidFile = /--pid-file (\S+)/.exec(one('ExecStart'))?.[1];
+  assert.equal(pidFile, `/run/${one('RuntimeDirectory')}/ha-agent.pid`, 'ExecStart names a pid file inside RuntimeDirectory');
   assert.match(one('WatchdogSec'), /^\d+s$/);
   assert.equal(one('Restart'), 'on-failure');
   assert.notEqual(one('User'), 'root');
