@@ -42,7 +42,10 @@ export function startBenchHog(
     const stallMs = /^stall(?::(\d+))?$/.exec(w);
     if (stallMs) {
       const ms = stallMs[1] ? Number(stallMs[1]) : STALL_DEFAULT_MS;
-      const onSignal = () => stall(ms);
+      const onSignal = () => {
+        log?.warn({ env: BENCH_HOG_ENV, hog: 'stall', ms }, `${BENCH_HOG_ENV}: stalling the event loop for ${ms} ms`);
+        stall(ms);
+      };
       signals.on(STALL_SIGNAL, onSignal);
       handlers.push(onSignal);
     } else if (w === 'cpu') {

@@ -6,10 +6,13 @@
 // log timestamps all follow the file at run time. VRRP timers are monotonic, so nothing may happen:
 // no transition, and the master's advert gaps stay within normal.
 import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { sleep } from '../../test/netns/harness.js';
-import { faketimeFile, V2_1S, type Observation, type Scenario } from './lab.js';
+import { V2_1S, type Observation, type Scenario } from './lab.js';
 
 export const FAKETIME_LIB = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
+/** The lab's faketime timestamp file (both daemons of a lab read the same one). */
+const faketimeFile = (dir: string): string => join(dir, 'faketime');
 const STEPS: [offset: string, holdMs: number][] = [
   ['+1h', 8000],
   ['-1h', 8000],

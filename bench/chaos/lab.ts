@@ -10,7 +10,6 @@
 // ends (the action's own trailing wait included). The result holds the raw events (adverts, VIP
 // adds/deletes, daemon transitions) and the timelines of bench/chaos/timeline.ts over [t0, t1].
 // Nothing here asserts: a failure is recorded in `error` and the other runs go on.
-import { join } from 'node:path';
 import type { Lab } from '../../src/lab/lab.js';
 import { labDir, settle, sleep, withLab, Watched, type LogEvent, type VrrpParams } from '../../test/netns/harness.js';
 import { KeepalivedHandle } from '../../test/netns/keepalived.js';
@@ -228,9 +227,6 @@ export function transitionsText(o: Observation, node: string, max = 6): string {
   const shown = ts.slice(0, max).map((t) => `${((t.at - o.t0) / 1000).toFixed(1)}s ${t.to}`);
   return shown.join(', ') + (ts.length > max ? `, … (${ts.length} in all)` : '');
 }
-
-/** A faketime timestamp file in `dir` (see bench/chaos/clock.ts). */
-export const faketimeFile = (dir: string): string => join(dir, 'faketime');
 
 // ---------------------------------------------------------------------------------------------
 // What a scenario file exports

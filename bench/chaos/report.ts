@@ -13,6 +13,8 @@ export type ImplRun =
       /** Holders on the wire and on an interface, formatTimeline() text from the action's start. */
       wireTimeline: string;
       vipTimeline: string;
+      /** Each node's own state changes as its daemon logged them (transitionsText()). */
+      daemons: { a: string; b: string };
       /** Seconds from the action's start of each mark (heal, stop, …). */
       marks: Record<string, number[]>;
     }
@@ -57,7 +59,8 @@ const HOW =
   'A holder **on the wire** is a node whose adverts (priority > 0) a capture on the lab bridge sees: from the first advert of a run until one advert interval after its last (when the next was due), cut short by the other node\'s next advert (a handover) or by its own priority-0 advert; a run breaks at a gap above 2 × the advert interval, so a zero-holder span on the wire is a silence longer than normal, minus one interval. ' +
   'A holder **on an interface** has the VIP configured (`ip -ts monitor address` in each node). ' +
   'Faults are injected on the receivers\' input (nftables), so the capture still sees what each node sent. ' +
-  'Timelines: seconds from the start of the fault sequence, the holders, and (in parentheses) the length of dual- and zero-holder stretches; stretches under 50 ms with one holder are left out.';
+  'Timelines: seconds from the start of the fault sequence, the holders, and (in parentheses) the length of dual- and zero-holder stretches; stretches under 50 ms with one holder are left out. ' +
+  'Under them, A\'s and B\'s own state changes as each daemon logged them.';
 
 /** results/<dir>/README.md */
 export function renderChaosReport(r: ChaosResults): string {
@@ -86,6 +89,7 @@ export function renderChaosReport(r: ChaosResults): string {
         continue;
       }
       out.push(`${impl.padEnd(10)} VIP   ${run.vipTimeline}`, `${''.padEnd(10)} wire  ${run.wireTimeline}`);
+      if (run.daemons) out.push(`${''.padEnd(10)} A     ${run.daemons.a}`, `${''.padEnd(10)} B     ${run.daemons.b}`);
     }
     out.push('```', '');
   }

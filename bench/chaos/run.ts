@@ -13,7 +13,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { hostInfo, loadavg } from '../host.js';
-import { IMPLS, observe, timelines, type Impl, type RunResult, type Scenario, type Variant } from './lab.js';
+import { IMPLS, observe, timelines, transitionsText, type Impl, type RunResult, type Scenario, type Variant } from './lab.js';
 import { renderChaosReport, summaryLines, updateChaosReadme, type ChaosResults, type ImplRun, type ScenarioRun } from './report.js';
 import { partition } from './partition.js';
 import { loss } from './loss.js';
@@ -68,7 +68,7 @@ function implRun(v: Variant, r: RunResult): ImplRun {
   const marks = Object.fromEntries(Object.entries(o.marks).map(([k, ts]) => [k, ts.map((t) => Math.round((t - o.t0) / 100) / 10)]));
   try {
     const t = timelines(o);
-    return { ok: true, figure: v.figure(o), wireTimeline: t.wire, vipTimeline: t.vip, marks };
+    return { ok: true, figure: v.figure(o), wireTimeline: t.wire, vipTimeline: t.vip, daemons: { a: transitionsText(o, 'a', 30), b: transitionsText(o, 'b', 30) }, marks };
   } catch (e) {
     return { ok: false, error: `figure: ${(e as Error).message}` };
   }

@@ -196,13 +196,15 @@ describe('bench hog (HA_AGENT_BENCH_HOG)', () => {
   it('stall: each SIGUSR2 stalls once for 500 ms (or stall:<ms>), no timer; stop removes the handler', () => {
     const f = fakeClock();
     const s = fakeSignals();
-    const stop = startBenchHog('stall', undefined, f.clock, s.target, s.stall);
+    const warned: unknown[] = [];
+    const stop = startBenchHog('stall', { warn: ((o: unknown) => warned.push(o)) as never }, f.clock, s.target, s.stall);
     assert.deepEqual(f.periods, []);
     assert.deepEqual(s.stalls, [], 'nothing until the signal');
     s.fire('SIGUSR2');
     s.fire('SIGUSR1');
     s.fire('SIGUSR2');
     assert.deepEqual(s.stalls, [500, 500]);
+    assert.equal(warned.filter((w) => (w as { ms?: number }).ms === 500).length, 2, 'each stall is logged');
     stop();
     assert.equal(s.count(), 0);
     s.fire('SIGUSR2');

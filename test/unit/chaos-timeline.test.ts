@@ -180,7 +180,7 @@ describe('chaos report', () => {
         how: 'how it is measured',
         seconds: 30,
         runs: {
-          ours: { ok: true, figure: { text: 'both hold after heal 400 ms', metrics: {} }, wireTimeline: '0.0s A', vipTimeline: '0.0s A | 4.0s A+B (6.4s) | 10.4s A', marks: { heal: [10] } },
+          ours: { ok: true, figure: { text: 'both hold after heal 400 ms', metrics: {} }, wireTimeline: '0.0s A', vipTimeline: '0.0s A | 4.0s A+B (6.4s) | 10.4s A', daemons: { a: 'none', b: '4.0s MASTER, 10.4s BACKUP' }, marks: { heal: [10] } },
           keepalived: { ok: false, error: 'boom' },
         },
       },
@@ -195,6 +195,7 @@ describe('chaos report', () => {
     const md = renderChaosReport(r);
     assert.match(md, /load average 1\.00 1\.00 1\.00 at the start and 2\.00 1\.50 1\.20 at the end/);
     assert.match(md, /\| partition\+heal ×2 \| both hold after heal 400 ms \| failed: boom \|/);
+    assert.match(md, /B {5}4\.0s MASTER, 10\.4s BACKUP/);
   });
 
   it('puts its README section right after the Benchmarks section, and replaces it in place next time', () => {
