@@ -81,6 +81,8 @@ export interface Observation {
   t0: number;
   t1: number;
   marks: Record<string, number[]>;
+  /** Each node's address (the `src` of its adverts). */
+  ips: { a: string; b: string };
   adverts: AdvertEvent[];
   addresses: AddressEvent[];
   /** Daemon-reported transitions in [t0, t1]. */
@@ -202,7 +204,7 @@ async function observeIn(lab: Lab, impl: Impl, spec: RunSpec): Promise<Observati
     bTakeovers: runsOf(wireIv, 'b', t0).length,
     aMaxGapMs: maxAdvertGap(adverts, lab.node('a').ip, t0, t1),
   };
-  return { impl, mode: spec.mode, t0, t1, marks, adverts, addresses, transitions: daemonTransitions, wire, vip, common };
+  return { impl, mode: spec.mode, t0, t1, marks, ips: { a: lab.node('a').ip, b: lab.node('b').ip }, adverts, addresses, transitions: daemonTransitions, wire, vip, common };
 }
 
 // ---------------------------------------------------------------------------------------------
