@@ -4,6 +4,7 @@ import type { FailoverResult, FailoverSample } from './failover.js';
 import type { RunResult as CostRun } from './cost.js';
 import type { JitterResult } from './jitter.js';
 import { stats, type Summary } from './stats.js';
+import type { HostInfo } from './host.js';
 
 /** One part's output, or why it is missing. */
 export type Part<T> = { ok: true; data: T; seconds: number } | { ok: false; error: string; seconds: number };
@@ -49,7 +50,7 @@ export interface BenchResults {
   startedAt: string;
   finishedAt: string;
   quick: boolean;
-  host: { cpus: number; loadavgStart: string; loadavgEnd: string; node: string; kernel: string; keepalived: string };
+  host: HostInfo;
   failover?: Part<FailoverData>;
   cost?: Part<CostData>;
   jitter?: Part<JitterData>;
@@ -270,9 +271,18 @@ export function updateReadme(readme: string, r: BenchResults, dir: string): stri
     .replace(/^# Benchmarks .*\n/, '')
     .replace('[results.json](results.json)', `[results.json](${dir}/results.json)`)
     .replace(/^## /gm, '### ');
-  const section = [README_START, '', `Latest: **${r.date}**${r.quick ? ' (quick run: few runs, short windows — indicative only)' : ''}, from \`npm run bench${r.quick ? ' -- --quick' : ''}\`; full report in [${dir}](${dir}/README.md).`, '', body.trim(), '', README_END].join('\n');
-  const a = readme.indexOf(README_START);
-  const b = readme.indexOf(README_END);
-  if (a >= 0 && b > a) return readme.slice(0, a) + section + readme.slice(b + README_END.length);
-  return `${readme.trimEnd()}\n\n## Benchmarks\n\n${section}\n`;
+  const section = [`Latest: **${r.date}**${r.quick ? ' (quick run: few runs, short windows — indicative only)' : ''}, from \`npm run bench${r.quick ? ' -- --quick' : ''}\`; full report in [${dir}](${dir}/README.md).`, '', body.trim()].join('\n');
+  return replaceSection(readme, README_START, README_END, section, (text, block) => `${text.trimEnd()}\n\n## Benchmarks\n\n${block}\n`);
+}
+
+/**
+ * Puts `body` between the `start` and `end` marker lines of a README: replaces what is between them,
+ * or, when the markers are missing, hands the whole marked block to `otherwise` to place it.
+ */
+export function replaceSection(readme: string, start: string, end: string, body: string, otherwise: (readme: string, block: string) => string): string {
+  const block = [start, '', body.trim(), '', end].join('\n');
+  const a = readme.indexOf(start);
+  const b = readme.indexOf(end);
+  if (a >= 0 && b > a) return readme.slice(0, a) + block + readme.slice(b + end.length);
+  return otherwise(readme, block);
 }

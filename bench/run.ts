@@ -16,9 +16,8 @@
 // [-- --no-readme]`; `--render DIR` redoes the report, the charts and the README from DIR/results.json.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
 import { join, relative } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { hostInfo, loadavg } from './host.js';
 import { chartSpecs, renderPng } from './charts.js';
 import { renderReport, updateReadme, type BenchResults, type Part } from './report.js';
 
@@ -96,13 +95,6 @@ function runPart<T>(script: string, args: string[]): Promise<Part<T>> {
 
 const COST_SCENARIOS = ['1@1', '1@0.1', '16@1', '16@0.1', '64@1', '64@0.1', '200@1', '200@0.1'];
 
-function keepalivedVersion(): string {
-  const r = spawnSync('keepalived', ['--version'], { encoding: 'utf8' });
-  return /Keepalived v(\S+)/.exec(`${r.stdout ?? ''}${r.stderr ?? ''}`)?.[1] ?? 'unknown';
-}
-
-const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-
 /** results/<dir>/README.md, the charts, and (unless told not to) the README's section. */
 async function writeOutputs(r: BenchResults, dir: string, readme: boolean): Promise<void> {
   writeFileSync(join(dir, 'README.md'), renderReport(r) + '\n');
@@ -150,7 +142,7 @@ async function main(): Promise<void> {
     startedAt: started.toISOString(),
     finishedAt: '',
     quick: o.quick,
-    host: { cpus: cpus().length, loadavgStart: loadavg(), loadavgEnd: '', node: process.version, kernel: release(), keepalived: keepalivedVersion() },
+    host: hostInfo(),
   };
   const q = o.quick;
   const save = () => writeFileSync(join(dir, 'results.json'), JSON.stringify(r, null, 1) + '\n');

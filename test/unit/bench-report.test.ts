@@ -168,11 +168,51 @@ describe('bench hog (HA_AGENT_BENCH_HOG)', () => {
     return { clock, live, periods };
   }
 
-  it('starts nothing when unset or empty', () => {
+  /** A fake process for the stall handler: handlers by signal, and the stalls it asked for. */
+  function fakeSignals() {
+    const handlers = new Map<string, Set<() => void>>();
+    const stalls: number[] = [];
+    const target = {
+      on: (sig: string, fn: () => void) => handlers.set(sig, (handlers.get(sig) ?? new Set()).add(fn)),
+      off: (sig: string, fn: () => void) => handlers.get(sig)?.delete(fn),
+    };
+    const fire = (sig: string) => [...(handlers.get(sig) ?? [])].forEach((fn) => fn());
+    const count = () => [...handlers.values()].reduce((n, s) => n + s.size, 0);
+    return { target, stalls, fire, count, stall: (ms: number) => stalls.push(ms) };
+  }
+
+  it('starts nothing and installs no signal handler when unset or empty', () => {
     const f = fakeClock();
-    startBenchHog(undefined, undefined, f.clock)();
-    startBenchHog(' ', undefined, f.clock)();
+    const s = fakeSignals();
+    startBenchHog(undefined, undefined, f.clock, s.target, s.stall)();
+    startBenchHog(' ', undefined, f.clock, s.target, s.stall);
+    startBenchHog('cpu', undefined, fakeClock().clock, s.target, s.stall);
     assert.deepEqual(f.periods, []);
+    assert.equal(s.count(), 0);
+    s.fire('SIGUSR2');
+    assert.deepEqual(s.stalls, []);
+  });
+
+  it('stall: each SIGUSR2 stalls once for 500 ms (or stall:<ms>), no timer; stop removes the handler', () => {
+    const f = fakeClock();
+    const s = fakeSignals();
+    const warned: unknown[] = [];
+    const stop = startBenchHog('stall', { warn: ((o: unknown) => warned.push(o)) as never }, f.clock, s.target, s.stall);
+    assert.deepEqual(f.periods, []);
+    assert.deepEqual(s.stalls, [], 'nothing until the signal');
+    s.fire('SIGUSR2');
+    s.fire('SIGUSR1');
+    s.fire('SIGUSR2');
+    assert.deepEqual(s.stalls, [500, 500]);
+    assert.equal(warned.filter((w) => (w as { ms?: number }).ms === 500).length, 2, 'each stall is logged');
+    stop();
+    assert.equal(s.count(), 0);
+    s.fire('SIGUSR2');
+    assert.deepEqual(s.stalls, [500, 500]);
+    const stop2 = startBenchHog('stall:120', undefined, f.clock, s.target, s.stall);
+    s.fire('SIGUSR2');
+    assert.deepEqual(s.stalls, [500, 500, 120]);
+    stop2();
   });
 
   it('starts one timer per known load, warns about unknown words, and stops them all', () => {
