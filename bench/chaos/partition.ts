@@ -1,9 +1,9 @@
 // Chaos scenario 1: partition, then heal, repeated. VRRP is dropped on both nodes' input (nft.ts) for
 // 6 s — long enough for b to take over (3 × 1 s + Skew_Time) — then healed, and 6 s pass before the
 // next cycle. Figure: how long both nodes held the VIP after each heal (from the heal to b deleting
-// the VIP; target ≤ one advert interval), and the same on the wire (both advertising). In the lab our
-// two nodes advertise in phase (one host, one monotonic clock, advertGrid), which makes our figure
-// the master's next advert rather than the earlier of the two nodes' (see `how`).
+// the VIP; target ≤ one advert interval), and the same on the wire (both advertising). Each agent
+// draws its advert grid's phase at random (fsm.ts advertGridPhaseMs), so two agents started together
+// are out of phase, as two machines are (see `how`).
 import { sleep } from '../../test/netns/harness.js';
 import { applyFault, heal } from './nft.js';
 import { V2_1S, type Observation, type Scenario } from './lab.js';
@@ -23,7 +23,7 @@ export const partition: Scenario = {
   how:
     `VRRPv2 at 1 s. VRRP dropped on both nodes' input (nftables) for ${PARTITION_MS / 1000} s, then healed, then ${HEALED_MS / 1000} s healed; repeated. ` +
     'Figure: per heal, how long both held the VIP afterwards (heal → the backup deleting the VIP, `ip monitor address`), median and max; "wire": how long both kept advertising after the heal. Target ≤ one advert interval. ' +
-    'Both implementations end the split at the first advert either side receives (the master answers a lower-priority advert at once). Our two nodes share the lab host\'s monotonic clock, so their advert grids (advertGrid, src/election/vrrp.ts) are in phase and the split ends at the master\'s next grid point (uniform over one interval, median ≈ 500 ms); keepalived\'s two nodes are out of phase and the earlier of two adverts ends it (median ≈ 330 ms). On separate machines the grids are not in phase.',
+    'Both implementations end the split at the first advert either side receives (the master answers a lower-priority advert at once). So the split lasts until the earlier of the two nodes\' next adverts: with independent phases, about a third of an interval on average. Our adverts sit on a grid of the interval whose phase each agent draws at random (src/vrrp/fsm.ts advertGridPhaseMs); before it did, two agents started together advertised in phase and the split lasted until their common next advert (about half an interval on average).',
   variants: (quick) => [
     {
       label: `partition+heal ×${quick ? 2 : 5}`,

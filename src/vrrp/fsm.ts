@@ -26,6 +26,13 @@ export interface FsmConfig {
    * the same interval advertises in the same wake-up (scheduler.ts). Default false (RFC-literal).
    */
   advertGrid?: boolean;
+  /**
+   * With advertGrid: the grid's offset, ms (the grid is phase + k × interval). The agent draws one at
+   * random per process, so two nodes started at the same moment are not in phase the way their
+   * clocks' origins would put them (in phase, a split brain heals only at their common next advert,
+   * not at the earlier of two: bench/chaos partition). Default 0.
+   */
+  advertGridPhaseMs?: number;
 }
 
 export interface FsmSnapshot {
@@ -400,8 +407,9 @@ function downInterval(cfg: FsmConfig, priority: number, intervalCs: number): num
 function nextAdverAt(cfg: FsmConfig, now: number): number {
   const interval = csToMs(cfg.advertIntervalCs);
   if (!cfg.advertGrid) return now + interval;
-  // The first multiple of the interval at least half an interval away: 0.5–1.5 intervals from now.
-  return (Math.floor((now + interval / 2) / interval) + 1) * interval;
+  // The first grid point at least half an interval away: 0.5–1.5 intervals from now.
+  const phase = cfg.advertGridPhaseMs ?? 0;
+  return phase + (Math.floor((now - phase + interval / 2) / interval) + 1) * interval;
 }
 
 function sendAdvert(priority: number): FsmAction {

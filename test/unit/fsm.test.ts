@@ -668,6 +668,16 @@ describe('advertGrid: masters advertise on a grid of their interval', () => {
     assert.equal(late.state.adverAt, 900);
   });
 
+  test('advertGridPhaseMs shifts the grid: phase + k × interval', () => {
+    const PHASED: FsmConfig = { ...GRID, advertGridPhaseMs: 1_234_567.25 }; // ≡ 67.25 ms on a 100 ms grid
+    for (const now of [341.4, 400, 417.24, 417.26, 999.9]) {
+      const m = step(PHASED, { ...initialState(PHASED, 0), state: 'BACKUP', masterDownAt: now }, { type: 'tick' }, now).state;
+      const at = m.adverAt!;
+      assert.ok(Math.abs((((at - 67.25) % 100) + 100) % 100) < 1e-6, `on the shifted grid: ${at}`);
+      assert.ok(at - now >= 50 && at - now < 150, `${at - now} ms after becoming master at ${now}`);
+    }
+  });
+
   test('without advertGrid the Adver_Timer is now + interval (RFC 5798 §6.4.3 literally)', () => {
     const m = step(V3, { ...initialState(V3, 0), state: 'BACKUP', masterDownAt: 341.4 }, { type: 'tick' }, 341.4).state;
     assert.equal(m.adverAt, 441.4);
