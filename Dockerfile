@@ -22,7 +22,7 @@ RUN apt-get update \
 WORKDIR /app
 # npm's own defaults, here so that a build can lend npm ci a cache of the lockfile's packages:
 #   podman build --volume ~/.npm:/mnt:O --build-arg npm_config_cache=/mnt --build-arg npm_config_prefer_offline=true …
-# (what the container test does with the host's cache: nothing is downloaded, nothing of it lands in
+# (what the container test does with the host's cache: no package is downloaded, nothing of it lands in
 # a layer). Build-stage only: the runtime image does not see these.
 ARG npm_config_cache=/root/.npm
 ARG npm_config_prefer_offline=false
