@@ -20,6 +20,12 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
+# npm's own defaults, here so that a build can lend npm ci a cache of the lockfile's packages:
+#   podman build --volume ~/.npm:/mnt:O --build-arg npm_config_cache=/mnt --build-arg npm_config_prefer_offline=true …
+# (what the container test does with the host's cache: no package is downloaded, nothing of it lands in
+# a layer). Build-stage only: the runtime image does not see these.
+ARG npm_config_cache=/root/.npm
+ARG npm_config_prefer_offline=false
 COPY package.json package-lock.json tsconfig.json binding.gyp ./
 COPY native ./native
 # npm ci builds raw-socket and this package's binding.gyp addons (build/Release/*.node), printing

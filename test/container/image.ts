@@ -10,7 +10,8 @@
 //   through NODE_EXTRA_CA_CERTS); `podman import`ed
 //   under the official name. Reused when it exists (podman image exists).
 // - buildImage(): `podman build --pull=never --network host --format docker` of the unchanged
-//   Dockerfile (docker format: OCI images drop HEALTHCHECK). Returns the build log.
+//   Dockerfile (docker format: OCI images drop HEALTHCHECK), with the host's npm cache lent to the
+//   build stage's `npm ci` (npmCacheVolume()). Returns the build log.
 //
 // Every command is an argv (no shell); the rootfs and tarballs live in a temp dir removed afterwards.
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, appendFileSync } from 'node:fs';
@@ -205,7 +206,25 @@ function safeReaddir(d: string): string[] {
 // The project's image
 
 /**
- * `podman build --pull=never --network host --format docker -t TAG -f Dockerfile .` from `context`
+ * The host's npm cache (`npm config get cache`: where the host's own `npm ci` left every package the
+ * lockfile names) lent to the build stage's `npm ci`, through the Dockerfile's build args:
+ * `--volume CACHE:/mnt:O --build-arg npm_config_cache=/mnt --build-arg npm_config_prefer_offline=true`.
+ * The lockfile carries no `resolved` URLs, so without prefer-offline npm would fetch every packument
+ * (and then every tarball) again. /mnt is an empty directory of every Debian image, so the mount
+ * point adds nothing to a layer; an overlay volume: the host's cache is only read (what npm writes
+ * lands in a throw-away upper layer) and is in no layer. npm still checks every tarball against the
+ * lockfile's integrity, compiles the addons and installs exactly the lockfile: the image is the same.
+ * No cache on the host: no volume (npm downloads, as a plain build does).
+ */
+export async function npmCacheVolume(): Promise<string[]> {
+  const r = await cmd(['npm', 'config', 'get', 'cache'], { timeoutMs: 30_000 });
+  const cache = r.code === 0 ? r.stdout.trim() : '';
+  if (!cache || !existsSync(join(cache, '_cacache'))) return [];
+  return ['--volume', `${cache}:/mnt:O`, '--build-arg', 'npm_config_cache=/mnt', '--build-arg', 'npm_config_prefer_offline=true'];
+}
+
+/**
+ * `podman build --pull=never --network host --format docker [npmCacheVolume()] -t TAG -f Dockerfile .` from `context`
  * (the repository root). Throws with the end of the log on failure. Returns the log and how long each
  * step took (ms, in order). Afterwards the image the tag named before is removed, and dangling images
  * older than a day are pruned: the layer cache this build uses (the build stage's too, which no tagged
@@ -213,6 +232,7 @@ function safeReaddir(d: string): string[] {
  */
 export async function buildImage(tag: string, context: string): Promise<{ log: string; ms: number; steps: { step: string; ms: number }[] }> {
   const t0 = Date.now();
+  const volumes = await npmCacheVolume();
   const imageId = async () => (await cmd(['podman', 'image', 'inspect', '--format', '{{.Id}}', tag])).stdout.trim();
   const previous = await imageId();
   const steps: { step: string; ms: number }[] = [];
@@ -222,7 +242,7 @@ export async function buildImage(tag: string, context: string): Promise<{ log: s
     if (current) steps.push({ step: current.step, ms: now - current.at });
     current = step === null ? null : { step, at: now };
   };
-  const argv = ['podman', 'build', '--pull=never', '--network', 'host', '--format', 'docker', '-t', tag, '-f', join(context, 'Dockerfile'), context];
+  const argv = ['podman', 'build', '--pull=never', '--network', 'host', '--format', 'docker', ...volumes, '-t', tag, '-f', join(context, 'Dockerfile'), context];
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], timeout: 1_800_000 });
   let log = '';
   let partial = '';

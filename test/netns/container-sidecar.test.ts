@@ -94,6 +94,10 @@ test('image: built from the unchanged Dockerfile on the stand-in base; tini, HEA
   assert.match((await run('ip', '-V')).stdout, /ip utility/);
   const dpkg = await run('dpkg-query', '-W', '-f', '${Package} ${Status}\\n', 'gcc', 'g++', 'make', 'cpp', 'python3');
   assert.doesNotMatch(dpkg.stdout, /install ok installed/, `no compiler in the runtime image:\n${dpkg.stdout}`);
+  // The host's npm cache lent to the build (image.ts npmCacheVolume) is in no layer of the image:
+  // its mount point /mnt is empty, and npm's default cache was never written.
+  const npmCache = await run('sh', '-c', 'test ! -e /root/.npm || echo /root/.npm; ls -A /mnt; echo end');
+  assert.equal(npmCache.stdout, 'end\n', `nothing of an npm cache in the image:\n${npmCache.stdout}${npmCache.stderr}`);
   const addons = await run('node', '-e', "for (const n of ['netlink','packet_socket','vrrp_offload']) require('/app/build/Release/' + n + '.node'); require('raw-socket'); console.log('addons ok')");
   assert.match(addons.stdout, /addons ok/, addons.stderr);
 
