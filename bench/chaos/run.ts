@@ -8,9 +8,10 @@
 // Scenarios: partition (partition.ts), loss (loss.ts), sigstop (sigstop.ts), flap (flap.ts), clock
 // (clock.ts), stall (stall.ts). Full run ≈ 16 min (10 of them the loss windows); quick ≈ 4 min.
 //
-// Run as root: `npm run chaos [-- --quick] [-- --only a,b] [-- --out DIR] [-- --no-readme]`
+// Run as root: `npm run chaos [-- --quick] [-- --only a,b] [-- --out DIR] [-- --no-readme]`; with --only
+// into a directory that has results, the scenarios not re-run are kept from its results.json.
 // (needs keepalived, tcpdump, tshark, nft, libfaketime).
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { hostInfo, loadavg } from '../host.js';
 import { IMPLS, observe, timelines, transitionsText, type Impl, type RunResult, type Scenario, type Variant } from './lab.js';
@@ -101,12 +102,22 @@ async function main(): Promise<void> {
   const dir = o.out ?? join('bench', 'results', `${date}-chaos${o.quick ? '-quick' : ''}`);
   mkdirSync(dir, { recursive: true });
   const r: ChaosResults = { date, startedAt: started.toISOString(), finishedAt: '', quick: o.quick, host: hostInfo(), scenarios: [] };
-  const save = () => writeFileSync(join(dir, 'results.json'), JSON.stringify(r, null, 1) + '\n');
+  // --only into a directory that has results: the scenarios not re-run are kept, in suite order.
+  const file = join(dir, 'results.json');
+  const prev = o.only.length < SCENARIOS.length && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ChaosResults) : null;
+  const done = new Map<string, ScenarioRun[]>();
+  for (const x of prev?.scenarios ?? []) if (!o.only.includes(x.scenario)) done.set(x.scenario, [...(done.get(x.scenario) ?? []), x]);
+  const save = () => {
+    r.scenarios = SCENARIOS.flatMap((x) => done.get(x.name) ?? []);
+    writeFileSync(file, JSON.stringify(r, null, 1) + '\n');
+  };
   for (const s of SCENARIOS.filter((x) => o.only.includes(x.name))) {
     process.stderr.write(`\n=== chaos: ${s.name}${o.quick ? ' (quick)' : ''} ===\n`);
     const variants = s.variants(o.quick);
-    if (s.allAtOnce) r.scenarios.push(...(await Promise.all(variants.map((v) => runVariant(s, v)))));
-    else for (const v of variants) r.scenarios.push(await runVariant(s, v));
+    const runs: ScenarioRun[] = [];
+    if (s.allAtOnce) runs.push(...(await Promise.all(variants.map((v) => runVariant(s, v)))));
+    else for (const v of variants) runs.push(await runVariant(s, v));
+    done.set(s.name, runs);
     save();
   }
   r.finishedAt = new Date().toISOString();
