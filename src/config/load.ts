@@ -91,6 +91,15 @@ function parseOrReport(text: string): ParseResult {
     return { ok: false, errors: [issue], warnings: [] };
   }
 
+  const cycle = aliasCycle(raw, []);
+  if (cycle) {
+    const at = cycle;
+    const issue = { path: formatPath(at), message: 'is an alias (*name) of a node that contains it: the value would be infinitely deep', fix: 'replace the alias with a plain value, or point it at a node outside this one' };
+    const pos = positionOf(doc, lines, at);
+    if (pos) positions.set(issue, pos);
+    return { ok: false, errors: [issue], warnings: [] };
+  }
+
   const locate = (li: LocatedIssue): ConfigIssue => {
     const pos = positionOf(doc, lines, li.at);
     if (pos) positions.set(li.issue, pos);
@@ -150,6 +159,24 @@ function yamlWarnings(doc: Document, lines: LineCounter): ConfigIssue[] {
     positions.set(issue, { line, column: col });
     return issue;
   });
+}
+
+/**
+ * The path of the first value that contains itself (a YAML alias to one of its own ancestors, e.g.
+ * `a: &a { b: *a }`: toJS makes it a circular object, which every later walk would follow forever),
+ * or null.
+ */
+function aliasCycle(value: unknown, at: PathSegment[], ancestors = new Set<object>()): PathSegment[] | null {
+  if (value === null || typeof value !== 'object') return null;
+  if (ancestors.has(value)) return at;
+  ancestors.add(value);
+  for (const key of Object.keys(value)) {
+    const here = Array.isArray(value) ? [...at, Number(key)] : [...at, key];
+    const found = aliasCycle((value as Record<string, unknown>)[key], here, ancestors);
+    if (found) return found;
+  }
+  ancestors.delete(value);
+  return null;
 }
 
 /** A key named __proto__ would vanish silently in JavaScript objects: refuse it. */

@@ -1007,3 +1007,24 @@ describe('fuzz', () => {
     );
   });
 });
+
+// Found by `npm run fuzz` (bench/fuzz/config.ts): an alias to one of its own ancestors made toJS
+// return a circular object, and the loader's walks overflowed the stack ("could not be checked …
+// this is a bug in ha-agent"). Now it is an error at the alias's path.
+describe('a YAML alias that contains itself', () => {
+  for (const [yaml, path, line] of [
+    ['a: &a\n  b: *a\n', 'a.b', 2],
+    ['instances:\n  VI_1: &x\n    vrid: 1\n    vips: [*x]\n', 'instances.VI_1.vips[0]', 4],
+  ] as const) {
+    test(`${JSON.stringify(yaml)} → error at ${path}`, () => {
+      const r = parseConfig(yaml);
+      assert.equal(r.ok, false);
+      if (r.ok) return;
+      assert.equal(r.errors.length, 1);
+      assert.equal(r.errors[0]!.path, path);
+      assert.match(r.errors[0]!.message, /alias .* contains it/);
+      assert.doesNotMatch(formatIssue(r.errors[0]!), /bug in ha-agent/);
+      assert.equal(issuePosition(r.errors[0]!)?.line, line);
+    });
+  }
+});
