@@ -261,6 +261,28 @@ export function renderReport(r: BenchResults, chartDir = '.'): string {
 export const README_START = '<!-- bench:start (written by npm run bench; edit bench/report.ts instead) -->';
 export const README_END = '<!-- bench:end -->';
 
+/** A README section between two HTML-comment markers, and where it goes when it is not there yet. */
+export interface ReadmeSection {
+  start: string;
+  end: string;
+  /** The `## heading` put above the markers when the section is new. */
+  heading: string;
+  /** A new section goes right after this text (e.g. another section's end marker), else at the end. */
+  after?: string;
+}
+
+/** Puts `body` between the section's markers: replaces what is there, or adds the section. */
+export function replaceReadmeSection(readme: string, s: ReadmeSection, body: string): string {
+  const section = [s.start, '', body.trim(), '', s.end].join('\n');
+  const a = readme.indexOf(s.start);
+  const b = readme.indexOf(s.end);
+  if (a >= 0 && b > a) return readme.slice(0, a) + section + readme.slice(b + s.end.length);
+  const at = s.after ? readme.indexOf(s.after) : -1;
+  if (at < 0) return `${readme.trimEnd()}\n\n## ${s.heading}\n\n${section}\n`;
+  const cut = at + s.after!.length;
+  return `${readme.slice(0, cut)}\n\n## ${s.heading}\n\n${section}${readme.slice(cut)}`;
+}
+
 /**
  * The README's Benchmarks section for results in `dir` (a path relative to the repo root): the date,
  * the tables, links to the charts. Replaces the text between the markers, or appends a section.
@@ -270,9 +292,6 @@ export function updateReadme(readme: string, r: BenchResults, dir: string): stri
     .replace(/^# Benchmarks .*\n/, '')
     .replace('[results.json](results.json)', `[results.json](${dir}/results.json)`)
     .replace(/^## /gm, '### ');
-  const section = [README_START, '', `Latest: **${r.date}**${r.quick ? ' (quick run: few runs, short windows — indicative only)' : ''}, from \`npm run bench${r.quick ? ' -- --quick' : ''}\`; full report in [${dir}](${dir}/README.md).`, '', body.trim(), '', README_END].join('\n');
-  const a = readme.indexOf(README_START);
-  const b = readme.indexOf(README_END);
-  if (a >= 0 && b > a) return readme.slice(0, a) + section + readme.slice(b + README_END.length);
-  return `${readme.trimEnd()}\n\n## Benchmarks\n\n${section}\n`;
+  const latest = `Latest: **${r.date}**${r.quick ? ' (quick run: few runs, short windows — indicative only)' : ''}, from \`npm run bench${r.quick ? ' -- --quick' : ''}\`; full report in [${dir}](${dir}/README.md).`;
+  return replaceReadmeSection(readme, { start: README_START, end: README_END, heading: 'Benchmarks' }, `${latest}\n\n${body.trim()}`);
 }
