@@ -15,12 +15,11 @@
 // Run as root: `npm run bench [-- --quick] [-- --only failover,cost,jitter,cloud] [-- --out DIR]
 // [-- --no-readme]`; `--render DIR` redoes the report, the charts and the README from DIR/results.json.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { chartSpecs, renderPng } from './charts.js';
 import { renderReport, updateReadme, type BenchResults, type Part } from './report.js';
+import { earlierResults, hostFacts, loadavg } from './host.js';
 
 const PARTS = ['failover', 'cost', 'jitter', 'cloud'] as const;
 type PartName = (typeof PARTS)[number];
@@ -96,12 +95,6 @@ function runPart<T>(script: string, args: string[]): Promise<Part<T>> {
 
 const COST_SCENARIOS = ['1@1', '1@0.1', '16@1', '16@0.1', '64@1', '64@0.1', '200@1', '200@0.1'];
 
-function keepalivedVersion(): string {
-  const r = spawnSync('keepalived', ['--version'], { encoding: 'utf8' });
-  return /Keepalived v(\S+)/.exec(`${r.stdout ?? ''}${r.stderr ?? ''}`)?.[1] ?? 'unknown';
-}
-
-const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 /** results/<dir>/README.md, the charts, and (unless told not to) the README's section. */
 async function writeOutputs(r: BenchResults, dir: string, readme: boolean): Promise<void> {
@@ -143,14 +136,14 @@ async function main(): Promise<void> {
   const dir = o.out ?? join('bench', 'results', o.quick ? `${date}-quick` : date);
   mkdirSync(dir, { recursive: true });
   // --only into a directory that has results: the parts not re-run are kept.
-  const prev = o.only.length < PARTS.length && existsSync(join(dir, 'results.json')) ? (JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as BenchResults) : null;
+  const prev = earlierResults<BenchResults>(dir, o.only.length < PARTS.length);
   const r: BenchResults = {
     ...(prev ?? {}),
     date,
     startedAt: started.toISOString(),
     finishedAt: '',
     quick: o.quick,
-    host: { cpus: cpus().length, loadavgStart: loadavg(), loadavgEnd: '', node: process.version, kernel: release(), keepalived: keepalivedVersion() },
+    host: hostFacts(),
   };
   const q = o.quick;
   const save = () => writeFileSync(join(dir, 'results.json'), JSON.stringify(r, null, 1) + '\n');

@@ -20,7 +20,7 @@ import { intervals, intervalSummary, type IntervalSummary } from '../stats.js';
 import { treeCpu, cpuPercent } from '../proc-cpu.js';
 import { startAgentMulti } from '../daemons.js';
 import { fixVrrpChecksum, frameOf, ipDatagram } from './mutate.js';
-import { agentCounts, delta, scrapeMetrics } from './packets.js';
+import { agentCounts, delta, rawSocketDrops, scrapeMetrics, socketOverflow } from './packets.js';
 import { compileSender, runSender, writeFrames, type SendResult } from './sender.js';
 
 const NOMINAL_MS = 100;
@@ -43,9 +43,10 @@ export interface FloodSide {
   dropped: Record<string, number> | null;
   /** Per raw IPv4 socket of the daemon's namespace, datagrams the kernel dropped (buffer full). */
   socketDrops: number[];
-  /** Of those, the sockets the daemon reads (drops < 99 % of what was sent: ours pauses raw-socket's own
-   *  socket, whose tiny buffer drops everything, while the offload thread's socket reads), summed. */
+  /** Of those, the ones lost from the sockets the daemon reads (packets.ts socketOverflow). */
   overflow: number;
+  /** CPU time per datagram the daemon read (sent − overflow), µs. */
+  cpuUsPerDatagram: number;
   stayedMaster: boolean;
 }
 
@@ -85,11 +86,6 @@ export function floodFrames(lab: Lab, target: string, vrid: number): Buffer[] {
   for (let id = 1; id <= 64; id++)
     for (const k of kinds) frames.push(frameOf(ipDatagram({ src: f.ip, dst: t.ip, ttl: 255, protocol: 112, id, options: Buffer.alloc(0), fragment: 0 }, k), t.ip, a));
   return frames;
-}
-
-async function rawDrops(lab: Lab, node: string): Promise<number[]> {
-  const lines = (await lab.run(node, ['cat', '/proc/net/raw'])).trim().split('\n').slice(1);
-  return lines.map((l) => Number(l.trim().split(/\s+/).at(-1)));
 }
 
 /** keepalived with its output thrown away (no pipe to keep up with under the flood); its pids. */
@@ -141,7 +137,7 @@ export async function runFlood(o: { pps: number; seconds: number; log?: (l: stri
         const pid = impl === 'ours' ? ours.pid! : ka.proc.pid!;
         const cap = await startCapture(lab, { filter: `ip proto 112 and src host ${lab.node(node).ip}`, name: `flood-${node}`, bufferKiB: 8192 });
         const m0 = impl === 'ours' ? agentCounts(await scrapeMetrics(lab, 'ours')) : null;
-        const d0 = await rawDrops(lab, node);
+        const d0 = await rawSocketDrops(lab, node);
         await new Promise((r) => setTimeout(r, IDLE_S * 1000));
         const c0 = treeCpu(pid).tree;
         const t0 = Date.now();
@@ -151,13 +147,14 @@ export async function runFlood(o: { pps: number; seconds: number; log?: (l: stri
         const cpu = cpuPercent(c0, treeCpu(pid).tree, wall);
         const pcap = await cap.stop(300);
         await new Promise((r) => setTimeout(r, 500));
-        const d1 = await rawDrops(lab, node);
+        const d1 = await rawSocketDrops(lab, node);
         const m1 = impl === 'ours' ? agentCounts(await scrapeMetrics(lab, 'ours')) : null;
         const all = (await decodeVrrp(pcap)).filter((r) => r.vrid === vrid);
         const rows = all.filter((r) => r.time >= t0 && r.time <= t0 + sender.seconds * 1000);
         const idleRows = all.filter((r) => r.time >= t0 - IDLE_S * 1000 && r.time < t0);
         const times = rows.map((r) => r.time);
         const socketDrops = d1.map((v, i) => v - (d0[i] ?? 0));
+        const overflow = socketOverflow(d0, d1, sender.sent);
         const stayedMaster =
           impl === 'ours' ? ours.exit === null && ours.state('FLOOD') === 'MASTER' && m1!.transitions === m0!.transitions : ka.exit === null && (await lab.holdersOf(kp.vips[0]!)).includes('ka');
         sides.push({
@@ -172,7 +169,8 @@ export async function runFlood(o: { pps: number; seconds: number; log?: (l: stri
           idle: intervalSummary(intervals(idleRows.map((r) => r.time)), NOMINAL_MS),
           idleAdverts: idleRows.length,
           socketDrops,
-          overflow: socketDrops.filter((d) => d < 0.99 * sender.sent).reduce((x, d) => x + d, 0),
+          overflow,
+          cpuUsPerDatagram: ((cpu / 100) * wall * 1e6) / Math.max(1, sender.sent - overflow),
           stayedMaster,
         });
         log(`fuzz flood: ${impl}: ${sender.sent} sent in ${sender.seconds} s; ${rows.length} adverts; CPU ${cpu.toFixed(1)} %`);

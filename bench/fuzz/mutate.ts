@@ -15,18 +15,7 @@
 import { internetChecksum } from '../../src/vrrp/checksum.js';
 import { checksumSeed, type ChecksumForm } from '../../src/vrrp/packet.js';
 import { ipToUint32 } from '../../src/net/ip.js';
-
-/** Seeded PRNG (mulberry32): floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../test/support/prng.js';
 
 export class Rng {
   readonly next: () => number;

@@ -51,6 +51,8 @@ export interface PacketsResult {
   clamped: number;
   /** Deltas of the target namespace's kernel counters over the run. */
   kernel: Record<string, number>;
+  /** Datagrams lost because the agent's receive socket was full (socketOverflow; 0 when paced well). */
+  socketOverflow: number;
   /** Fates where predicted ≠ measured (agent side), with both counts. */
   mismatches: { outcome: string; predicted: number; measured: number }[];
   /** Agent-side cases predicted and measured in total, and those the kernel was predicted to drop. */
@@ -111,7 +113,7 @@ export function delta(after: Record<string, number>, before: Record<string, numb
   return out;
 }
 
-/** The kernel counters of a node's namespace that a dropped fuzz frame moves (snmp Ip, netstat IpExt, raw drops). */
+/** The kernel counters of a node's namespace that a dropped fuzz frame moves (snmp Ip, netstat IpExt). */
 export async function kernelCounters(lab: Lab, node: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   const table = (text: string, prefix: string, keep: string[]) => {
@@ -124,9 +126,26 @@ export async function kernelCounters(lab: Lab, node: string): Promise<Record<str
   };
   table(await lab.run(node, ['cat', '/proc/net/snmp']), 'Ip', ['InReceives', 'InHdrErrors', 'InAddrErrors', 'InUnknownProtos', 'InDiscards', 'InDelivers', 'ReasmReqds', 'ReasmOKs', 'ReasmFails']);
   table(await lab.run(node, ['cat', '/proc/net/netstat']), 'IpExt', ['InTruncatedPkts', 'InCsumErrors']);
-  const raw = (await lab.run(node, ['cat', '/proc/net/raw'])).trim().split('\n').slice(1);
-  out.RawSocketDrops = raw.reduce((s, l) => s + Number(l.trim().split(/\s+/).at(-1) ?? 0), 0);
   return out;
+}
+
+/** The "drops" column of every raw IPv4 socket in a node's namespace (/proc/net/raw), in its order. */
+export async function rawSocketDrops(lab: Lab, node: string): Promise<number[]> {
+  const lines = (await lab.run(node, ['cat', '/proc/net/raw'])).trim().split('\n').slice(1);
+  return lines.map((l) => Number(l.trim().split(/\s+/).at(-1)));
+}
+
+/**
+ * Datagrams the kernel dropped because a daemon's receive socket was full, from the drop deltas of
+ * its raw sockets while `sent` datagrams reached them: the sockets it reads are those that dropped fewer
+ * than 99 % (ours pauses raw-socket's own socket, whose minimal buffer drops everything by design,
+ * and reads through the offload thread's socket).
+ */
+export function socketOverflow(before: number[], after: number[], sent: number): number {
+  return after
+    .map((v, i) => v - (before[i] ?? 0))
+    .filter((d) => d < 0.99 * sent)
+    .reduce((x, d) => x + d, 0);
 }
 
 const bump = (r: Record<string, number>, k: string, n = 1) => (r[k] = (r[k] ?? 0) + n);
@@ -186,6 +205,7 @@ export async function runPackets(o: PacketsOptions): Promise<PacketsResult> {
       await new Promise((r) => setTimeout(r, 500));
       const m0 = agentCounts(await scrapeMetrics(lab, 'target'));
       const k0 = await kernelCounters(lab, 'target');
+      const r0 = await rawSocketDrops(lab, 'target');
       const c0 = cpuTicks(pid);
       const s0 = Date.now();
       log(`fuzz packets: sending ${built.frames} frames at ${o.pps}/s`);
@@ -194,6 +214,7 @@ export async function runPackets(o: PacketsOptions): Promise<PacketsResult> {
       const cpu = ((cpuTicks(pid) - c0) / 100 / ((Date.now() - s0) / 1000)) * 100;
       const m1 = agentCounts(await scrapeMetrics(lab, 'target'));
       const k1 = await kernelCounters(lab, 'target');
+      const r1 = await rawSocketDrops(lab, 'target');
       const measured = delta(m1.counts, m0.counts);
       // then one valid advert per instance
       const validFile = join(dir, 'valid.bin');
@@ -206,6 +227,7 @@ export async function runPackets(o: PacketsOptions): Promise<PacketsResult> {
       const mismatches = [...new Set([...agentSide.map(([k]) => k), ...Object.keys(measured)])]
         .map((k) => ({ outcome: k, predicted: built.predicted[k] ?? 0, measured: measured[k] ?? 0 }))
         .filter((x) => x.predicted !== x.measured);
+      const agentPredicted = agentSide.reduce((s, [, v]) => s + v, 0);
       const r: PacketsResult = {
         seed: o.seed,
         cases: o.cases,
@@ -217,8 +239,9 @@ export async function runPackets(o: PacketsOptions): Promise<PacketsResult> {
         measured,
         clamped: built.clamped,
         kernel: delta(k1, k0),
+        socketOverflow: socketOverflow(r0, r1, agentPredicted),
         mismatches,
-        agentPredicted: agentSide.reduce((s, [, v]) => s + v, 0),
+        agentPredicted,
         agentMeasured: Object.values(measured).reduce((s, v) => s + v, 0),
         kernelPredicted: Object.entries(built.predicted).filter(([k]) => k.startsWith('kernel:')).reduce((s, [, v]) => s + v, 0),
         transitions: Math.max(m2.transitions - m0.transitions, FAMILIES.reduce((s, f) => s + h.transitions(instanceName(f)).filter((e) => e.at > s0).length, 0)),

@@ -2,6 +2,7 @@
 // flood), and the README's Fuzzing section (between the fuzz markers, right after the Benchmarks
 // section). Pure: results in, text out.
 import { mdTable, ratioText, replaceReadmeSection, README_END as BENCH_END, type Part } from '../report.js';
+import type { HostFacts } from '../host.js';
 import type { ConfigResult } from './config.js';
 import type { FloodResult, FloodSide } from './flood.js';
 import type { PacketsResult } from './packets.js';
@@ -12,7 +13,7 @@ export interface FuzzResults {
   finishedAt: string;
   quick: boolean;
   seed: number;
-  host: { cpus: number; loadavgStart: string; loadavgEnd: string; node: string; kernel: string; keepalived: string };
+  host: HostFacts;
   packets?: Part<PacketsResult>;
   config?: Part<ConfigResult>;
   flood?: Part<FloodResult>;
@@ -26,7 +27,7 @@ const failed = (p: Part<unknown> | undefined, what: string): string | null =>
 
 export function packetsTable(r: PacketsResult): string {
   const summary = mdTable(
-    ['cases (frames)', 'sent at', 'agent alive', 'transitions', 'reaching the agent: predicted / counted', 'dropped by the kernel (predicted)', 'reasons that differ', 'valid adverts clamped', 'valid advert accepted after', 'agent CPU'],
+    ['cases (frames)', 'sent at', 'agent alive', 'transitions', 'reaching the agent: predicted / counted', 'lost to a full socket', 'dropped by the kernel (predicted)', 'reasons that differ', 'valid adverts clamped', 'valid advert accepted after', 'agent CPU'],
     [
       [
         `${n(r.cases)} (${n(r.frames)})`,
@@ -34,6 +35,7 @@ export function packetsTable(r: PacketsResult): string {
         yes(r.alive),
         String(r.transitions),
         `${n(r.agentPredicted)} / ${n(r.agentMeasured)}`,
+        n(r.socketOverflow ?? 0),
         n(r.kernelPredicted),
         String(r.mismatches.length),
         n(r.clamped),
@@ -78,8 +80,9 @@ export function floodTable(r: FloodResult): string {
     ['send interval ms p50 / p99 / max, flood', iv(ours, 'intervals'), iv(ka, 'intervals'), ratioText(ours?.intervals?.p99 ?? NaN, ka?.intervals?.p99 ?? NaN)],
     ['send interval ms p50 / p99 / max, idle before', iv(ours, 'idle'), iv(ka, 'idle'), ''],
     ['CPU, % of one core (utime + stime)', cell(ours, (s) => s.cpuPct.toFixed(1)), cell(ka, (s) => s.cpuPct.toFixed(1)), ratioText(ours?.cpuPct ?? NaN, ka?.cpuPct ?? NaN)],
+    ['CPU per datagram read, µs', cell(ours, (s) => s.cpuUsPerDatagram.toFixed(2)), cell(ka, (s) => s.cpuUsPerDatagram.toFixed(2)), ratioText(ours?.cpuUsPerDatagram ?? NaN, ka?.cpuUsPerDatagram ?? NaN)],
     ['drops counted by the daemon', cell(ours, dropped), cell(ka, dropped), ''],
-    ['receive socket overflow (kernel)', cell(ours, (s) => n(s.overflow)), cell(ka, (s) => n(s.overflow)), ''],
+    ['datagrams lost to a full receive socket (kernel)', cell(ours, (s) => `${n(s.overflow)} (${((100 * s.overflow) / Math.max(1, s.sender.sent)).toFixed(1)} %)`), cell(ka, (s) => `${n(s.overflow)} (${((100 * s.overflow) / Math.max(1, s.sender.sent)).toFixed(1)} %)`), ''],
     ['still MASTER after', cell(ours, (s) => yes(s.stayedMaster)), cell(ka, (s) => yes(s.stayedMaster)), ''],
   ];
   return mdTable(['hostile peer flood', 'ours', 'keepalived', 'ours/ka'], rows);
@@ -94,42 +97,30 @@ export function renderFuzzReport(r: FuzzResults): string {
       `Started ${r.startedAt}, finished ${r.finishedAt}. Raw data: [results.json](results.json).`,
     '',
   );
-  out.push('## Packets', '');
-  const p = failed(r.packets, 'packets');
-  if (p) out.push(p);
-  else if (r.packets?.ok) {
-    out.push(
-      'Seeded mutations of keepalived 2.2.7\'s own adverts (bench/fuzz/mutate.ts) sent as Ethernet frames (AF_PACKET, paced) from one lab node at a running agent on another, ' +
-        'MASTER of four instances (v2 multicast with PASS auth, v2 unicast, v3 multicast, v3 unicast) at priority 254 from the lowest address: ' +
-        'a mutation that happens to be a valid advert able to beat it gets its priority lowered to 1..253 first (clamped), so no case may cause a transition. ' +
-        'bench/fuzz/model.ts predicts each fate — dropped by the kernel (why), or the agent\'s drop reason or acceptance, from the very receive code the agent runs — and the agent\'s /metrics must move by exactly those counts.',
-      '',
-      packetsTable(r.packets.data),
-    );
-  }
-  out.push('', '## Config', '');
-  const c = failed(r.config, 'config');
-  if (c) out.push(c);
-  else if (r.config?.ok) {
-    out.push(
-      'Mutated YAML (bench/fuzz/config-mutate.ts: keys deleted, renamed, duplicated or unknown, wrong types, out-of-range numbers, huge values, unicode, broken syntax, alias bombs) from config.example.yaml, the lab configs and a keepalived.conf, ' +
-        'through check-config in-process (the CLI\'s own function) and a sample through the CLI process. A finding: a stack trace, an error line without a path or a fix, a caught exception, or CLI output different from in-process.',
-      '',
-      configTable(r.config.data),
-    );
-  }
-  out.push('', '## Hostile peer flood', '');
-  const f = failed(r.flood, 'flood');
-  if (f) out.push(f);
-  else if (r.flood?.ok) {
-    out.push(
-      `${n(r.flood.data.pps)} frames/s asked of fuzz-send.c (sendmmsg) for ${r.flood.data.seconds} s at one VRRPv3 unicast instance at 0.1 s, MASTER: adverts from its peer with a wrong VIP set, a wrong checksum, a count_ip lie or another VRID. ` +
-        'Ours, then keepalived, same lab, same run. Intervals from a capture on the lab bridge; CPU of the daemon\'s process tree.',
-      '',
-      floodTable(r.flood.data),
-    );
-  }
-  return out.join('\n');
+  /** One part: its heading, then why it is missing, or how it was measured and its table. */
+  const section = <T>(title: string, what: string, p: Part<T> | undefined, how: (d: T) => string, table: (d: T) => string) => {
+    out.push(`## ${title}`, '');
+    const missing = failed(p, what);
+    if (missing) out.push(missing);
+    else if (p?.ok) out.push(how(p.data), '', table(p.data));
+    out.push('');
+  };
+  section('Packets', 'packets', r.packets, () =>
+    "Seeded mutations of keepalived 2.2.7's own adverts (bench/fuzz/mutate.ts) sent as Ethernet frames (AF_PACKET, paced) from one lab node at a running agent on another, " +
+      'MASTER of four instances (v2 multicast with PASS auth, v2 unicast, v3 multicast, v3 unicast) at priority 254 from the lowest address: ' +
+      'a mutation that happens to be a valid advert able to beat it gets its priority lowered to 1..253 first (clamped), so no case may cause a transition. ' +
+      "bench/fuzz/model.ts predicts each fate — dropped by the kernel (why), or the agent's drop reason or acceptance, from the very receive code the agent runs — and the agent's /metrics must move by exactly those counts.",
+    packetsTable);
+  section('Config', 'config', r.config, () =>
+    'Mutated YAML (bench/fuzz/config-mutate.ts: keys deleted, renamed, duplicated or unknown, wrong types, out-of-range numbers, huge values, unicode, broken syntax, alias bombs) from config.example.yaml, the lab configs and a keepalived.conf, ' +
+      "through check-config in-process (the CLI's own function) and a sample through the CLI process. A finding: a stack trace, an error line without a path or a fix, a caught exception, or CLI output different from in-process.",
+    configTable);
+  section('Hostile peer flood', 'flood', r.flood, (d) =>
+    `${n(d.pps)} frames/s asked of fuzz-send.c (sendmmsg) for ${d.seconds} s at one VRRPv3 unicast instance at 0.1 s, MASTER: adverts from its peer with a wrong VIP set, a wrong checksum, a count_ip lie or another VRID. ` +
+      "Ours, then keepalived, same lab, same run. Intervals from a capture on the lab bridge; CPU of the daemon's process tree. " +
+      'keepalived logs to stdout, sent to /dev/null here.',
+    floodTable);
+  return out.join('\n').trimEnd();
 }
 
 export const FUZZ_START = '<!-- fuzz:start (written by npm run fuzz; edit bench/fuzz/report.ts instead) -->';

@@ -11,10 +11,10 @@
 //
 // Run as root: `npm run fuzz [-- --quick] [-- --only packets,config,flood] [-- --out DIR]
 // [-- --no-readme] [-- --seed N]`.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { earlierResults, hostFacts, loadavg } from '../host.js';
 import type { Part } from '../report.js';
 import { runConfigFuzz } from './config.js';
 import { runFlood } from './flood.js';
@@ -43,26 +43,28 @@ function usage(): string {
   ].join('\n');
 }
 
-function parseArgs(argv: string[], today: number): Options {
-  const o: Options = { quick: false, only: [...PARTS], out: null, readme: true, seed: today };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--quick') o.quick = true;
-    else if (a === '--only') {
-      const want = (argv[++i] ?? '').split(',');
-      const bad = want.filter((w) => !(PARTS as readonly string[]).includes(w));
-      if (bad.length) throw new Error(`--only: ${PARTS.join(', ')}; got ${bad.join(', ')}`);
-      o.only = PARTS.filter((p) => want.includes(p));
-    } else if (a === '--out') o.out = argv[++i] ?? null;
-    else if (a === '--no-readme') o.readme = false;
-    else if (a === '--seed') o.seed = Number(argv[++i]);
-    else if (a === '--help' || a === '-h') {
-      console.log(usage());
-      process.exit(0);
-    } else throw new Error(`unknown option ${a}\n${usage()}`);
+function options(argv: string[], today: number): Options {
+  const { values: v } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      out: { type: 'string' },
+      'no-readme': { type: 'boolean', default: false },
+      seed: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (v.help) {
+    console.log(usage());
+    process.exit(0);
   }
-  if (!Number.isInteger(o.seed)) throw new Error('--seed: an integer');
-  return o;
+  const want = v.only?.split(',') ?? [...PARTS];
+  const bad = want.filter((w) => !(PARTS as readonly string[]).includes(w));
+  if (bad.length) throw new Error(`--only: ${PARTS.join(', ')}; got ${bad.join(', ')}`);
+  const seed = v.seed === undefined ? today : Number(v.seed);
+  if (!Number.isInteger(seed)) throw new Error('--seed: an integer');
+  return { quick: v.quick, only: PARTS.filter((p) => want.includes(p)), out: v.out ?? null, readme: !v['no-readme'], seed };
 }
 
 async function part<T>(name: string, f: () => Promise<T>): Promise<Part<T>> {
@@ -77,19 +79,12 @@ async function part<T>(name: string, f: () => Promise<T>): Promise<Part<T>> {
   }
 }
 
-const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-
-function keepalivedVersion(): string {
-  const r = spawnSync('keepalived', ['--version'], { encoding: 'utf8' });
-  return /Keepalived v(\S+)/.exec(`${r.stdout ?? ''}${r.stderr ?? ''}`)?.[1] ?? 'unknown';
-}
-
 async function main(): Promise<void> {
   const started = new Date();
   const date = started.toISOString().slice(0, 10);
   let o: Options;
   try {
-    o = parseArgs(process.argv.slice(2), Number(date.replace(/-/g, '')));
+    o = options(process.argv.slice(2), Number(date.replace(/-/g, '')));
   } catch (e) {
     console.error(`fuzz: ${(e as Error).message}`);
     process.exit(2);
@@ -100,7 +95,7 @@ async function main(): Promise<void> {
   }
   const dir = o.out ?? join('bench', 'results', `${date}-fuzz${o.quick ? '-quick' : ''}`);
   mkdirSync(dir, { recursive: true });
-  const prev = o.only.length < PARTS.length && existsSync(join(dir, 'results.json')) ? (JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as FuzzResults) : null;
+  const prev = earlierResults<FuzzResults>(dir, o.only.length < PARTS.length);
   const r: FuzzResults = {
     ...(prev ?? {}),
     date,
@@ -108,7 +103,7 @@ async function main(): Promise<void> {
     finishedAt: '',
     quick: o.quick,
     seed: o.seed,
-    host: { cpus: cpus().length, loadavgStart: loadavg(), loadavgEnd: '', node: process.version, kernel: release(), keepalived: keepalivedVersion() },
+    host: hostFacts(),
   };
   const save = () => writeFileSync(join(dir, 'results.json'), JSON.stringify(r, null, 1) + '\n');
   const log = (l: string) => process.stderr.write(`${l}\n`);

@@ -17,6 +17,7 @@ test('packet fuzz: 10⁴ mutated packets, no crash, no transition, every drop co
   assert.equal(r.sender.errors, 0, 'every frame left');
   assert.equal(r.sender.sent, r.frames);
   assert.ok(r.alive, 'the agent is still running');
+  assert.equal(r.socketOverflow, 0, 'paced: the agent\'s receive socket never overflowed');
   assert.equal(r.transitions, 0, 'no transition');
   assert.deepEqual(r.mismatches, [], `agent counts = model: predicted ${JSON.stringify(r.predicted)}, measured ${JSON.stringify(r.measured)}`);
   assert.equal(r.agentMeasured + r.kernelPredicted, r.cases, 'every case is counted by the agent or predicted dropped by the kernel');
