@@ -95,7 +95,6 @@ function runPart<T>(script: string, args: string[]): Promise<Part<T>> {
 
 const COST_SCENARIOS = ['1@1', '1@0.1', '16@1', '16@0.1', '64@1', '64@0.1', '200@1', '200@0.1'];
 
-
 /** results/<dir>/README.md, the charts, and (unless told not to) the README's section. */
 async function writeOutputs(r: BenchResults, dir: string, readme: boolean): Promise<void> {
   writeFileSync(join(dir, 'README.md'), renderReport(r) + '\n');

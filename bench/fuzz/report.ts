@@ -85,7 +85,11 @@ export function floodTable(r: FloodResult): string {
     ['datagrams lost to a full receive socket (kernel)', cell(ours, (s) => `${n(s.overflow)} (${((100 * s.overflow) / Math.max(1, s.sender.sent)).toFixed(1)} %)`), cell(ka, (s) => `${n(s.overflow)} (${((100 * s.overflow) / Math.max(1, s.sender.sent)).toFixed(1)} %)`), ''],
     ['still MASTER after', cell(ours, (s) => yes(s.stayedMaster)), cell(ka, (s) => yes(s.stayedMaster)), ''],
   ];
-  return mdTable(['hostile peer flood', 'ours', 'keepalived', 'ours/ka'], rows);
+  // A MASTER whose adverts stop for longer than Master_Down_Interval (3 × 0.1 s + skew) loses its backups.
+  const silent = r.sides
+    .filter((s) => s.adverts < s.expected / 2)
+    .map((s) => `${s.impl} sent ${s.adverts} of ${s.expected} adverts while flooded (${s.idleAdverts} in the idle window just before): a BACKUP would have taken over (two MASTERs).`);
+  return [mdTable(['hostile peer flood', 'ours', 'keepalived', 'ours/ka'], rows), ...silent.map((x) => `\n**${x}**`)].join('\n');
 }
 
 /** The whole report (results/<date>-fuzz/README.md). */
