@@ -8,7 +8,7 @@
 // 300-level nesting), unicode (RTL marks, zero-width, emoji, combining marks) in keys and values, a
 // list emptied or doubled — or to the text: a line duplicated (duplicate keys), deleted or
 // re-indented, a tab, an unclosed bracket or quote, a stray ":" or "-", anchors and alias bombs,
-// extra "---" documents, random bytes, truncation.
+// extra "---" documents, nesting thousands deep, random bytes, truncation.
 import { stringify, parse } from 'yaml';
 import { Rng } from './mutate.js';
 
@@ -111,7 +111,10 @@ const DATA: readonly (readonly [string, DataMutation])[] = [
     return set(r, [...p.slice(0, -1), typo], v);
   }],
   ['huge-value', (r, p, rng) => set(r, p, huge(rng))],
-  ['unicode-value', (r, p, rng) => set(r, p, rng.pick(UNICODE) + String(get(r, p) ?? '') + rng.pick(UNICODE))],
+  ['unicode-value', (r, p, rng) => {
+    const v = get(r, p);
+    return set(r, p, rng.pick(UNICODE) + (v !== null && typeof v === 'object' ? '' : String(v ?? '')) + rng.pick(UNICODE));
+  }],
   ['empty-container', (r, p) => {
     const v = get(r, p);
     return set(r, p, Array.isArray(v) ? [] : v !== null && typeof v === 'object' ? {} : null);
@@ -163,6 +166,10 @@ const TEXT: readonly (readonly [string, TextMutation])[] = [
     ]) + t],
   ['tags', lineOp((l, i, rng) => (l[i] = (l[i] ?? '').replace(/: /, `: ${rng.pick(['!!binary ', '!!int ', '!!float ', '!!map ', '!!seq ', '!custom ', '!!timestamp ', '!!js/function '])}`)))],
   ['bom-crlf', (t, rng) => (rng.next() < 0.5 ? '\ufeff' + t : t.replace(/\n/g, '\r\n'))],
+  ['deep-nesting', lineOp((l, i, rng) => {
+    const n = rng.pick([100, 1000, 5000]);
+    l[i] = (l[i] ?? '').replace(/: .*$/, ': ') + rng.pick(['[', '{a: ', '- ']).repeat(n);
+  })],
 ];
 
 /** One mutated config: deterministic in (seed, index, seeds). */

@@ -3,8 +3,9 @@
 // the CLI calls (src/commands/check-config.ts checkConfigCommand, output captured); a sample also runs
 // through the real CLI process, whose exit code and output must be the same.
 //
-// A case passes when check-config returns 0 or 1 without throwing, prints no stack trace, every
-// "error:" line names a path and a fix ("FILE[:line:col]: error: PATH: problem — fix: …"), and no
+// A case passes when check-config returns 0 or 1 without throwing, prints no stack trace and no
+// JavaScript error text, every "error:" line names a path and a fix ("FILE[:line:col]: error: PATH:
+// problem — fix: …"), and no
 // error is the loader's catch-all ("could not be checked … this is a bug in ha-agent") or the
 // command's ("could not check the config"): those are crashes caught at the last moment.
 import { spawn } from 'node:child_process';
@@ -72,6 +73,9 @@ class Capture extends Writable {
   }
 }
 
+/** A JavaScript error's own words in a message meant for a person. */
+const JS_ERROR = /Maximum call stack size exceeded|Cannot read properties of|is not a function|is not iterable|\[object Object\]/;
+
 const STACK = /^\s+at\s.+(:\d+:\d+\)?|\(native\)|<anonymous>)\s*$/m;
 
 /** The problems with check-config's answer for `file` (see the header). */
@@ -82,6 +86,7 @@ export function judge(file: string, code: number | null, stdout: string, stderr:
   if (STACK.test(all)) problems.push('stack-trace');
   if (/could not check the config/.test(all)) problems.push('command-caught-exception');
   if (/this is a bug in ha-agent/.test(all)) problems.push('loader-caught-exception');
+  if (JS_ERROR.test(all)) problems.push('javascript-error-text');
   for (const line of all.split('\n')) {
     if (!line.startsWith(file)) continue;
     const m = /^(?::\d+:\d+)?: (error|warning): (.*)$/s.exec(line.slice(file.length));

@@ -79,9 +79,21 @@ function fileIssue(file: string, err: unknown): ConfigIssue {
 
 function parseOrReport(text: string): ParseResult {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true });
+  // logLevel 'error': the parser must not print its own warnings on stderr (process.emitWarning).
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true, logLevel: 'error' });
   const firstError = doc.errors[0];
   if (firstError) return { ok: false, errors: [yamlIssue(firstError, lines, text)], warnings: [] };
+  const complex = collectionKey(doc.contents, []);
+  if (complex) {
+    const issue = {
+      path: formatPath(complex.at),
+      message: `has a key that is a ${isMap(complex.key) ? 'mapping' : 'list'} (${String(complex.key).slice(0, 60).replace(/\s+/g, ' ')}): YAML allows it, a config does not`,
+      fix: 'write every key as a plain word followed by ": " (a "? " at the start of a line makes the next value a key)',
+    };
+    const r = (complex.key as { range?: [number, number, number] }).range;
+    if (r) positions.set(issue, { line: lines.linePos(r[0]).line, column: lines.linePos(r[0]).col });
+    return { ok: false, errors: [issue], warnings: [] };
+  }
 
   let raw: unknown;
   try {
@@ -133,7 +145,9 @@ function looksLikeKeepalivedConf(text: string): boolean {
 
 function yamlIssue(err: YAMLError, lines: LineCounter, text: string): ConfigIssue {
   const { line, col } = lines.linePos(err.pos[0]);
-  const reason = err.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? err.code;
+  const first = err.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? err.code;
+  // The parser ran out of stack (nesting thousands deep): say what that means, not the JS error.
+  const reason = err.code === 'RESOURCE_EXHAUSTION' ? 'nested too deeply for the YAML parser' : first;
   const issue = { path: '(yaml)', message: `line ${line}, column ${col}: ${reason}`, fix: YAML_FIXES[err.code] ?? YAML_DEFAULT_FIX };
   if (looksLikeKeepalivedConf(text)) issue.fix = KEEPALIVED_CONF_FIX;
   positions.set(issue, { line, column: col });
@@ -150,6 +164,7 @@ const YAML_FIXES: Readonly<Record<string, string>> = {
   MISSING_CHAR: 'close every [ { and quote that was opened',
   BLOCK_AS_IMPLICIT_KEY: 'put a space after the colon and check the indentation of the line above',
   MULTILINE_IMPLICIT_KEY: 'put each key: value on its own line, with a space after the colon',
+  RESOURCE_EXHAUSTION: 'a config is only a few levels deep: look for a run of [ or { (or of indentation) that never closes near this position',
 };
 
 function yamlWarnings(doc: Document, lines: LineCounter): ConfigIssue[] {
@@ -159,6 +174,23 @@ function yamlWarnings(doc: Document, lines: LineCounter): ConfigIssue[] {
     positions.set(issue, { line, column: col });
     return issue;
   });
+}
+
+/** The first mapping key that is itself a mapping or a list (`? {a: 1}` or `[a]: 1`), with the path of its mapping. */
+function collectionKey(node: unknown, at: PathSegment[]): { at: PathSegment[]; key: unknown } | null {
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      if (isMap(pair.key) || isSeq(pair.key)) return { at, key: pair.key };
+      const found = collectionKey(pair.value, [...at, isScalar(pair.key) ? String(pair.key.value) : String(pair.key)]);
+      if (found) return found;
+    }
+  } else if (isSeq(node)) {
+    for (let i = 0; i < node.items.length; i++) {
+      const found = collectionKey(node.items[i], [...at, i]);
+      if (found) return found;
+    }
+  }
+  return null;
 }
 
 /**

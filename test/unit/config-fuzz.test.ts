@@ -20,6 +20,7 @@ test('the judge recognises what counts as a finding', () => {
   assert.ok(judge(f, 1, '', `${f}: error: (root): could not be checked: boom — fix: this is a bug in ha-agent\n`).includes('loader-caught-exception'));
   assert.ok(judge(f, 1, '', 'TypeError: x\n    at f (/a/b.js:1:2)\n').includes('stack-trace'));
   assert.deepEqual(judge(f, 0, 'config OK: 1 instance(s) (VI_1)\n', ''), []);
+  assert.ok(judge(f, 1, '', `${f}: error: a: Cannot read properties of undefined — fix: x\n`).includes('javascript-error-text'));
 });
 
 test('the config mutator is deterministic', () => {

@@ -1028,3 +1028,40 @@ describe('a YAML alias that contains itself', () => {
     });
   }
 });
+
+// Found by `npm run fuzz`: thousands of nested [ made the YAML parser run out of stack, reported as a
+// bare "Maximum call stack size exceeded" with the generic indentation fix.
+test('YAML nested thousands deep: a (yaml) error that says so, with a fix about unclosed brackets', () => {
+  const r = parseConfig(`instances:\n  VI_1:\n    vips: ${'['.repeat(5000)}${']'.repeat(5000)}\n`);
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  assert.equal(r.errors[0]!.path, '(yaml)');
+  assert.match(r.errors[0]!.message, /^line 3, column \d+: nested too deeply for the YAML parser$/);
+  assert.match(r.errors[0]!.fix, /\[ or \{/);
+});
+
+// Found by `npm run fuzz`: a mapping used as a key ("? {level: debug}") made the YAML library print
+// a node warning ("Keys with collection values will be stringified…") on check-config's stderr.
+test('a key that is a mapping or a list: an error at its mapping, and nothing printed by the YAML library', async () => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.message);
+  process.on('warning', onWarning);
+  try {
+    for (const [yaml, path] of [
+      ['log:\n  ? {level: debug}\n  : 1\n', 'log'],
+      ['instances:\n  VI_1:\n    [vrid]: 5\n', 'instances.VI_1'],
+      ['? [a, b]\n: 1\n', '(root)'],
+    ] as const) {
+      const r = parseConfig(yaml);
+      assert.equal(r.ok, false, yaml);
+      if (r.ok) continue;
+      assert.equal(r.errors[0]!.path, path, yaml);
+      assert.match(r.errors[0]!.message, /has a key that is a (mapping|list)/);
+      assert.ok(issuePosition(r.errors[0]!), 'positioned');
+    }
+    await new Promise((resolve) => setImmediate(resolve)); // process.emitWarning emits on the next tick
+  } finally {
+    process.off('warning', onWarning);
+  }
+  assert.deepEqual(warnings, []);
+});
