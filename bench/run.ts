@@ -19,7 +19,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { chartSpecs, renderPng } from './charts.js';
 import { renderReport, updateReadme, type BenchResults, type Part } from './report.js';
-import { earlierResults, hostFacts, loadavg } from './host.js';
+import { earlierResults, loadavg, resultsHeader } from './host.js';
 
 const PARTS = ['failover', 'cost', 'jitter', 'cloud'] as const;
 type PartName = (typeof PARTS)[number];
@@ -138,11 +138,7 @@ async function main(): Promise<void> {
   const prev = earlierResults<BenchResults>(dir, o.only.length < PARTS.length);
   const r: BenchResults = {
     ...(prev ?? {}),
-    date,
-    startedAt: started.toISOString(),
-    finishedAt: '',
-    quick: o.quick,
-    host: hostFacts(),
+    ...resultsHeader(started, o.quick),
   };
   const q = o.quick;
   const save = () => writeFileSync(join(dir, 'results.json'), JSON.stringify(r, null, 1) + '\n');

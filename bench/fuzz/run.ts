@@ -14,7 +14,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { earlierResults, hostFacts, loadavg } from '../host.js';
+import { earlierResults, loadavg, resultsHeader } from '../host.js';
 import type { Part } from '../report.js';
 import { runConfigFuzz } from './config.js';
 import { runFlood } from './flood.js';
@@ -98,12 +98,8 @@ async function main(): Promise<void> {
   const prev = earlierResults<FuzzResults>(dir, o.only.length < PARTS.length);
   const r: FuzzResults = {
     ...(prev ?? {}),
-    date,
-    startedAt: started.toISOString(),
-    finishedAt: '',
-    quick: o.quick,
+    ...resultsHeader(started, o.quick),
     seed: o.seed,
-    host: hostFacts(),
   };
   const save = () => writeFileSync(join(dir, 'results.json'), JSON.stringify(r, null, 1) + '\n');
   const log = (l: string) => process.stderr.write(`${l}\n`);

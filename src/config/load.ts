@@ -79,10 +79,28 @@ function fileIssue(file: string, err: unknown): ConfigIssue {
 
 function parseOrReport(text: string): ParseResult {
   const lines = new LineCounter();
-  // logLevel 'error': the parser must not print its own warnings on stderr (process.emitWarning).
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true, logLevel: 'error' });
+  let doc: Document;
+  try {
+    // logLevel 'error': the parser must not print its own warnings on stderr (process.emitWarning).
+    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true, logLevel: 'error' });
+  } catch (err) {
+    // Its lexer/parser recurse per nesting level; thousands of levels throw instead of reporting.
+    if (!(err instanceof RangeError)) throw err;
+    return { ok: false, errors: [{ path: '(yaml)', message: 'nested too deeply for the YAML parser', fix: YAML_FIXES.RESOURCE_EXHAUSTION! }], warnings: [] };
+  }
   const firstError = doc.errors[0];
   if (firstError) return { ok: false, errors: [yamlIssue(firstError, lines, text)], warnings: [] };
+  const deep = tooDeep(doc.contents);
+  if (deep) {
+    const issue = {
+      path: formatPath(deep),
+      message: `nests more than ${MAX_DEPTH} levels deep`,
+      fix: YAML_FIXES.RESOURCE_EXHAUSTION!,
+    };
+    const pos = positionOf(doc, lines, deep);
+    if (pos) positions.set(issue, pos);
+    return { ok: false, errors: [issue], warnings: [] };
+  }
   const complex = collectionKey(doc.contents, []);
   if (complex) {
     const issue = {
@@ -164,7 +182,7 @@ const YAML_FIXES: Readonly<Record<string, string>> = {
   MISSING_CHAR: 'close every [ { and quote that was opened',
   BLOCK_AS_IMPLICIT_KEY: 'put a space after the colon and check the indentation of the line above',
   MULTILINE_IMPLICIT_KEY: 'put each key: value on its own line, with a space after the colon',
-  RESOURCE_EXHAUSTION: 'a config is only a few levels deep: look for a run of [ or { (or of indentation) that never closes near this position',
+  RESOURCE_EXHAUSTION: 'a config is only a few levels deep: look for a run of "- ", [ or { (or of indentation) that never ends near this position',
 };
 
 function yamlWarnings(doc: Document, lines: LineCounter): ConfigIssue[] {
@@ -174,6 +192,26 @@ function yamlWarnings(doc: Document, lines: LineCounter): ConfigIssue[] {
     positions.set(issue, { line, column: col });
     return issue;
   });
+}
+
+/** Deeper than any config (a handful of levels); the recursive checks below and toJS would run out of stack. */
+const MAX_DEPTH = 64;
+
+/** The path of the first node nested deeper than MAX_DEPTH, or null. Iterative: depth costs no stack. */
+function tooDeep(root: unknown): PathSegment[] | null {
+  const todo: [unknown, PathSegment[]][] = [[root, []]];
+  while (todo.length > 0) {
+    const [node, at] = todo.pop()!;
+    if (at.length > MAX_DEPTH) return at;
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+        todo.push([pair.value, [...at, key]]);
+        if (isMap(pair.key) || isSeq(pair.key)) todo.push([pair.key, [...at, key]]);
+      }
+    } else if (isSeq(node)) node.items.forEach((item, i) => todo.push([item, [...at, i]]));
+  }
+  return null;
 }
 
 /** The first mapping key that is itself a mapping or a list (`? {a: 1}` or `[a]: 1`), with the path of its mapping. */

@@ -29,6 +29,24 @@ test('the config mutator is deterministic', () => {
   assert.notDeepEqual(configCase(SEED, 7, seeds).text, configCase(SEED, 8, seeds).text);
 });
 
+// The 10⁴-config run (seed 20261203) found these: YAML thousands of levels deep made the parser throw
+// a RangeError, reported as "could not be checked … a bug in ha-agent". Now a (yaml) error.
+test('regressions from the 10⁴ run: deep nesting is a (yaml) error, not a caught exception', async () => {
+  const seeds = configSeeds();
+  const dir = mkdtempSync(join(tmpdir(), 'ha-config-fuzz-regress-'));
+  try {
+    for (const i of [1205, 1455, 2119, 4118]) {
+      const file = join(dir, `case-${i}.yaml`);
+      writeFileSync(file, configCase(20261203, i, seeds).text);
+      const v = await checkInProcess(file);
+      assert.deepEqual(v.problems, [], `case ${i}: ${v.stderr}`);
+      assert.equal(v.code, 1);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test(`${CASES} mutated configs through check-config: every error has a path, no stack trace`, { timeout: 120_000 }, async () => {
   console.log(`config fuzz seed ${SEED} (replay with FUZZ_SEED=${SEED})`);
   const seeds = configSeeds();

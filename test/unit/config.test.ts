@@ -1065,3 +1065,18 @@ test('a key that is a mapping or a list: an error at its mapping, and nothing pr
   }
   assert.deepEqual(warnings, []);
 });
+
+// Found by `npm run fuzz` (10⁴ configs): YAML the parser accepts but nested a thousand levels deep
+// ("- - - - …") overflowed the stack in the checks after parsing ("could not be checked … a bug").
+test('a config nested more than 64 levels deep: an error at the path where it gets too deep', () => {
+  const r = parseConfig(`instances:\n  VI_1:\n    vips:\n      ${'- '.repeat(1500)}1\n`);
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  assert.equal(r.errors.length, 1);
+  assert.match(r.errors[0]!.path, /^instances\.VI_1\.vips(\[0\]){62}$/);
+  assert.equal(r.errors[0]!.message, 'nests more than 64 levels deep');
+  assert.doesNotMatch(formatIssue(r.errors[0]!), /bug in ha-agent/);
+  assert.equal(parseConfig(`a:\n  ${'- '.repeat(20)}1\n`).ok, false, 'shallower nesting is an ordinary error');
+  const shallow = parseConfig(`a:\n  ${'- '.repeat(20)}1\n`);
+  assert.ok(!shallow.ok && !shallow.errors.some((e) => /levels deep/.test(e.message)));
+});
