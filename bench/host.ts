@@ -1,10 +1,22 @@
-// Facts about the machine a benchmark ran on, for its report: cores, load average, node, kernel and
-// keepalived versions. Read at the start and the end of a run (the load average twice).
-import { readFileSync } from 'node:fs';
+// What a benchmark report says about the machine it ran on (cores, load average, node, kernel, the
+// keepalived it was compared with), and the results a partial re-run keeps. Shared by `npm run bench`
+// (bench/run.ts) and `npm run fuzz` (bench/fuzz/run.ts).
 import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
+import { join } from 'node:path';
 
-export interface HostInfo {
+/** "1.02 0.87 0.55": the 1, 5 and 15 minute load averages. */
+export const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+/** keepalived's version ("2.2.7"), or "unknown". */
+export function keepalivedVersion(): string {
+  const r = spawnSync('keepalived', ['--version'], { encoding: 'utf8' });
+  return /Keepalived v(\S+)/.exec(`${r.stdout ?? ''}${r.stderr ?? ''}`)?.[1] ?? 'unknown';
+}
+
+/** The machine as the reports print it; loadavgEnd is filled in when the run ends. */
+export interface HostFacts {
   cpus: number;
   loadavgStart: string;
   loadavgEnd: string;
@@ -13,16 +25,17 @@ export interface HostInfo {
   keepalived: string;
 }
 
-/** `keepalived --version`'s version, or "unknown". */
-export function keepalivedVersion(): string {
-  const r = spawnSync('keepalived', ['--version'], { encoding: 'utf8' });
-  return /Keepalived v(\S+)/.exec(`${r.stdout ?? ''}${r.stderr ?? ''}`)?.[1] ?? 'unknown';
+export function hostFacts(): HostFacts {
+  return { cpus: cpus().length, loadavgStart: loadavg(), loadavgEnd: '', node: process.version, kernel: release(), keepalived: keepalivedVersion() };
 }
 
-/** The 1, 5 and 15 min load averages, "0.31 0.30 0.13". */
-export const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+/** A run of only some parts into `dir`: the results.json already there (its other parts are kept), or null. */
+export function earlierResults<T>(dir: string, someParts: boolean): T | null {
+  const file = join(dir, 'results.json');
+  return someParts && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : null;
+}
 
-/** The host facts at the start of a run (loadavgEnd filled in at the end). */
-export function hostInfo(): HostInfo {
-  return { cpus: cpus().length, loadavgStart: loadavg(), loadavgEnd: '', node: process.version, kernel: release(), keepalived: keepalivedVersion() };
+/** The fields every results.json starts with (date, start, host…); finishedAt is filled in at the end. */
+export function resultsHeader(started: Date, quick: boolean): { date: string; startedAt: string; finishedAt: string; quick: boolean; host: HostFacts } {
+  return { date: started.toISOString().slice(0, 10), startedAt: started.toISOString(), finishedAt: '', quick, host: hostFacts() };
 }

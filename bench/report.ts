@@ -4,7 +4,7 @@ import type { FailoverResult, FailoverSample } from './failover.js';
 import type { RunResult as CostRun } from './cost.js';
 import type { JitterResult } from './jitter.js';
 import { stats, type Summary } from './stats.js';
-import type { HostInfo } from './host.js';
+import type { HostFacts } from './host.js';
 
 /** One part's output, or why it is missing. */
 export type Part<T> = { ok: true; data: T; seconds: number } | { ok: false; error: string; seconds: number };
@@ -50,7 +50,7 @@ export interface BenchResults {
   startedAt: string;
   finishedAt: string;
   quick: boolean;
-  host: HostInfo;
+  host: HostFacts;
   failover?: Part<FailoverData>;
   cost?: Part<CostData>;
   jitter?: Part<JitterData>;
@@ -262,6 +262,28 @@ export function renderReport(r: BenchResults, chartDir = '.'): string {
 export const README_START = '<!-- bench:start (written by npm run bench; edit bench/report.ts instead) -->';
 export const README_END = '<!-- bench:end -->';
 
+/** A README section between two HTML-comment markers, and where it goes when it is not there yet. */
+export interface ReadmeSection {
+  start: string;
+  end: string;
+  /** The `## heading` put above the markers when the section is new. */
+  heading: string;
+  /** A new section goes right after this text (e.g. another section's end marker), else at the end. */
+  after?: string;
+}
+
+/** Puts `body` between the section's markers: replaces what is there, or adds the section. */
+export function replaceReadmeSection(readme: string, s: ReadmeSection, body: string): string {
+  const section = [s.start, '', body.trim(), '', s.end].join('\n');
+  const a = readme.indexOf(s.start);
+  const b = readme.indexOf(s.end);
+  if (a >= 0 && b > a) return readme.slice(0, a) + section + readme.slice(b + s.end.length);
+  const at = s.after ? readme.indexOf(s.after) : -1;
+  if (at < 0) return `${readme.trimEnd()}\n\n## ${s.heading}\n\n${section}\n`;
+  const cut = at + s.after!.length;
+  return `${readme.slice(0, cut)}\n\n## ${s.heading}\n\n${section}${readme.slice(cut)}`;
+}
+
 /**
  * The README's Benchmarks section for results in `dir` (a path relative to the repo root): the date,
  * the tables, links to the charts. Replaces the text between the markers, or appends a section.
@@ -271,18 +293,6 @@ export function updateReadme(readme: string, r: BenchResults, dir: string): stri
     .replace(/^# Benchmarks .*\n/, '')
     .replace('[results.json](results.json)', `[results.json](${dir}/results.json)`)
     .replace(/^## /gm, '### ');
-  const section = [`Latest: **${r.date}**${r.quick ? ' (quick run: few runs, short windows — indicative only)' : ''}, from \`npm run bench${r.quick ? ' -- --quick' : ''}\`; full report in [${dir}](${dir}/README.md).`, '', body.trim()].join('\n');
-  return replaceSection(readme, README_START, README_END, section, (text, block) => `${text.trimEnd()}\n\n## Benchmarks\n\n${block}\n`);
-}
-
-/**
- * Puts `body` between the `start` and `end` marker lines of a README: replaces what is between them,
- * or, when the markers are missing, hands the whole marked block to `otherwise` to place it.
- */
-export function replaceSection(readme: string, start: string, end: string, body: string, otherwise: (readme: string, block: string) => string): string {
-  const block = [start, '', body.trim(), '', end].join('\n');
-  const a = readme.indexOf(start);
-  const b = readme.indexOf(end);
-  if (a >= 0 && b > a) return readme.slice(0, a) + block + readme.slice(b + end.length);
-  return otherwise(readme, block);
+  const latest = `Latest: **${r.date}**${r.quick ? ' (quick run: few runs, short windows — indicative only)' : ''}, from \`npm run bench${r.quick ? ' -- --quick' : ''}\`; full report in [${dir}](${dir}/README.md).`;
+  return replaceReadmeSection(readme, { start: README_START, end: README_END, heading: 'Benchmarks' }, `${latest}\n\n${body.trim()}`);
 }

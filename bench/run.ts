@@ -15,11 +15,11 @@
 // Run as root: `npm run bench [-- --quick] [-- --only failover,cost,jitter,cloud] [-- --out DIR]
 // [-- --no-readme]`; `--render DIR` redoes the report, the charts and the README from DIR/results.json.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { hostInfo, loadavg } from './host.js';
 import { chartSpecs, renderPng } from './charts.js';
 import { renderReport, updateReadme, type BenchResults, type Part } from './report.js';
+import { earlierResults, loadavg, resultsHeader } from './host.js';
 
 const PARTS = ['failover', 'cost', 'jitter', 'cloud'] as const;
 type PartName = (typeof PARTS)[number];
@@ -135,14 +135,10 @@ async function main(): Promise<void> {
   const dir = o.out ?? join('bench', 'results', o.quick ? `${date}-quick` : date);
   mkdirSync(dir, { recursive: true });
   // --only into a directory that has results: the parts not re-run are kept.
-  const prev = o.only.length < PARTS.length && existsSync(join(dir, 'results.json')) ? (JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as BenchResults) : null;
+  const prev = earlierResults<BenchResults>(dir, o.only.length < PARTS.length);
   const r: BenchResults = {
     ...(prev ?? {}),
-    date,
-    startedAt: started.toISOString(),
-    finishedAt: '',
-    quick: o.quick,
-    host: hostInfo(),
+    ...resultsHeader(started, o.quick),
   };
   const q = o.quick;
   const save = () => writeFileSync(join(dir, 'results.json'), JSON.stringify(r, null, 1) + '\n');

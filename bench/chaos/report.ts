@@ -1,8 +1,8 @@
 // The results of `npm run chaos` (bench/chaos/run.ts) as text: the one-line-per-scenario summary it
 // prints, the markdown report (results/<date>-chaos/README.md) and the README's chaos section, placed
 // right after the Benchmarks section. Pure: results in, text out.
-import type { HostInfo } from '../host.js';
-import { mdTable, README_END, replaceSection } from '../report.js';
+import type { HostFacts } from '../host.js';
+import { mdTable, README_END, replaceReadmeSection } from '../report.js';
 import type { Figure, Impl } from './lab.js';
 
 /** One implementation's run of one scenario variant, as results.json keeps it. */
@@ -33,7 +33,7 @@ export interface ChaosResults {
   startedAt: string;
   finishedAt: string;
   quick: boolean;
-  host: HostInfo;
+  host: HostFacts;
   scenarios: ScenarioRun[];
 }
 
@@ -102,16 +102,9 @@ export const CHAOS_END = '<!-- chaos:end -->';
 /** The README's chaos section for results in `dir` (relative to the repo root), right after the Benchmarks section. */
 export function updateChaosReadme(readme: string, r: ChaosResults, dir: string): string {
   const body = [
-    `### Chaos`,
-    '',
     `Latest: **${r.date}**${r.quick ? ' (quick run — indicative only)' : ''}, from \`npm run chaos${r.quick ? ' -- --quick' : ''}\`; full report with the timelines in [${dir}](${dir}/README.md). Load average ${r.host.loadavgStart} → ${r.host.loadavgEnd}.`,
     '',
     mdTable(['scenario', 'ours', 'keepalived'], r.scenarios.map((s) => [s.label, fig(s.runs.ours), fig(s.runs.keepalived)])),
   ].join('\n');
-  return replaceSection(readme, CHAOS_START, CHAOS_END, body, (text, block) => {
-    const at = text.indexOf(README_END);
-    if (at < 0) return `${text.trimEnd()}\n\n${block}\n`;
-    const after = at + README_END.length;
-    return `${text.slice(0, after)}\n\n${block}${text.slice(after)}`;
-  });
+  return replaceReadmeSection(readme, { start: CHAOS_START, end: CHAOS_END, heading: 'Chaos', after: README_END }, body);
 }

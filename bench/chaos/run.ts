@@ -11,9 +11,9 @@
 // Run as root: `npm run chaos [-- --quick] [-- --only a,b] [-- --out DIR] [-- --no-readme]`; with --only
 // into a directory that has results, the scenarios not re-run are kept from its results.json.
 // (needs keepalived, tcpdump, tshark, nft, libfaketime).
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { hostInfo, loadavg } from '../host.js';
+import { earlierResults, loadavg, resultsHeader } from '../host.js';
 import { IMPLS, observe, timelines, transitionsText, type Impl, type RunResult, type Scenario, type Variant } from './lab.js';
 import { renderChaosReport, summaryLines, updateChaosReadme, type ChaosResults, type ImplRun, type ScenarioRun } from './report.js';
 import { partition } from './partition.js';
@@ -97,14 +97,12 @@ async function main(): Promise<void> {
     console.error('chaos: needs root (network namespaces); run as root');
     process.exit(1);
   }
-  const started = new Date();
-  const date = started.toISOString().slice(0, 10);
-  const dir = o.out ?? join('bench', 'results', `${date}-chaos${o.quick ? '-quick' : ''}`);
+  const r: ChaosResults = { ...resultsHeader(new Date(), o.quick), scenarios: [] };
+  const dir = o.out ?? join('bench', 'results', `${r.date}-chaos${o.quick ? '-quick' : ''}`);
   mkdirSync(dir, { recursive: true });
-  const r: ChaosResults = { date, startedAt: started.toISOString(), finishedAt: '', quick: o.quick, host: hostInfo(), scenarios: [] };
   // --only into a directory that has results: the scenarios not re-run are kept, in suite order.
   const file = join(dir, 'results.json');
-  const prev = o.only.length < SCENARIOS.length && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ChaosResults) : null;
+  const prev = earlierResults<ChaosResults>(dir, o.only.length < SCENARIOS.length);
   const done = new Map<string, ScenarioRun[]>();
   for (const x of prev?.scenarios ?? []) if (!o.only.includes(x.scenario)) done.set(x.scenario, [...(done.get(x.scenario) ?? []), x]);
   const save = () => {

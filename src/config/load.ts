@@ -79,15 +79,54 @@ function fileIssue(file: string, err: unknown): ConfigIssue {
 
 function parseOrReport(text: string): ParseResult {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true });
+  let doc: Document;
+  try {
+    // logLevel 'error': the parser must not print its own warnings on stderr (process.emitWarning).
+    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true, logLevel: 'error' });
+  } catch (err) {
+    // Its lexer/parser recurse per nesting level; thousands of levels throw instead of reporting.
+    if (!(err instanceof RangeError)) throw err;
+    return { ok: false, errors: [{ path: '(yaml)', message: 'nested too deeply for the YAML parser', fix: YAML_FIXES.RESOURCE_EXHAUSTION! }], warnings: [] };
+  }
   const firstError = doc.errors[0];
   if (firstError) return { ok: false, errors: [yamlIssue(firstError, lines, text)], warnings: [] };
+  const deep = tooDeep(doc.contents);
+  if (deep) {
+    const issue = {
+      path: formatPath(deep),
+      message: `nests more than ${MAX_DEPTH} levels deep`,
+      fix: YAML_FIXES.RESOURCE_EXHAUSTION!,
+    };
+    const pos = positionOf(doc, lines, deep);
+    if (pos) positions.set(issue, pos);
+    return { ok: false, errors: [issue], warnings: [] };
+  }
+  const complex = collectionKey(doc.contents, []);
+  if (complex) {
+    const issue = {
+      path: formatPath(complex.at),
+      message: `has a key that is a ${isMap(complex.key) ? 'mapping' : 'list'} (${String(complex.key).slice(0, 60).replace(/\s+/g, ' ')}): YAML allows it, a config does not`,
+      fix: 'write every key as a plain word followed by ": " (a "? " at the start of a line makes the next value a key)',
+    };
+    const r = (complex.key as { range?: [number, number, number] }).range;
+    if (r) positions.set(issue, { line: lines.linePos(r[0]).line, column: lines.linePos(r[0]).col });
+    return { ok: false, errors: [issue], warnings: [] };
+  }
 
   let raw: unknown;
   try {
     raw = doc.toJS({ maxAliasCount: 100 });
   } catch (err) {
     const issue = { path: '(yaml)', message: err instanceof Error ? err.message : String(err), fix: 'expand the YAML aliases (*name) into plain values' };
+    return { ok: false, errors: [issue], warnings: [] };
+  }
+
+  const cycle = aliasCycle(raw, []);
+  if (cycle) {
+    const at = cycle;
+    const issue = { path: formatPath(at), message: 'is an alias (*name) of a node that contains it: the value would be infinitely deep', fix: 'replace the alias with a plain value, or point it at a node outside this one' };
+    const pos = positionOf(doc, lines, at);
+    if (pos) positions.set(issue, pos);
     return { ok: false, errors: [issue], warnings: [] };
   }
 
@@ -124,7 +163,9 @@ function looksLikeKeepalivedConf(text: string): boolean {
 
 function yamlIssue(err: YAMLError, lines: LineCounter, text: string): ConfigIssue {
   const { line, col } = lines.linePos(err.pos[0]);
-  const reason = err.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? err.code;
+  const first = err.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? err.code;
+  // The parser ran out of stack (nesting thousands deep): say what that means, not the JS error.
+  const reason = err.code === 'RESOURCE_EXHAUSTION' ? 'nested too deeply for the YAML parser' : first;
   const issue = { path: '(yaml)', message: `line ${line}, column ${col}: ${reason}`, fix: YAML_FIXES[err.code] ?? YAML_DEFAULT_FIX };
   if (looksLikeKeepalivedConf(text)) issue.fix = KEEPALIVED_CONF_FIX;
   positions.set(issue, { line, column: col });
@@ -141,6 +182,7 @@ const YAML_FIXES: Readonly<Record<string, string>> = {
   MISSING_CHAR: 'close every [ { and quote that was opened',
   BLOCK_AS_IMPLICIT_KEY: 'put a space after the colon and check the indentation of the line above',
   MULTILINE_IMPLICIT_KEY: 'put each key: value on its own line, with a space after the colon',
+  RESOURCE_EXHAUSTION: 'a config is only a few levels deep: look for a run of "- ", [ or { (or of indentation) that never ends near this position',
 };
 
 function yamlWarnings(doc: Document, lines: LineCounter): ConfigIssue[] {
@@ -150,6 +192,61 @@ function yamlWarnings(doc: Document, lines: LineCounter): ConfigIssue[] {
     positions.set(issue, { line, column: col });
     return issue;
   });
+}
+
+/** Deeper than any config (a handful of levels); the recursive checks below and toJS would run out of stack. */
+const MAX_DEPTH = 64;
+
+/** The path of the first node nested deeper than MAX_DEPTH, or null. Iterative: depth costs no stack. */
+function tooDeep(root: unknown): PathSegment[] | null {
+  const todo: [unknown, PathSegment[]][] = [[root, []]];
+  while (todo.length > 0) {
+    const [node, at] = todo.pop()!;
+    if (at.length > MAX_DEPTH) return at;
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+        todo.push([pair.value, [...at, key]]);
+        if (isMap(pair.key) || isSeq(pair.key)) todo.push([pair.key, [...at, key]]);
+      }
+    } else if (isSeq(node)) node.items.forEach((item, i) => todo.push([item, [...at, i]]));
+  }
+  return null;
+}
+
+/** The first mapping key that is itself a mapping or a list (`? {a: 1}` or `[a]: 1`), with the path of its mapping. */
+function collectionKey(node: unknown, at: PathSegment[]): { at: PathSegment[]; key: unknown } | null {
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      if (isMap(pair.key) || isSeq(pair.key)) return { at, key: pair.key };
+      const found = collectionKey(pair.value, [...at, isScalar(pair.key) ? String(pair.key.value) : String(pair.key)]);
+      if (found) return found;
+    }
+  } else if (isSeq(node)) {
+    for (let i = 0; i < node.items.length; i++) {
+      const found = collectionKey(node.items[i], [...at, i]);
+      if (found) return found;
+    }
+  }
+  return null;
+}
+
+/**
+ * The path of the first value that contains itself (a YAML alias to one of its own ancestors, e.g.
+ * `a: &a { b: *a }`: toJS makes it a circular object, which every later walk would follow forever),
+ * or null.
+ */
+function aliasCycle(value: unknown, at: PathSegment[], ancestors = new Set<object>()): PathSegment[] | null {
+  if (value === null || typeof value !== 'object') return null;
+  if (ancestors.has(value)) return at;
+  ancestors.add(value);
+  for (const key of Object.keys(value)) {
+    const here = Array.isArray(value) ? [...at, Number(key)] : [...at, key];
+    const found = aliasCycle((value as Record<string, unknown>)[key], here, ancestors);
+    if (found) return found;
+  }
+  ancestors.delete(value);
+  return null;
 }
 
 /** A key named __proto__ would vanish silently in JavaScript objects: refuse it. */

@@ -14,6 +14,7 @@ import {
   type FsmSnapshot,
   type VrrpState,
 } from '../../src/vrrp/fsm.js';
+import { mulberry32 } from './prng.js';
 
 export interface SimOptions {
   latencyMs?: number; // one-way delay of every advert; default 1
@@ -329,16 +330,4 @@ class DeliveryQueue {
 
 function before(x: Delivery, y: Delivery): boolean {
   return x.at < y.at || (x.at === y.at && x.seq < y.seq);
-}
-
-/** Small seeded PRNG so packet loss is reproducible. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -1007,3 +1007,76 @@ describe('fuzz', () => {
     );
   });
 });
+
+// Found by `npm run fuzz` (bench/fuzz/config.ts): an alias to one of its own ancestors made toJS
+// return a circular object, and the loader's walks overflowed the stack ("could not be checked …
+// this is a bug in ha-agent"). Now it is an error at the alias's path.
+describe('a YAML alias that contains itself', () => {
+  for (const [yaml, path, line] of [
+    ['a: &a\n  b: *a\n', 'a.b', 2],
+    ['instances:\n  VI_1: &x\n    vrid: 1\n    vips: [*x]\n', 'instances.VI_1.vips[0]', 4],
+  ] as const) {
+    test(`${JSON.stringify(yaml)} → error at ${path}`, () => {
+      const r = parseConfig(yaml);
+      assert.equal(r.ok, false);
+      if (r.ok) return;
+      assert.equal(r.errors.length, 1);
+      assert.equal(r.errors[0]!.path, path);
+      assert.match(r.errors[0]!.message, /alias .* contains it/);
+      assert.doesNotMatch(formatIssue(r.errors[0]!), /bug in ha-agent/);
+      assert.equal(issuePosition(r.errors[0]!)?.line, line);
+    });
+  }
+});
+
+// Found by `npm run fuzz`: thousands of nested [ made the YAML parser run out of stack, reported as a
+// bare "Maximum call stack size exceeded" with the generic indentation fix.
+test('YAML nested thousands deep: a (yaml) error that says so, with a fix about unclosed brackets', () => {
+  const r = parseConfig(`instances:\n  VI_1:\n    vips: ${'['.repeat(5000)}${']'.repeat(5000)}\n`);
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  assert.equal(r.errors[0]!.path, '(yaml)');
+  assert.match(r.errors[0]!.message, /^line 3, column \d+: nested too deeply for the YAML parser$/);
+  assert.match(r.errors[0]!.fix, /\[ or \{/);
+});
+
+// Found by `npm run fuzz`: a mapping used as a key ("? {level: debug}") made the YAML library print
+// a node warning ("Keys with collection values will be stringified…") on check-config's stderr.
+test('a key that is a mapping or a list: an error at its mapping, and nothing printed by the YAML library', async () => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.message);
+  process.on('warning', onWarning);
+  try {
+    for (const [yaml, path] of [
+      ['log:\n  ? {level: debug}\n  : 1\n', 'log'],
+      ['instances:\n  VI_1:\n    [vrid]: 5\n', 'instances.VI_1'],
+      ['? [a, b]\n: 1\n', '(root)'],
+    ] as const) {
+      const r = parseConfig(yaml);
+      assert.equal(r.ok, false, yaml);
+      if (r.ok) continue;
+      assert.equal(r.errors[0]!.path, path, yaml);
+      assert.match(r.errors[0]!.message, /has a key that is a (mapping|list)/);
+      assert.ok(issuePosition(r.errors[0]!), 'positioned');
+    }
+    await new Promise((resolve) => setImmediate(resolve)); // process.emitWarning emits on the next tick
+  } finally {
+    process.off('warning', onWarning);
+  }
+  assert.deepEqual(warnings, []);
+});
+
+// Found by `npm run fuzz` (10⁴ configs): YAML the parser accepts but nested a thousand levels deep
+// ("- - - - …") overflowed the stack in the checks after parsing ("could not be checked … a bug").
+test('a config nested more than 64 levels deep: an error at the path where it gets too deep', () => {
+  const r = parseConfig(`instances:\n  VI_1:\n    vips:\n      ${'- '.repeat(1500)}1\n`);
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  assert.equal(r.errors.length, 1);
+  assert.match(r.errors[0]!.path, /^instances\.VI_1\.vips(\[0\]){62}$/);
+  assert.equal(r.errors[0]!.message, 'nests more than 64 levels deep');
+  assert.doesNotMatch(formatIssue(r.errors[0]!), /bug in ha-agent/);
+  assert.equal(parseConfig(`a:\n  ${'- '.repeat(20)}1\n`).ok, false, 'shallower nesting is an ordinary error');
+  const shallow = parseConfig(`a:\n  ${'- '.repeat(20)}1\n`);
+  assert.ok(!shallow.ok && !shallow.errors.some((e) => /levels deep/.test(e.message)));
+});
