@@ -97,7 +97,8 @@ export class Agent {
   /** Notify hooks, virtual routes and sync groups (hooks/agent-hooks.ts); set by start(). */
   private hooks!: AgentHooks;
   /** Every timer of the agent: elections, provider runners, the socket check (see scheduler.ts). */
-  private readonly scheduler = new Scheduler();
+  /** Its advert grid's phase drawn at random: two agents started together are not in phase (fsm.ts advertGridPhaseMs). */
+  private readonly scheduler = new Scheduler(undefined, undefined, Math.random() * 3_600_000);
   /** The provider runners' clock: the scheduler, with long timers quantised so they share wake-ups. */
   private readonly clock = this.scheduler.clock();
   private readonly socketCheck: ScheduledEntry;

@@ -80,6 +80,11 @@ export class Scheduler {
   constructor(
     readonly now: () => number = () => performance.now(),
     private readonly timers: PlatformTimers = nodeTimers,
+    /**
+     * The offset of the advert grids on `now` (fsm.ts advertGridPhaseMs): every VRRP instance of this
+     * scheduler advertises on it. The agent draws one at random (agent.ts); 0 in tests.
+     */
+    readonly gridPhaseMs = 0,
   ) {}
 
   /** A new entry that calls `fire` when due; not armed until set(). */

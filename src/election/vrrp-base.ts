@@ -23,9 +23,6 @@ import type { Election, ElectionCounters, ElectionHooks, ElectionStatus } from '
 /** Consecutive failed sends after which the socket is considered broken (FAULT until it works again). */
 const SEND_FAILURES_TO_FAULT = 3;
 
-/** Every instance of this process advertises on the same grid (fsm.ts advertGridPhaseMs): one offset, drawn at start. */
-const ADVERT_GRID_PHASE_MS = Math.random() * 3_600_000;
-
 /** Drop reasons that mean a peer is configured differently (keepalived logs these too): warn, not debug. */
 const MISMATCH_REASONS = new Set<DropReason>([
   'auth-type-mismatch',
@@ -279,7 +276,7 @@ export abstract class VrrpElectionBase implements Election {
       localAddress: this.source,
       lowerPrioNoAdvert: c.lowerPrioNoAdvert,
       advertGrid: true,
-      advertGridPhaseMs: ADVERT_GRID_PHASE_MS,
+      advertGridPhaseMs: this.deps.scheduler.gridPhaseMs,
     };
   }
 }

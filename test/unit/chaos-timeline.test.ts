@@ -208,6 +208,6 @@ describe('chaos report', () => {
     assert.equal(twice.split(CHAOS_START).length, 2);
     assert.match(twice, /\*\*2026-12-04\*\*/);
     assert.doesNotMatch(twice, /2026-12-03-chaos-quick/);
-    assert.match(updateChaosReadme('# bare\n', r, 'd'), /^# bare\n\n<!-- chaos:start/);
+    assert.match(updateChaosReadme('# bare\n', r, 'd'), /^# bare\n\n## Chaos\n\n<!-- chaos:start/);
   });
 });
