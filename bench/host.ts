@@ -35,7 +35,15 @@ export function earlierResults<T>(dir: string, someParts: boolean): T | null {
   return someParts && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : null;
 }
 
-/** The fields every results.json starts with (date, start, host…); finishedAt is filled in at the end. */
-export function resultsHeader(started: Date, quick: boolean): { date: string; startedAt: string; finishedAt: string; quick: boolean; host: HostFacts } {
+/** The fields every results.json starts with (bench, chaos, fuzz); finishedAt is filled in at the end. */
+export interface ResultsHeader {
+  date: string;
+  startedAt: string;
+  finishedAt: string;
+  quick: boolean;
+  host: HostFacts;
+}
+
+export function resultsHeader(started: Date, quick: boolean): ResultsHeader {
   return { date: started.toISOString().slice(0, 10), startedAt: started.toISOString(), finishedAt: '', quick, host: hostFacts() };
 }

@@ -4,7 +4,7 @@ import type { FailoverResult, FailoverSample } from './failover.js';
 import type { RunResult as CostRun } from './cost.js';
 import type { JitterResult } from './jitter.js';
 import { stats, type Summary } from './stats.js';
-import type { HostFacts } from './host.js';
+import type { ResultsHeader } from './host.js';
 
 /** One part's output, or why it is missing. */
 export type Part<T> = { ok: true; data: T; seconds: number } | { ok: false; error: string; seconds: number };
@@ -45,12 +45,7 @@ export interface CloudAlibabaData {
 }
 
 /** Everything one `npm run bench` wrote to results.json. */
-export interface BenchResults {
-  date: string;
-  startedAt: string;
-  finishedAt: string;
-  quick: boolean;
-  host: HostFacts;
+export interface BenchResults extends ResultsHeader {
   failover?: Part<FailoverData>;
   cost?: Part<CostData>;
   jitter?: Part<JitterData>;

@@ -1,7 +1,7 @@
 // The results of `npm run chaos` (bench/chaos/run.ts) as text: the one-line-per-scenario summary it
 // prints, the markdown report (results/<date>-chaos/README.md) and the README's chaos section, placed
 // right after the Benchmarks section. Pure: results in, text out.
-import type { HostFacts } from '../host.js';
+import type { ResultsHeader } from '../host.js';
 import { mdTable, README_END, replaceReadmeSection } from '../report.js';
 import type { Figure, Impl } from './lab.js';
 
@@ -28,12 +28,7 @@ export interface ScenarioRun {
   runs: Record<Impl, ImplRun>;
 }
 
-export interface ChaosResults {
-  date: string;
-  startedAt: string;
-  finishedAt: string;
-  quick: boolean;
-  host: HostFacts;
+export interface ChaosResults extends ResultsHeader {
   scenarios: ScenarioRun[];
 }
 

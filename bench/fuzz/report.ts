@@ -2,18 +2,13 @@
 // flood), and the README's Fuzzing section (between the fuzz markers, right after the Benchmarks
 // section). Pure: results in, text out.
 import { mdTable, ratioText, replaceReadmeSection, README_END as BENCH_END, type Part } from '../report.js';
-import type { HostFacts } from '../host.js';
+import type { ResultsHeader } from '../host.js';
 import type { ConfigResult } from './config.js';
 import type { FloodResult, FloodSide } from './flood.js';
 import type { PacketsResult } from './packets.js';
 
-export interface FuzzResults {
-  date: string;
-  startedAt: string;
-  finishedAt: string;
-  quick: boolean;
+export interface FuzzResults extends ResultsHeader {
   seed: number;
-  host: HostFacts;
   packets?: Part<PacketsResult>;
   config?: Part<ConfigResult>;
   flood?: Part<FloodResult>;
