@@ -12,6 +12,8 @@ import { scenarioOfKey } from './report.js';
 export type VlSpec = Record<string, unknown>;
 
 const COLORS = { domain: ['ours', 'keepalived'], range: ['#1f77b4', '#ff7f0e'] };
+/** The jitter chart has a third series: keepalived with vrrp_rt_priority 1 (bench/jitter.ts). */
+const JITTER_COLORS = { domain: [...COLORS.domain, 'keepalived-rt'], range: [...COLORS.range, '#d62728'] };
 const base = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', background: 'white', config: { font: 'DejaVu Sans', view: { stroke: '#ccc' } } };
 
 export function failoverSpec(r: BenchResults): VlSpec | null {
@@ -87,7 +89,7 @@ export function jitterSpec(r: BenchResults): VlSpec | null {
     ...base,
     title: `Advert send intervals at ${r.jitter.data.intervalMs} ms (last bin: ≥ 25 ms)${r.quick ? ' (quick run)' : ''} — ${r.date}`,
     data: { values },
-    facet: { row: { field: 'condition', type: 'nominal', sort: conditions, title: null }, column: { field: 'impl', type: 'nominal', sort: COLORS.domain, title: null } },
+    facet: { row: { field: 'condition', type: 'nominal', sort: conditions, title: null }, column: { field: 'impl', type: 'nominal', sort: JITTER_COLORS.domain, title: null } },
     spec: {
       width: 320,
       height: 90,
@@ -96,7 +98,7 @@ export function jitterSpec(r: BenchResults): VlSpec | null {
         x: { field: 'from', type: 'quantitative', title: 'interval between consecutive adverts, ms', scale: { domain: [0, 25] } },
         x2: { field: 'to' },
         y: { field: 'count', type: 'quantitative', title: 'adverts', scale: { type: 'symlog' } },
-        color: { field: 'impl', type: 'nominal', scale: COLORS, legend: null },
+        color: { field: 'impl', type: 'nominal', scale: JITTER_COLORS, legend: null },
       },
     },
   };

@@ -2,7 +2,9 @@
 // idle and with load in its own process, against keepalived 2.2.7 beside it. Not a test: it measures
 // and prints, and asserts nothing; the target (p99 of |interval − 10 ms| ≤ 2 ms) is printed with ✓/✗.
 //
-// Per condition, a fresh lab: node ha1 runs our agent (VRID 51), node ha2 keepalived (VRID 52), both
+// Per condition, a fresh lab: node ha1 runs our agent (VRID 51; its advert thread at its default,
+// SCHED_FIFO priority 1), node ha2 keepalived as Debian ships it (VRID 52, normal scheduling), node ha3
+// keepalived with `vrrp_rt_priority 1` (VRID 53: realtime like ours, the like-for-like comparison), all
 // VRRPv3 multicast at advert_int 0.01, each alone in its VRID, so each is master and sends every
 // 10 ms. After a warm-up, tcpdump on the lab bridge records --window seconds; the send intervals of
 // each daemon are the differences of consecutive capture timestamps (on the wire, as a peer sees
@@ -23,7 +25,8 @@ import { startKeepalived } from '../test/netns/keepalived.js';
 import { decodeVrrp, startCapture } from '../test/netns/capture.js';
 import { histogram, intervals, intervalSummary, pad, type IntervalSummary } from './stats.js';
 
-type Impl = 'ours' | 'keepalived';
+type Impl = 'ours' | 'keepalived' | 'keepalived-rt';
+const IMPLS: Impl[] = ['ours', 'keepalived', 'keepalived-rt'];
 const CONDITIONS = ['idle', 'cpu', 'gc', 'cpu+gc'] as const;
 type Condition = (typeof CONDITIONS)[number];
 
@@ -48,6 +51,7 @@ export interface JitterResult {
 const NODES = [
   { name: 'ha1', octet: 1 },
   { name: 'ha2', octet: 2 },
+  { name: 'ha3', octet: 3 },
 ];
 
 interface Options {
@@ -87,9 +91,11 @@ async function oneCondition(c: Condition, o: Options): Promise<JitterResult[]> {
     const hog = hogEnv(c);
     const ours = startAgent(lab, 'ha1', { ...agentConfig(params(51)), log: { level: 'info' } }, hog ? ['env', `HA_AGENT_BENCH_HOG=${hog}`] : undefined);
     const ka = startKeepalived(lab, 'ha2', params(52));
+    const kaRt = startKeepalived(lab, 'ha3', { ...params(53), globalDefs: ['vrrp_rt_priority 1'] });
     const daemons: [Impl, Watched, string][] = [
       ['ours', ours, lab.node('ha1').ip],
       ['keepalived', ka, lab.node('ha2').ip],
+      ['keepalived-rt', kaRt, lab.node('ha3').ip],
     ];
     await Promise.all(daemons.map(([, w]) => w.waitState('VI_1', 'MASTER', 30_000)));
     await sleep(o.warmupS * 1000);
@@ -115,13 +121,13 @@ async function oneCondition(c: Condition, o: Options): Promise<JitterResult[]> {
 }
 
 function printReport(o: Options, results: JitterResult[]): void {
-  const cols = [9, 12, 10, 10, 10, 12, 12, 16, 8];
+  const cols = [9, 14, 10, 10, 10, 12, 12, 16, 8];
   const row = (...cells: string[]) => console.log(cells.map((c, i) => pad(c, cols[i] ?? 12)).join(' ').trimEnd());
   const ms = (x: number | undefined) => (x === undefined ? 'n/a' : x.toFixed(2));
   console.log(`\nAdvert send intervals at ${JITTER_INTERVAL_S * 1000} ms (VRRPv3), ${o.windowS} s window, ms, on the wire (lab bridge capture)\n`);
   row('load', 'impl', 'p50', 'p99', 'max', 'jitter p99', 'jitter max', 'adverts/expected', 'target');
   for (const c of o.conditions) {
-    for (const impl of ['ours', 'keepalived'] as Impl[]) {
+    for (const impl of IMPLS) {
       const r = results.find((x) => x.condition === c && x.impl === impl);
       const s = r?.summary ?? undefined;
       const target = impl === 'ours' && s ? (s.jitterP99 <= JITTER_P99_TARGET_MS ? '✓' : '✗') : '';

@@ -140,13 +140,29 @@ export function jitterTable(d: JitterData): string {
   const conds = [...new Set(d.results.map((r) => r.condition))];
   const f = (r: JitterResult | undefined) => (r?.summary ? `${r.summary.p50.toFixed(2)} / ${r.summary.p99.toFixed(2)} / ${r.summary.max.toFixed(2)}` : 'n/a');
   const j = (r: JitterResult | undefined) => (r?.summary ? r.summary.jitterP99.toFixed(2) : 'n/a');
+  // keepalived-rt: keepalived with vrrp_rt_priority 1 (realtime like our advert thread); absent from older results.
+  const withRt = d.results.some((r) => r.impl === 'keepalived-rt');
   const rows = conds.map((c) => {
-    const ours = d.results.find((r) => r.condition === c && r.impl === 'ours');
-    const ka = d.results.find((r) => r.condition === c && r.impl === 'keepalived');
+    const of = (impl: JitterResult['impl']) => d.results.find((r) => r.condition === c && r.impl === impl);
+    const [ours, ka, kaRt] = [of('ours'), of('keepalived'), of('keepalived-rt')];
     const target = ours?.summary ? (ours.summary.jitterP99 <= d.targetP99Ms ? '✓' : '✗') : '';
-    return [c, f(ours), f(ka), j(ours), j(ka), `${target}`, `${ours?.adverts ?? 0} / ${ka?.adverts ?? 0} of ${ours?.expected ?? '?'}`];
+    const adverts = [ours, ka, ...(withRt ? [kaRt] : [])].map((r) => r?.adverts ?? 0).join(' / ');
+    return [c, f(ours), f(ka), ...(withRt ? [f(kaRt)] : []), j(ours), j(ka), ...(withRt ? [j(kaRt)] : []), `${target}`, `${adverts} of ${ours?.expected ?? '?'}`];
   });
-  return mdTable(['load in our process', 'interval ms ours p50 / p99 / max', 'ka p50 / p99 / max', 'jitter p99 ours', 'jitter p99 ka', `p99 ≤ ${d.targetP99Ms} ms`, 'adverts ours / ka'], rows);
+  return mdTable(
+    [
+      'load in our process',
+      'interval ms ours p50 / p99 / max',
+      'ka p50 / p99 / max',
+      ...(withRt ? ['ka rt p50 / p99 / max'] : []),
+      'jitter p99 ours',
+      'jitter p99 ka',
+      ...(withRt ? ['jitter p99 ka rt'] : []),
+      `p99 ≤ ${d.targetP99Ms} ms`,
+      withRt ? 'adverts ours / ka / ka rt' : 'adverts ours / ka',
+    ],
+    rows,
+  );
 }
 
 export function cloudTable(aws: CloudAwsData | null, ali: CloudAlibabaData | null): string {
@@ -226,7 +242,8 @@ export function renderReport(r: BenchResults, chartDir = '.'): string {
     out.push(
       `VRRPv3 at ${r.jitter.data.intervalMs} ms, ${r.jitter.data.windowS} s captured on the lab bridge per load; jitter = |interval − ${r.jitter.data.intervalMs} ms|. ` +
         `The load (cpu: a 20 ms busy loop every 25 ms; gc: allocation churn) runs inside our agent's process (HA_AGENT_BENCH_HOG); keepalived runs beside it, unloaded. ` +
-        `The spread of both is the machine's scheduling latency as much as the daemons': compare the two columns, and the load average above. ` +
+        `Our adverts leave from a thread of their own at SCHED_FIFO priority 1 (advertThread.realtimePriority, the default); "ka" is keepalived as Debian ships it (normal scheduling), "ka rt" keepalived with vrrp_rt_priority 1, the like-for-like comparison. ` +
+        `The spread is the machine's scheduling latency as much as the daemons': compare the columns, and the load average above. ` +
         `Our adverts leave on a fixed grid (a late one is followed by a shorter interval); keepalived's intervals are never shorter than ${r.jitter.data.intervalMs} ms.`,
       '',
       jitterTable(r.jitter.data),

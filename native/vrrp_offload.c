@@ -6,12 +6,17 @@
  * state machine (src/vrrp/fsm.ts) already decided; it decides nothing. src/vrrp/offload.ts is its
  * contract in TypeScript and says when the election hands a rule over and how it takes it back.
  *
- *   open(ifname, ifindex, onEvents) -> handle
+ *   open(ifname, ifindex, onEvents, rtPriority) -> handle
  *       A raw IPv4 socket for protocol 112 configured as src/vrrp/transport.ts configures raw-socket's
  *       (IP_HDRINCL, SO_BINDTODEVICE, no multicast loop, TTL 255, 224.0.0.18 joined on the interface),
  *       a netlink request socket, a send-only AF_PACKET socket, and the thread. Every datagram the
  *       socket receives that no rule absorbs is handed to onEvents(list) on the JS thread, in order,
  *       as a Buffer; a rule that ended by itself is announced in the same list as its key (a number).
+ *       rtPriority 1..99: the thread asks for SCHED_FIFO at that priority (keepalived's
+ *       vrrp_rt_priority), so a busy or collecting JS thread, or any other normal process, cannot
+ *       delay an advert; it always blocks in ppoll between sends, so it never holds a CPU. Refused
+ *       (no CAP_SYS_NICE and RLIMIT_RTPRIO below it), it runs as a normal thread and stats() says
+ *       why. 0: a normal thread.
  *   send(handle, key, datagrams[], dsts[], ipId, delayMs, intervalMs)
  *       Rule "send": the advert (one datagram per destination, IP header included) leaves in delayMs
  *       (negative: overdue, at once), then every intervalMs on that grid, each datagram with the next IP id (1..0xffff, as AdvertEncoder) and its
@@ -37,7 +42,9 @@
  *       Every rule ends (ended 4) unless lease() is called again within ms: a JS event loop that is
  *       stuck must not leave a thread advertising (or taking over) on its behalf. No lease until the
  *       first call; after it, send() and absorb() renew it as well.
- *   stats(handle) -> { received, absorbed, forwarded, sent, sendErrors }
+ *   stats(handle) -> { received, absorbed, forwarded, sent, sendErrors, rtPriority, rtError }
+ *       rtPriority: the SCHED_FIFO priority the thread runs at (0: normal scheduling); rtError: why
+ *       the one asked for was refused (null: it was not).
  *   close(handle)
  *
  * Times are relative (ms from now, ms ago), so this file and the JS scheduler need no shared clock;
@@ -55,6 +62,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -141,6 +149,7 @@ typedef struct offload {
   int refs; /* the JS handle and the tsfn: the last one finalized frees this (both on the JS thread) */
   napi_threadsafe_function tsfn;
   double received, absorbed, forwarded, sent, send_errors;
+  int rt_priority, rt_error; /* the thread's SCHED_FIFO priority (0: normal); errno of a refused one */
   uint32_t nlseq;
   uint8_t rx[RX_BATCH][RX_SLOT];
   struct mmsghdr rxmsg[RX_BATCH];
@@ -565,16 +574,20 @@ static int setopt(int fd, int level, int opt, const void *v, socklen_t len, cons
 }
 
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  napi_value argv[3], result, name;
+  napi_value argv[4], result, name;
   char ifname[IF_NAMESIZE + 1];
   size_t n = 0;
-  int32_t ifindex;
-  if (!get_args(env, info, 3, argv)) return NULL;
+  int32_t ifindex, rt_priority;
+  if (!get_args(env, info, 4, argv)) return NULL;
   if (napi_get_value_string_utf8(env, argv[0], ifname, sizeof ifname, &n) != napi_ok || n == 0 || n >= IF_NAMESIZE) {
     napi_throw_type_error(env, NULL, ADDON_NAME ": bad interface name");
     return NULL;
   }
-  if (!get_int(env, argv[1], "ifindex", &ifindex)) return NULL;
+  if (!get_int(env, argv[1], "ifindex", &ifindex) || !get_int(env, argv[3], "rtPriority", &rt_priority)) return NULL;
+  if (rt_priority < 0 || rt_priority > 99) {
+    type_error(env, "rtPriority", "0..99");
+    return NULL;
+  }
   offload_t *o = calloc(1, sizeof *o);
   if (!o) return throw_errno(env, "calloc", ENOMEM);
   o->efd = o->raw = o->nl = o->pkt = -1;
@@ -643,6 +656,12 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
   o->thread_started = 1;
   o->refs++;
+  if (rt_priority > 0) {
+    struct sched_param sp = {.sched_priority = rt_priority};
+    int e = pthread_setschedparam(o->thread, SCHED_FIFO, &sp);
+    if (e == 0) o->rt_priority = rt_priority;
+    else o->rt_error = e;
+  }
   napi_create_external(env, o, handle_finalize, NULL, &result);
   return result;
 }
@@ -929,7 +948,12 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   set_num(env, obj, "forwarded", o->forwarded);
   set_num(env, obj, "sent", o->sent);
   set_num(env, obj, "sendErrors", o->send_errors);
+  set_num(env, obj, "rtPriority", o->rt_priority);
   pthread_mutex_unlock(&o->mu);
+  napi_value why;
+  if (o->rt_error) napi_create_string_utf8(env, strerror(o->rt_error), NAPI_AUTO_LENGTH, &why);
+  else napi_get_null(env, &why);
+  napi_set_named_property(env, obj, "rtError", why);
   return obj;
 }
 

@@ -106,6 +106,10 @@ export class Agent {
   private stopping: Promise<void> | null = null;
   /** The offload's absence was logged (once per agent). */
   private offloadSaid = false;
+  /** The advert threads' SCHED_FIFO priority (advertThread.realtimePriority, set by start(); 0: normal threads). */
+  private advertRtPriority = 0;
+  /** A refused realtime priority was logged (once per agent). */
+  private rtRefusedSaid = false;
   /** Serialises add / remove / replace. */
   private changes: Promise<unknown> = Promise.resolve();
   /** The health checks (src/checks), shared by the instances that track them; set in start(). */
@@ -141,6 +145,7 @@ export class Agent {
     const agent = new Agent(LinkWatcher.open(), log);
     try {
       agent.checksCfg = config.checks ?? {};
+      agent.advertRtPriority = config.advertThread.realtimePriority;
       if (config.status.listen !== 'off') agent.telemetry = new Telemetry(new AgentMetrics({ getStatus: () => agent.status(), scheduler: agent.scheduler }));
       agent.checks = createCheckScheduler(config, agent.clock, log);
       agent.telemetry.watchChecks(agent.checks);
@@ -561,14 +566,25 @@ export class Agent {
 
   /**
    * The interface's offload, or null (then the socket receives): the addon is missing or switched
-   * off (said once, at info), or it failed to open (said at warn; the agent works without it).
+   * off (said once, at info), or it failed to open (said at warn; the agent works without it). Its
+   * thread refused the realtime priority asked for: said once, at warn, with the fix (it works
+   * as a normal thread; /status interfaces.*.offload.rtError says why).
    */
   private openOffload(link: LinkInfo): AdvertOffload | null {
     const why = offloadUnavailable();
     try {
-      const offload = why === null ? AdvertOffload.open(link.name, link.index) : null;
+      const offload = why === null ? AdvertOffload.open(link.name, link.index, this.advertRtPriority) : null;
       if (!offload && !this.offloadSaid) this.log.info({ reason: why }, `VRRP offload off (${why}): every advert goes through the event loop`);
       this.offloadSaid = true;
+      const rtError = offload?.stats().rtError;
+      if (rtError && !this.rtRefusedSaid) {
+        this.rtRefusedSaid = true;
+        const p = this.advertRtPriority;
+        this.log.warn(
+          { interface: link.name, realtimePriority: p, err: rtError },
+          `the advert thread runs with normal scheduling: realtime priority ${p} refused (${rtError}); a busy host can delay adverts — fix: grant CAP_SYS_NICE or raise RLIMIT_RTPRIO to ${p} (systemd: LimitRTPRIO=${p}), or set advertThread.realtimePriority: 0 to run normally without this warning`,
+        );
+      }
       if (offload) {
         offload.lease(OFFLOAD_LEASE_MS);
         if (this.offloadLease.slot < 0) this.scheduler.set(this.offloadLease, nextMultiple(this.scheduler.now(), OFFLOAD_RENEW_MS));

@@ -24,7 +24,7 @@
 //
 // - global (top-level keys other than `instances`): none is applied live; each difference is
 //   reported with what to do (restart the agent), and the running value stays in effect:
-//   log.level, status.listen, checks, syncGroups, notifyFifo and any other top-level key.
+//   log.level, status.listen, advertThread, checks, syncGroups, notifyFifo and any other top-level key.
 import type { Config, InstanceConfig } from './schema.js';
 
 export type ChangeKind = 'in-place' | 'restart' | 'replace';
@@ -61,6 +61,7 @@ const GLOBAL_NOTES: Record<string, string> = {
   checks: 'checks changed: the running checks keep their old definitions until the agent restarts; instances tracking them are not restarted for it',
   syncGroups: 'syncGroups changed: sync groups keep their old members until the agent restarts',
   notifyFifo: 'notifyFifo changed: the old FIFO stays in use until the agent restarts',
+  advertThread: 'advertThread.realtimePriority changed: the advert threads keep their scheduling until the agent restarts',
 };
 
 /** The instance's address family: an explicit `family` key when there is one, else its first VIP's. */

@@ -591,6 +591,12 @@ export const InstanceSchema = z
 // Root
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * The default SCHED_FIFO priority of the advert thread: the lowest realtime one. Above every normal
+ * thread (so adverts leave on time on a busy host), below anything an operator made realtime.
+ */
+export const ADVERT_THREAD_RT_PRIORITY = 1;
+
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 const listen = z.string().superRefine((s, ctx) => {
@@ -679,6 +685,8 @@ export const ConfigSchema = z.strictObject({
   syncGroups: SyncGroupsSchema.optional(), // vrrp_sync_group (hooks-schema.ts)
   notifyFifo: z.string().startsWith('/').optional(), // notify_fifo: keepalived's line format
   status: z.strictObject({ listen: listen.default('127.0.0.1:9721') }).prefault({}),
+  // keepalived's vrrp_rt_priority, for the thread that sends and absorbs IPv4 adverts (vrrp/offload.ts)
+  advertThread: z.strictObject({ realtimePriority: intRange(0, 99).default(ADVERT_THREAD_RT_PRIORITY) }).prefault({}),
   checks: ChecksSchema.optional(),
   instances: InstancesSchema,
 })

@@ -57,7 +57,6 @@ const ADVICE: Record<string, string> = {
   'global_defs.vrrp_higher_prio_send_advert': 'not supported: a master that hears a higher priority simply becomes BACKUP (RFC behaviour)',
   'global_defs.vrrp_priority': SCHED,
   'global_defs.vrrp_no_swap': SCHED,
-  'global_defs.vrrp_rt_priority': SCHED,
   'global_defs.vrrp_cpu_affinity': SCHED,
   'global_defs.vrrp_rlimit_rttime': SCHED,
   'global_defs.vrrp_rlimit_rtime': SCHED,

@@ -136,6 +136,8 @@ class Importer {
   readonly instanceNames = new Set<string>();
   readonly instanceTracks = new Map<string, { tracks: Tracks; map: YAMLMap; owner: boolean; group?: { name: string; weighted: boolean } }>();
   notifyFifo?: Scalar;
+  /** vrrp_rt_priority: advertThread.realtimePriority. */
+  rtPriority?: Scalar;
   strict?: Where;
 
   constructor(readonly opts: MapOptions) {}
@@ -226,6 +228,11 @@ class Importer {
     ];
     this.doc.commentBefore = head.join('\n');
     if (this.notifyFifo) this.put(root, 'notifyFifo', this.notifyFifo);
+    if (this.rtPriority) {
+      const thread = new YAMLMap();
+      this.put(thread, 'realtimePriority', this.rtPriority);
+      this.put(root, 'advertThread', thread);
+    }
     if (this.checksMap.items.length) this.put(root, 'checks', this.checksMap);
     if (this.groupsMap.items.length) this.put(root, 'syncGroups', this.groupsMap);
     this.put(root, 'instances', this.instancesMap);
@@ -273,6 +280,13 @@ class Importer {
         case 'v3_checksum_as_v2':
           this.globals.v3ChecksumAsV2 = g.at;
           break;
+        case 'vrrp_rt_priority': {
+          // keepalived makes its whole VRRP process realtime; ha-agent, the thread that sends adverts.
+          const n = num(a);
+          if (n !== undefined && Number.isInteger(n) && n >= 1 && n <= 99) this.rtPriority = this.s(n, g);
+          else this.unmapped(g, 'global_defs', `vrrp_rt_priority must be an integer 1..99 (got ${a ?? 'nothing'}); ha-agent's advert thread keeps its default, SCHED_FIFO priority 1`);
+          break;
+        }
         case 'notify_fifo':
         case 'vrrp_notify_fifo':
           if (a?.startsWith('/')) this.notifyFifo = this.s(a, g);

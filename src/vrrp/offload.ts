@@ -67,11 +67,15 @@ export interface OffloadStats {
   forwarded: number;
   sent: number;
   sendErrors: number;
+  /** The SCHED_FIFO priority the thread runs at; 0: normal scheduling. */
+  rtPriority: number;
+  /** Why the realtime priority asked for was refused (strerror); null: it was not. */
+  rtError: string | null;
 }
 
 type Handle = object;
 interface Binding {
-  open(ifname: string, ifindex: number, onEvents: (events: (Buffer | number)[]) => void): Handle;
+  open(ifname: string, ifindex: number, onEvents: (events: (Buffer | number)[]) => void, rtPriority: number): Handle;
   send(h: Handle, key: number, datagrams: Buffer[], dsts: number[], ipId: number, delayMs: number, intervalMs: number): void;
   absorb(h: Handle, key: number, expected: Buffer, downMs: number, delayMs: number, plan: TakeoverPlan | null): void;
   stop(h: Handle, key: number): OffloadReport | null;
@@ -101,14 +105,17 @@ export class AdvertOffload {
   /**
    * Opens the offload on an interface, or returns null when the addon is not available (see
    * offloadUnavailable()). Throws when the addon is there but cannot open (no CAP_NET_RAW…).
+   * `rtPriority` 1..99: the thread asks for SCHED_FIFO at that priority, so nothing else on the
+   * host (nor this process's own busy or collecting JS thread) delays an advert; refused, it runs
+   * as a normal thread and stats().rtError says why. 0: a normal thread.
    */
-  static open(ifname: string, ifindex: number): AdvertOffload | null {
+  static open(ifname: string, ifindex: number, rtPriority = 0): AdvertOffload | null {
     if (offloadUnavailable() !== null) return null;
     const binding = loadAddon<Binding>('vrrp_offload').binding!;
     // The addon holds this callback for as long as the handle lives: through a WeakRef, so an offload
     // nobody closed can still be collected (the addon then closes it: its thread stops).
     let self: WeakRef<AdvertOffload> | null = null;
-    const handle = binding.open(ifname, ifindex, (events) => self?.deref()?.deliver(events));
+    const handle = binding.open(ifname, ifindex, (events) => self?.deref()?.deliver(events), rtPriority);
     const offload = new AdvertOffload(binding, handle);
     self = new WeakRef(offload);
     return offload;
@@ -158,7 +165,7 @@ export class AdvertOffload {
   }
 
   stats(): OffloadStats {
-    return this.closed ? { received: 0, absorbed: 0, forwarded: 0, sent: 0, sendErrors: 0 } : this.binding.stats(this.handle);
+    return this.closed ? { received: 0, absorbed: 0, forwarded: 0, sent: 0, sendErrors: 0, rtPriority: 0, rtError: null } : this.binding.stats(this.handle);
   }
 
   close(): void {

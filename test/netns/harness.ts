@@ -5,7 +5,7 @@
 // Everything a test starts is tied to its lab: withLab() sweeps stale labs first, and in `finally`
 // kills every process, destroys the namespaces and deletes the lab's temp dir (kept on failure, with
 // its path printed, so configs, pcaps and logs can be read afterwards).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -21,6 +21,15 @@ export type { InstanceStatus } from '../../src/lab/agent-process.js';
 
 // ---------------------------------------------------------------------------------------------
 // Root guard
+
+/** The threads of `pid` scheduled SCHED_FIFO, with their priority (/proc/PID/task/TID/stat fields 40 rt_priority and 41 policy). */
+export function fifoThreads(pid: number): { tid: string; priority: number }[] {
+  return readdirSync(`/proc/${pid}/task`).flatMap((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
+    return f[38] === '1' ? [{ tid, priority: Number(f[37]) }] : [];
+  });
+}
 
 /** True when the test may go on. Not root: fails under CI=true, otherwise skips loudly. */
 export function requireRoot(t: TestContext): boolean {

@@ -14,6 +14,8 @@ export interface KeepalivedOptions extends VrrpParams {
   extra?: string[];
   /** Extra top-level lines before the instance (e.g. a `vrrp_script NAME { … }` block). */
   globalExtra?: string[];
+  /** Extra lines inside `global_defs { … }` (e.g. `vrrp_rt_priority 1`). */
+  globalDefs?: string[];
 }
 
 /** keepalived.conf text for one instance VI_1 on eth0. */
@@ -22,6 +24,7 @@ export function keepalivedConf(routerId: string, o: KeepalivedOptions): string {
   const lines: string[] = [
     'global_defs {',
     `  router_id ${routerId}`,
+    ...(o.globalDefs ?? []).map((l) => `  ${l}`),
     '}',
     ...(o.globalExtra ?? []),
     'vrrp_instance VI_1 {',

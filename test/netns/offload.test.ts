@@ -20,7 +20,7 @@ import { buildGratuitousArp, parseArpFrame } from '../../src/net/arp.js';
 import { readDatagramHeader, type DatagramHeader } from '../../src/vrrp/ipv4.js';
 import { ipToUint32, uint32ToIp } from '../../src/net/ip.js';
 import { startCapture, decodeVrrp } from './capture.js';
-import { eventually, requireRoot, sleep, withLab } from './harness.js';
+import { eventually, fifoThreads, requireRoot, sleep, withLab } from './harness.js';
 import { AdvertOffload, offloadUnavailable, type OffloadReport, type OffloadStats } from '../../src/vrrp/offload.js';
 import { VrrpSocket } from '../../src/vrrp/transport.js';
 
@@ -54,6 +54,7 @@ interface Command {
   keys?: number[];
   send?: { dst: string; hex: string }[];
   ms?: number;
+  rtPriority?: number;
 }
 
 interface HexPlan {
@@ -81,7 +82,7 @@ function runChild(): void {
       case 'open': {
         const ifname = c.ifname ?? 'eth0';
         const ifindex = ifindexOf(ifname);
-        offload = AdvertOffload.open(ifname, ifindex);
+        offload = AdvertOffload.open(ifname, ifindex, c.rtPriority);
         if (!offload) throw new Error(`offload unavailable: ${offloadUnavailable()}`);
         offload.onDatagram((d: Buffer) => say({ datagram: d.toString('hex'), at: Date.now() }));
         return { ifindex };
@@ -216,8 +217,12 @@ class Child {
     return l.value as T;
   }
 
-  open(): Promise<{ ifindex: number }> {
-    return this.op('open');
+  /** The child's pid (ip netns exec execs node). */
+  get pid(): number {
+    return this.proc.pid!;
+  }
+  open(rtPriority?: number): Promise<{ ifindex: number }> {
+    return this.op('open', rtPriority === undefined ? {} : { rtPriority });
   }
   key(): Promise<number> {
     return this.op('key');
@@ -461,6 +466,30 @@ if (childMode) {
     });
   });
 
+  test('rtPriority: the thread runs SCHED_FIFO at that priority (root has CAP_SYS_NICE) and still sends; 0 is a normal thread; outside 0..99 open() throws', { timeout: 60_000 }, async (t) => {
+    if (!requireRoot(t)) return;
+    await withLab(NODES, async (lab) => {
+      const ha1 = await Child.start(lab, 'ha1');
+      await ha1.open(7);
+      assert.deepEqual(fifoThreads(ha1.pid).map((th) => th.priority), [7], 'exactly one SCHED_FIFO thread: the offload\'s');
+      await checkSendRule(lab, ha1, [MCAST], 1000, 4);
+      const stats = await ha1.stats();
+      assert.equal(stats.rtPriority, 7);
+      assert.equal(stats.rtError, null);
+      assert.equal((await ha1.exit()).code, 0);
+
+      const ha2 = await Child.start(lab, 'ha2');
+      await ha2.open(0);
+      assert.deepEqual(fifoThreads(ha2.pid), []);
+      assert.deepEqual([(await ha2.stats()).rtPriority, (await ha2.stats()).rtError], [0, null]);
+      assert.equal((await ha2.exit()).code, 0);
+
+      const bad = await Child.start(lab, 'ha1');
+      await assert.rejects(bad.open(100), /rtPriority must be 0\.\.99/);
+      assert.equal((await bad.exit()).code, 0);
+    });
+  });
+
   test('absorb rule: identical adverts are counted, not delivered; another VRID is delivered and the rule runs on; the same VRID at another priority ends it (2)', { timeout: 60_000 }, async (t) => {
     if (!requireRoot(t)) return;
     await withLab(NODES, async (lab) => {
@@ -696,7 +725,7 @@ if (childMode) {
         assert.equal(await ha1.peek(k), null, `peek(${k}) after close()`);
         assert.equal(await ha1.stop(k), null, `stop(${k}) after close()`);
       }
-      assert.deepEqual(await ha1.stats(), { received: 0, absorbed: 0, forwarded: 0, sent: 0, sendErrors: 0 });
+      assert.deepEqual(await ha1.stats(), { received: 0, absorbed: 0, forwarded: 0, sent: 0, sendErrors: 0, rtPriority: 0, rtError: null });
       await ha1.op('close'); // twice: harmless
       const sentBeforeClose = before[0]!.count;
       const drained = readPcap(await cap.stop(500));

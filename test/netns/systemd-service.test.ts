@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Lab } from '../../src/lab/lab.js';
 import { AgentHandle, type AgentConfig } from '../../src/lab/agent-process.js';
-import { adoptProcess, agentCli, agentConfig, agentRunArgs, addrOf, requireRoot, waitVipHolders, withLab, Watched } from './harness.js';
+import { adoptProcess, agentCli, agentConfig, agentRunArgs, addrOf, fifoThreads, requireRoot, waitVipHolders, withLab, Watched } from './harness.js';
 import { startKeepalived } from './keepalived.js';
 import { decodeArp, startCapture } from './capture.js';
 import { NotifyListener } from '../support/notify-listener.js';
@@ -32,6 +32,15 @@ const asNobody = (caps: string) => ['setpriv', `--reuid=${NOBODY}`, `--regid=${N
  * The CLI as user nobody can run it: the repository's own when nobody can read it (dist/, build/,
  * node_modules), else a copy in a world-readable temp dir (a clone under /root is not readable).
  */
+/**
+ * LimitRTPRIO=1 as the unit sets it (prlimit, then asNobody): the advert thread may be SCHED_FIFO at
+ * priority 1. Raising the limit needs CAP_SYS_RESOURCE, which some runners' root lacks: then null.
+ */
+function limitRtprio1(): string[] | null {
+  const wrapper = ['prlimit', '--rtprio=1', '--'];
+  return spawnSync(wrapper[0]!, [...wrapper.slice(1), 'true']).status === 0 ? wrapper : null;
+}
+
 function cliForNobody(t: { after: (fn: () => void) => void }): string {
   const cli = agentCli();
   const root = dirname(dirname(dirname(cli))); // <root>/dist/src/cli.js
@@ -84,7 +93,9 @@ test('as nobody with only CAP_NET_RAW + CAP_NET_ADMIN under a NOTIFY_SOCKET: REA
       const listener = await NotifyListener.start(address, { spawner: (argv) => lab.spawn('ha1', argv) });
       const config = agentConfig({ ...params, priority: 50 });
       const file = writeConfig(t, config);
-      const agent = spawnRun(lab, 'ha1', cli, file, config, asNobody(',+net_raw,+net_admin'), { NOTIFY_SOCKET: address, WATCHDOG_USEC: '1000000' });
+      const rtprio = limitRtprio1();
+      if (!rtprio) console.warn('\n!!!!! this runner cannot raise RLIMIT_RTPRIO (its root has no CAP_SYS_RESOURCE): LimitRTPRIO=1 is not exercised; the agent is checked to run its advert thread normally and say so instead !!!!!\n');
+      const agent = spawnRun(lab, 'ha1', cli, file, config, [...(rtprio ?? []), ...asNobody(',+net_raw,+net_admin')], { NOTIFY_SOCKET: address, WATCHDOG_USEC: '1000000' });
 
       // READY=1 once the backup heard keepalived (a BACKUP still listening is not settled).
       const ready = await listener.waitFor((m) => m.fields.READY === '1', 'READY=1');
@@ -100,6 +111,10 @@ test('as nobody with only CAP_NET_RAW + CAP_NET_ADMIN under a NOTIFY_SOCKET: REA
       assert.deepEqual(['CapEff', 'CapPrm', 'CapBnd', 'CapAmb'].map(field), ['0000000000003000', '0000000000003000', '0000000000003000', '0000000000003000']);
       assert.equal(field('NoNewPrivs'), '1');
       assert.match(field('Uid') ?? '', /^65534\s+65534\s+65534\s+65534$/);
+      // LimitRTPRIO=1 and no CAP_SYS_NICE: the advert thread alone runs SCHED_FIFO at priority 1
+      // (advertThread.realtimePriority's default). Without the limit: no realtime thread, one warning.
+      assert.deepEqual(fifoThreads(agent.pid!).map((th) => th.priority), rtprio ? [1] : []);
+      assert.equal(agent.events.filter((e) => /realtime priority 1 refused/.test(String(e.msg))).length, rtprio ? 0 : 1, agent.logs(20));
 
       // keepalived stops (priority 0): the agent takes over as nobody; STATUS says so.
       const sinceTakeover = Date.now();
@@ -175,5 +190,11 @@ test('faults: a missing capability is one line naming it and the fix; the status
     const exit = await bad.stop('SIGTERM');
     assert.equal(exit.code, 0);
     assert.equal(bad.events.filter((e) => e.evt === 'sd-notify-failed').length, 1, bad.logs(30));
+    // No LimitRTPRIO= and no CAP_SYS_NICE: the advert thread runs normally (the agent elected above),
+    // said once at warn with the fix; no thread is realtime.
+    const refused = bad.events.filter((e) => /realtime priority/.test(String(e.msg)));
+    assert.equal(refused.length, 1, bad.logs(30));
+    assert.equal(refused[0]!.level, 40);
+    assert.match(String(refused[0]!.msg), /realtime priority 1 refused \(Operation not permitted\).*LimitRTPRIO=1.*advertThread\.realtimePriority: 0/);
   });
 });

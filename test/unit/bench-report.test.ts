@@ -107,6 +107,12 @@ describe('bench report', () => {
     assert.deepEqual(scenarioOfKey('64@0.1'), { count: 64, interval: 0.1 });
     const jitter = jitterTable(dataOf(r.jitter));
     assert.match(jitter, /\| idle \| 10\.00 \/ 11\.00 \/ 11\.00 \| 10\.00 \/ 14\.00 \/ 14\.00 \| 1\.00 \| 4\.00 \| ✓ \| 5 \/ 4 of 500 \|/);
+    // With keepalived at vrrp_rt_priority 1 as well (results from before it have two series only).
+    const withRt = dataOf(r.jitter);
+    withRt.results.push({ condition: 'idle', impl: 'keepalived-rt', summary: intervalSummary([10, 12, 10], 10), adverts: 3, expected: 500, histogram: [] });
+    const rt = jitterTable(withRt);
+    assert.match(rt, /\| load in our process \| interval ms ours p50 \/ p99 \/ max \| ka p50 \/ p99 \/ max \| ka rt p50 \/ p99 \/ max \| jitter p99 ours \| jitter p99 ka \| jitter p99 ka rt \|/);
+    assert.match(rt, /\| idle \| 10\.00 \/ 11\.00 \/ 11\.00 \| 10\.00 \/ 14\.00 \/ 14\.00 \| 10\.00 \/ 12\.00 \/ 12\.00 \| 1\.00 \| 4\.00 \| 2\.00 \| ✓ \| 5 \/ 4 \/ 3 of 500 \|/);
     const cloud = cloudTable(dataOf(r.cloudAws), null);
     assert.match(cloud, /transition → first EC2 request on the wire, ms \| 60\.0 \| 1200\.0 \| 0\.05× \|/);
     assert.match(cloud, /steady EC2 calls per hour \(master \/ backup\) \| 120 \/ 0 \|/);

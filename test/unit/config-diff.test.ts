@@ -77,6 +77,15 @@ test('diff: added, removed, changed and global keys; the effective config keeps 
   assert.deepEqual(diffConfig(e, b).global.map((g) => g.key), ['log', 'status'], 'a later reload names them again');
 });
 
+test('diff: advertThread is a global key, applied at the next restart (the threads keep their scheduling)', () => {
+  const a = cfg({ A: inst() });
+  const b = cfg({ A: inst() }, { advertThread: { realtimePriority: 0 } });
+  const d = diffConfig(a, b);
+  assert.deepEqual(d.unchanged, ['A']);
+  assert.deepEqual(d.global, [{ key: 'advertThread', note: 'advertThread.realtimePriority changed: the advert threads keep their scheduling until the agent restarts' }]);
+  assert.equal(effectiveConfig(a, b).advertThread.realtimePriority, 1);
+});
+
 test('deepEqual: key order ignored, array order kept, undefined keys ignored', () => {
   assert.ok(deepEqual({ a: 1, b: [1, { c: 2 }] }, { b: [1, { c: 2 }], a: 1 }));
   assert.ok(!deepEqual([1, 2], [2, 1]));

@@ -120,7 +120,7 @@ test('the documented ranges are the schema\'s (whole-number keys, and the VIP li
   const lines = text.split('\n');
   const commentOf = (key: string) => lines.find((l) => new RegExp(`^\\s*${key}:`).test(l))?.split('#').slice(1).join('#') ?? '';
   const ranges = intRanges(ConfigSchema);
-  assert.deepEqual(ranges.map(([k]) => k).sort(), ['delay', 'expectStatus', 'fall', 'fall', 'fall', 'fall', 'lowerPrioRepeat', 'priority', 'refresh', 'refreshRepeat', 'repeat', 'resignBelow', 'rise', 'rise', 'rise', 'rise', 'ttl', 'vrid', 'weight', 'weight', 'weight', 'weight', 'weight'], 'the walk sees the ranged keys');
+  assert.deepEqual(ranges.map(([k]) => k).sort(), ['delay', 'expectStatus', 'fall', 'fall', 'fall', 'fall', 'lowerPrioRepeat', 'priority', 'realtimePriority', 'refresh', 'refreshRepeat', 'repeat', 'resignBelow', 'rise', 'rise', 'rise', 'rise', 'ttl', 'vrid', 'weight', 'weight', 'weight', 'weight', 'weight'], 'the walk sees the ranged keys');
   const wrong = ranges.filter(([key, min, max]) => !commentOf(key).includes(`${min}..${max}`)).map(([k, min, max]) => `${k} (${min}..${max})`);
   assert.deepEqual(wrong, [], `comments without the schema's range: ${wrong.join(', ')}`);
   const vipComments = lines.filter((l) => /^\s*vips:/.test(l));

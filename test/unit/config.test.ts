@@ -83,6 +83,7 @@ describe('defaults and normalised shape', () => {
     assert.deepEqual(r.config, {
       log: { level: 'info' },
       status: { listen: '127.0.0.1:9721' },
+      advertThread: { realtimePriority: 1 },
       instances: {
         VI_1: {
           interface: 'eth0',
@@ -262,6 +263,20 @@ describe('field errors: path, what was received, and a fix', () => {
     assert.deepEqual(parseListen('[::1]:9721'), { host: '::1', port: 9721 });
     assert.deepEqual(parseListen('127.0.0.1:9721'), { host: '127.0.0.1', port: 9721 });
     assert.equal(parseListen('off'), undefined);
+  });
+});
+
+describe('advertThread', () => {
+  test('realtimePriority: 1 by default (the lowest SCHED_FIFO priority), 0 turns it off, 1..99; anything else is an error with a fix', () => {
+    assert.deepEqual(ok(yamlOf({ VI_1: base() })).config.advertThread, { realtimePriority: 1 });
+    assert.deepEqual(ok(yamlOf({ VI_1: base() }, { advertThread: {} })).config.advertThread, { realtimePriority: 1 });
+    for (const p of [0, 1, 50, 99]) assert.equal(ok(yamlOf({ VI_1: base() }, { advertThread: { realtimePriority: p } })).config.advertThread.realtimePriority, p);
+    for (const p of [-1, 100, 1.5, 'high']) {
+      const e = errorAt(yamlOf({ VI_1: base() }, { advertThread: { realtimePriority: p } }), 'advertThread.realtimePriority');
+      assert.ok(e.fix.length > 0, formatIssue(e));
+    }
+    assert.match(formatIssue(errorAt(yamlOf({ VI_1: base() }, { advertThread: { realtimePriority: 100 } }), 'advertThread.realtimePriority')), /99/);
+    errorAt(yamlOf({ VI_1: base() }, { advertThread: { priority: 5 } }), 'advertThread.priority');
   });
 });
 

@@ -307,3 +307,19 @@ test("--provider aws also replaces a sync group's aws CLI notify_master", async 
   assert.equal(parse(plain.yaml).syncGroups.VG.notify.master[0], '/usr/bin/aws');
   assert.ok(plain.notes.some((l) => l.startsWith('group-aws.conf:5: note: notify_master: notify_master runs `aws ec2 assign-private-ip-addresses`: the aws provider replaces it; import with --provider aws')));
 });
+
+test('vrrp_rt_priority becomes advertThread.realtimePriority; a value outside 1..99 is not carried over', async () => {
+  const conf = join(dir, 'rt.conf');
+  const body = 'vrrp_instance VI_T {\n  interface eth0\n  virtual_router_id 11\n  virtual_ipaddress {\n    198.51.100.11\n  }\n}\n';
+  writeFileSync(conf, `global_defs {\n  vrrp_rt_priority 50\n}\n${body}`);
+  const r = await importFile(conf);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(parse(r.yaml).advertThread, { realtimePriority: 50 });
+  assert.match(r.yaml, /realtimePriority: 50 # rt\.conf:2 vrrp_rt_priority 50/);
+  assert.equal((await checkConfig(r.out)).code, 0);
+  writeFileSync(conf, `global_defs {\n  vrrp_rt_priority 120\n}\n${body}`);
+  const bad = await importFile(conf);
+  assert.equal(bad.code, 1);
+  assert.deepEqual(bad.unmapped, ["rt.conf:2: vrrp_rt_priority: vrrp_rt_priority must be an integer 1..99 (got 120); ha-agent's advert thread keeps its default, SCHED_FIFO priority 1"]);
+  assert.equal(parse(bad.yaml).advertThread, undefined);
+});

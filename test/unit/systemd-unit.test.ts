@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ADVERT_THREAD_RT_PRIORITY } from '../../src/config/schema.js';
 
 const UNIT = join(process.cwd(), 'deploy', 'systemd', 'ha-agent.service');
 const SYSUSERS = join(process.cwd(), 'deploy', 'systemd', 'ha-agent.sysusers');
@@ -110,6 +111,8 @@ test('deploy/systemd/ha-agent.service: notify, watchdog, reload, restart, a non-
   assert.equal(one('ProtectSystem'), 'strict');
   assert.deepEqual(one('RestrictAddressFamilies').split(/\s+/).sort(), ['AF_INET', 'AF_INET6', 'AF_NETLINK', 'AF_PACKET', 'AF_UNIX']);
   assert.equal(s.has('MemoryDenyWriteExecute'), false, "V8's JIT needs writable executable memory");
+  assert.equal(one('LimitRTPRIO'), String(ADVERT_THREAD_RT_PRIORITY), "the advert thread may take advertThread.realtimePriority's default without CAP_SYS_NICE");
+  assert.equal(s.has('RestrictRealtime'), false, 'RestrictRealtime= would refuse that priority');
 });
 
 test('deploy/systemd/ha-agent.sysusers creates the unit\'s user and group (in a scratch root)', (t) => {
