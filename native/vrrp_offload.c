@@ -11,10 +11,12 @@
  *       (IP_HDRINCL, SO_BINDTODEVICE, no multicast loop, TTL 255, 224.0.0.18 joined on the interface),
  *       a netlink request socket, a send-only AF_PACKET socket, and the thread. Every datagram the
  *       socket receives that no rule absorbs is handed to onEvents(list) on the JS thread, in order,
- *       as a Buffer; a rule that ended by itself is announced in the same list as its key (a number).
+ *       as a Buffer (while MAX_QUEUED wait for JS, further ones are dropped and counted); a rule that
+ *       ended by itself is announced in the same list as its key (a number).
  *       rtPriority 1..99: the thread asks for SCHED_FIFO at that priority (keepalived's
  *       vrrp_rt_priority), so a busy or collecting JS thread, or any other normal process, cannot
- *       delay an advert; it always blocks in ppoll between sends, so it never holds a CPU. Refused
+ *       delay an advert; it blocks in ppoll between sends, and a flood makes it pause rather than
+ *       spin (FLOOD_PAUSE_MS), so it never holds a CPU. Refused
  *       (no CAP_SYS_NICE and RLIMIT_RTPRIO below it), it runs as a normal thread and stats() says
  *       why. 0: a normal thread.
  *   send(handle, key, datagrams[], dsts[], ipId, delayMs, intervalMs)
@@ -42,7 +44,8 @@
  *       Every rule ends (ended 4) unless lease() is called again within ms: a JS event loop that is
  *       stuck must not leave a thread advertising (or taking over) on its behalf. No lease until the
  *       first call; after it, send() and absorb() renew it as well.
- *   stats(handle) -> { received, absorbed, forwarded, sent, sendErrors, rtPriority, rtError }
+ *   stats(handle) -> { received, absorbed, forwarded, sent, sendErrors, queueDrops, rtPriority, rtError }
+ *       queueDrops: datagrams dropped because MAX_QUEUED were already waiting for JS.
  *       rtPriority: the SCHED_FIFO priority the thread runs at (0: normal scheduling); rtError: why
  *       the one asked for was refused (null: it was not).
  *   close(handle)
@@ -90,6 +93,16 @@
 #define RX_SLOT 4096
 /* A send this close to its time goes now: ppoll wakes a little late or early by the timer slack. */
 #define EARLY_MS 0.05
+/* Receive rounds per wake-up (RX_BATCH datagrams each). A wake-up that fills them all is a flood: the
+ * thread then leaves the socket alone for FLOOD_PAUSE_MS (its timers still run on time), so even a
+ * realtime thread never holds a CPU however fast datagrams come; the kernel drops what its buffer
+ * cannot hold, as it would for keepalived. */
+#define RX_ROUNDS 8
+#define FLOOD_PAUSE_MS 1.0
+/* Datagrams queued for JS at most. A JS thread that falls behind (a flood, a long GC) does not make
+ * this one allocate without bound: beyond it datagrams are dropped here and counted (queueDrops),
+ * not forwarded. Ended rules are always queued. */
+#define MAX_QUEUED 4096
 
 typedef struct {
   uint8_t *buf;
@@ -148,7 +161,8 @@ typedef struct offload {
   double lease_ms;    /* the last lease(): a new rule renews it too (JS is alive when it makes one) */
   int refs; /* the JS handle and the tsfn: the last one finalized frees this (both on the JS thread) */
   napi_threadsafe_function tsfn;
-  double received, absorbed, forwarded, sent, send_errors;
+  double received, absorbed, forwarded, sent, send_errors, queue_drops;
+  uint32_t queued; /* datagrams in the event list */
   int rt_priority, rt_error; /* the thread's SCHED_FIFO priority (0: normal); errno of a refused one */
   uint32_t nlseq;
   uint8_t rx[RX_BATCH][RX_SLOT];
@@ -221,6 +235,7 @@ static void push_event(offload_t *o, uint32_t key, const uint8_t *data, uint32_t
     }
     memcpy(e->data, data, len);
     e->len = len;
+    o->queued++;
   }
   if (o->tail) o->tail->next = e;
   else o->head = e;
@@ -255,6 +270,7 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
   pthread_mutex_lock(&o->mu);
   event_t *list = o->head;
   o->head = o->tail = NULL;
+  o->queued = 0;
   o->call_pending = 0;
   int closed = o->closed;
   pthread_mutex_unlock(&o->mu);
@@ -445,12 +461,16 @@ static void receive(offload_t *o, const uint8_t *b, uint32_t len, double now) {
       push_event(o, r->key, NULL, 0);
     }
   }
-  o->forwarded++;
-  push_event(o, 0, b, len);
+  if (o->queued >= MAX_QUEUED) o->queue_drops++;
+  else {
+    o->forwarded++;
+    push_event(o, 0, b, len);
+  }
 }
 
 static void *thread_main(void *arg) {
   offload_t *o = arg;
+  int flooded = 0; /* the last receive filled every round: skip the socket for FLOOD_PAUSE_MS */
   for (;;) {
     pthread_mutex_lock(&o->mu);
     if (o->stopping) {
@@ -463,12 +483,13 @@ static void *thread_main(void *arg) {
 
     struct pollfd fds[2] = {{o->efd, POLLIN, 0}, {o->raw, POLLIN, 0}};
     struct timespec ts, *tsp = NULL;
+    if (flooded && (wait < 0 || wait > FLOOD_PAUSE_MS)) wait = FLOOD_PAUSE_MS;
     if (wait >= 0) {
       ts.tv_sec = (time_t)(wait / 1e3);
       ts.tv_nsec = (long)((wait - (double)ts.tv_sec * 1e3) * 1e6);
       tsp = &ts;
     }
-    if (ppoll(fds, 2, tsp, NULL) < 0 && errno != EINTR) {
+    if (ppoll(fds, flooded ? 1 : 2, tsp, NULL) < 0 && errno != EINTR) {
       struct timespec pause = {0, 10 * 1000 * 1000}; /* never spin */
       nanosleep(&pause, NULL);
     }
@@ -476,9 +497,11 @@ static void *thread_main(void *arg) {
       uint64_t v;
       if (read(o->efd, &v, sizeof v) < 0) { /* nothing to do: the eventfd only wakes us */ }
     }
-    if (fds[1].revents & POLLIN) {
+    if (flooded) {
+      flooded = 0; /* paused once: read again */
+    } else if (fds[1].revents & POLLIN) {
       /* One syscall for everything queued (a backup of 200 instances gets 200 adverts at once). */
-      for (int round = 0; round < 8; round++) {
+      for (int round = 0; round < RX_ROUNDS; round++) {
         for (int i = 0; i < RX_BATCH; i++) {
           o->rxiov[i].iov_base = o->rx[i];
           o->rxiov[i].iov_len = RX_SLOT;
@@ -493,6 +516,7 @@ static void *thread_main(void *arg) {
         for (int i = 0; i < got; i++) receive(o, o->rx[i], o->rxmsg[i].msg_len > RX_SLOT ? RX_SLOT : o->rxmsg[i].msg_len, now);
         pthread_mutex_unlock(&o->mu);
         if (got < RX_BATCH) break;
+        if (round == RX_ROUNDS - 1) flooded = 1;
       }
     }
   }
@@ -948,6 +972,7 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   set_num(env, obj, "forwarded", o->forwarded);
   set_num(env, obj, "sent", o->sent);
   set_num(env, obj, "sendErrors", o->send_errors);
+  set_num(env, obj, "queueDrops", o->queue_drops);
   set_num(env, obj, "rtPriority", o->rt_priority);
   pthread_mutex_unlock(&o->mu);
   napi_value why;

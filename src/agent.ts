@@ -212,7 +212,12 @@ export class Agent {
       ...(this.checks && this.checks.names.length > 0 ? { checks: this.checks.status() } : {}),
       ...(this.hooks.groupsCount > 0 ? { syncGroups: this.hooks.groupsStatus() } : {}),
       interfaces: Object.fromEntries([
-        ...[...this.ports].map(([ifname, p]) => [ifname, { dropped: { ...p.demux.dropped }, socket: { ...p.socket.stats }, offload: p.offload?.stats() ?? null }]),
+        ...[...this.ports].map(([ifname, p]) => {
+          // Datagrams the offload thread dropped because the event loop was that far behind count here too.
+          const offload = p.offload?.stats() ?? null;
+          const dropped = { ...p.demux.dropped, ...(offload?.queueDrops ? { 'offload-queue-full': offload.queueDrops } : {}) };
+          return [ifname, { dropped, socket: { ...p.socket.stats }, offload }];
+        }),
         ...[...this.ports6].map(([ifname, p]) => [`${ifname}/ipv6`, p.status()]),
       ]),
     };

@@ -367,9 +367,10 @@ async function* ec2Checks(input: AwsPreflightInput, region: string, facts: Insta
       return;
     }
     const date = ec2.lastDate();
-    const skew = date === null ? null : now() - date;
-    // The Date header has whole seconds: 0..999 ms ahead of it is a clock in step.
-    const skewText = skew === null ? 'clock skew unknown (no Date header)' : skew >= 0 && skew < 1000 ? 'clock skew under 1 s' : `clock skew ${Math.round(skew / 1000)} s`;
+    // The Date header has whole seconds: a clock in step reads 0..999 ms past it, plus the reply's
+    // travel (which can cross a second boundary). Measured from the middle of that second.
+    const skew = date === null ? null : now() - date - 500;
+    const skewText = skew === null ? 'clock skew unknown (no Date header)' : Math.abs(skew) < 1000 ? 'clock skew under 1 s' : `clock skew ${Math.round(skew / 1000)} s`;
     if (skew !== null && Math.abs(skew) > MAX_SKEW_MS)
       yield fail('EC2 API', `${where} answered, signature accepted, but ${skewText} (this host ${skew > 0 ? 'ahead of' : 'behind'} EC2)`, 'fix time synchronisation (chrony with the Amazon Time Sync Service): AWS refuses requests signed more than 5 minutes off');
     else yield pass('EC2 API', `${where} answered, signature accepted, ${skewText}`);

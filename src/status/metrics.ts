@@ -135,7 +135,7 @@ export class AgentMetrics {
     );
     counter(
       'ha_agent_interface_dropped_total',
-      'Received packets no instance on the interface serves (unknown VRID, malformed), by reason.',
+      'Received packets no instance on the interface serves (unknown VRID, malformed) or the offload thread could not queue for the event loop (offload-queue-full), by reason.',
       ['interface', 'reason'],
       (put) => {
         for (const [ifname, i] of Object.entries(status().interfaces ?? {}).sort(([a], [b]) => a.localeCompare(b)))

@@ -121,7 +121,10 @@ export interface StatusJson {
   checks?: Record<string, CheckStatusJson>;
   /** Sync groups: state, members, the group's notify. */
   syncGroups?: Record<string, { state: VrrpState | null; instances: string[]; notify: NotifyStatus }>;
-  /** Per interface: datagrams no instance here serves (unknown VRID, malformed), and the socket's counters. */
-  /** Per interface: datagrams no instance took, the VRRP socket's counters, and the offload's (null: none). */
+  /**
+   * Per interface: datagrams no instance here serves (unknown VRID, malformed) or the offload thread
+   * could not queue for the event loop (offload-queue-full), the VRRP socket's counters, and the
+   * offload's (null: none).
+   */
   interfaces?: Record<string, { dropped: Record<string, number>; socket: object; offload: object | null }>;
 }

@@ -67,6 +67,8 @@ export interface OffloadStats {
   forwarded: number;
   sent: number;
   sendErrors: number;
+  /** Datagrams dropped because the most the thread queues for the event loop were already waiting (a flood, a stuck loop). */
+  queueDrops: number;
   /** The SCHED_FIFO priority the thread runs at; 0: normal scheduling. */
   rtPriority: number;
   /** Why the realtime priority asked for was refused (strerror); null: it was not. */
@@ -165,7 +167,7 @@ export class AdvertOffload {
   }
 
   stats(): OffloadStats {
-    return this.closed ? { received: 0, absorbed: 0, forwarded: 0, sent: 0, sendErrors: 0, rtPriority: 0, rtError: null } : this.binding.stats(this.handle);
+    return this.closed ? { received: 0, absorbed: 0, forwarded: 0, sent: 0, sendErrors: 0, queueDrops: 0, rtPriority: 0, rtError: null } : this.binding.stats(this.handle);
   }
 
   close(): void {

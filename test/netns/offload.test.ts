@@ -127,6 +127,13 @@ function runChild(): void {
         for (const d of c.send!) if (!sock.send(hex(d.hex), d.dst)) throw new Error(`send failed: ${sock.stats.lastError}`);
         return sock.stats.sent;
       }
+      case 'block': {
+        // the event loop stuck for ms (a long GC, a flood): what the thread queues meanwhile waits
+        say({ blocking: true });
+        const until = Date.now() + c.ms!;
+        while (Date.now() < until);
+        return null;
+      }
       case 'exit':
         // no process.exit(): the process must end by itself, the offload's thread and tsfn included
         sock?.close();
@@ -164,6 +171,7 @@ interface Line {
   datagram?: string;
   ended?: number;
   at?: number;
+  blocking?: boolean;
 }
 
 class Child {
@@ -171,6 +179,8 @@ class Child {
   private readonly pending = new Map<number, (l: Line) => void>();
   readonly datagrams: { bytes: Buffer; at: number }[] = [];
   readonly ended: number[] = [];
+  /** The child said its event loop is about to be stuck (block()). */
+  blocking = false;
   stderr = '';
   readonly ready: Promise<void>;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -185,6 +195,7 @@ class Child {
       if (l.ready) ready();
       else if (l.datagram !== undefined) this.datagrams.push({ bytes: Buffer.from(l.datagram, 'hex'), at: l.at ?? 0 });
       else if (l.ended !== undefined) this.ended.push(l.ended);
+      else if (l.blocking) this.blocking = true;
       else if (l.id !== undefined) this.pending.get(l.id)?.(l);
     });
   }
@@ -238,6 +249,10 @@ class Child {
   }
   lease(ms: number): Promise<null> {
     return this.op('lease', { ms });
+  }
+  /** Busy-loops the child's event loop for ms (resolves when it is free again). */
+  block(ms: number): Promise<null> {
+    return this.op('block', { ms });
   }
   send(key: number, t: { datagrams: Buffer[]; dsts: number[] }, ipId: number, delayMs: number, intervalMs: number): Promise<null> {
     return this.op('send', { key, datagrams: t.datagrams.map((d) => d.toString('hex')), dsts: t.dsts, ipId, delayMs, intervalMs });
@@ -490,6 +505,34 @@ if (childMode) {
     });
   });
 
+  test('a stuck event loop: at most 4096 datagrams wait for it, the rest are dropped and counted (queueDrops), never queued without bound', { timeout: 60_000 }, async (t) => {
+    if (!requireRoot(t)) return;
+    await withLab(NODES, async (lab) => {
+      const [ha1, ha2] = await Promise.all([Child.start(lab, 'ha1'), Child.start(lab, 'ha2')]);
+      await ha1.open();
+      const enc = encoder(lab.node('ha2').ip, [MCAST], { vrid: OTHER_VRID, firstIpId: 1 });
+      const N = 6000;
+      const flood = Array.from({ length: N }, () => ({ dst: MCAST, bytes: Buffer.from(enc.next(200)[0]!.datagram) }));
+      const blocked = ha1.block(4000);
+      await eventually(async () => ha1.blocking, (b) => b, 10_000, 'the child\'s event loop stuck', 20);
+      await ha2.inject(flood);
+      await blocked;
+      await ha1.waitDatagrams(4096);
+      await sleep(300);
+      assert.equal(ha1.datagrams.length, 4096, 'exactly the queue\'s bound reached onDatagram');
+      assert.deepEqual(ha1.datagrams[0]!.bytes, flood[0]!.bytes, 'the first ones, in order');
+      assert.deepEqual(ha1.datagrams[4095]!.bytes, flood[4095]!.bytes);
+      const stats = await ha1.stats();
+      assert.deepEqual([stats.received, stats.forwarded, stats.queueDrops], [N, 4096, N - 4096]);
+      // Once the loop drains the queue, datagrams flow again.
+      await ha2.inject(flood.slice(0, 3));
+      await ha1.waitDatagrams(4096 + 3);
+      assert.equal((await ha1.stats()).queueDrops, N - 4096);
+      assert.equal((await ha1.exit()).code, 0);
+      assert.equal((await ha2.exit()).code, 0);
+    });
+  });
+
   test('absorb rule: identical adverts are counted, not delivered; another VRID is delivered and the rule runs on; the same VRID at another priority ends it (2)', { timeout: 60_000 }, async (t) => {
     if (!requireRoot(t)) return;
     await withLab(NODES, async (lab) => {
@@ -725,7 +768,7 @@ if (childMode) {
         assert.equal(await ha1.peek(k), null, `peek(${k}) after close()`);
         assert.equal(await ha1.stop(k), null, `stop(${k}) after close()`);
       }
-      assert.deepEqual(await ha1.stats(), { received: 0, absorbed: 0, forwarded: 0, sent: 0, sendErrors: 0, rtPriority: 0, rtError: null });
+      assert.deepEqual(await ha1.stats(), { received: 0, absorbed: 0, forwarded: 0, sent: 0, sendErrors: 0, queueDrops: 0, rtPriority: 0, rtError: null });
       await ha1.op('close'); // twice: harmless
       const sentBeforeClose = before[0]!.count;
       const drained = readPcap(await cap.stop(500));

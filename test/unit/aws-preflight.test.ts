@@ -307,7 +307,8 @@ test('clock skew above a minute → ✗ EC2 API with the skew and the time fix; 
     assert.deepEqual(failures(checks).map((c) => c.check), ['EC2 API', 'local capabilities'], show(checks));
     const skew = /signature accepted, but clock skew (\d+) s \(this host ahead of EC2\)/.exec(byName(checks, 'EC2 API').detail);
     assert.ok(skew, byName(checks, 'EC2 API').detail);
-    // EC2's Date header has whole seconds: 600 s, or 601 when the second turned during the request.
+    // EC2's Date header has whole seconds (the skew is taken from the middle of one): 600 s, or 601 when
+    // the second turned during the request.
     assert.ok(Number(skew[1]) >= 600 && Number(skew[1]) <= 601, skew[0]);
     assert.match(byName(checks, 'EC2 API').fix!, /chrony/);
     assert.match(byName(checks, 'local capabilities').detail, /missing CAP_NET_RAW .*CAP_NET_ADMIN/);

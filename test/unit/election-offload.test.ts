@@ -150,7 +150,7 @@ class FakeOffload {
   private closed = false;
   private readonly queue: (Buffer | number)[] = [];
   private callPending = false;
-  private readonly counts: OffloadStats = { received: 0, absorbed: 0, forwarded: 0, sent: 0, sendErrors: 0, rtPriority: 0, rtError: null };
+  private readonly counts: OffloadStats = { received: 0, absorbed: 0, forwarded: 0, sent: 0, sendErrors: 0, queueDrops: 0, rtPriority: 0, rtError: null };
 
   constructor(
     private readonly clock: VirtualClock,
@@ -220,7 +220,7 @@ class FakeOffload {
   }
 
   stats(): OffloadStats {
-    return this.closed ? { received: 0, absorbed: 0, forwarded: 0, sent: 0, sendErrors: 0, rtPriority: 0, rtError: null } : { ...this.counts };
+    return this.closed ? { received: 0, absorbed: 0, forwarded: 0, sent: 0, sendErrors: 0, queueDrops: 0, rtPriority: 0, rtError: null } : { ...this.counts };
   }
 
   close(): void {
