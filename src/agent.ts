@@ -5,7 +5,7 @@
 // and the status server. stop(): priority 0 for every mastered instance, VIPs released, within a second.
 import type { Logger } from 'pino';
 import type { Config, InstanceConfig } from './config/schema.js';
-import { Instance } from './instance.js';
+import { Instance, type InstanceDeps } from './instance.js';
 import { VrrpElection } from './election/vrrp.js';
 import type { EtcdElectionConfig } from './config/election-schema.js';
 import type { Fence } from './provider/runner/fencing.js';
@@ -446,12 +446,12 @@ export class Agent {
   }
 
   /** What follows an instance's transitions: its hooks (notify, sync group, routes), telemetry, the agent's listeners. */
-  private transitionObserver(name: string, cfg: InstanceConfig, ilog: Logger, runner: ProviderRunner): (from: ElectionState, to: ElectionState, reason: string, priority: number) => void {
+  private transitionObserver(name: string, cfg: InstanceConfig, ilog: Logger, runner: ProviderRunner): NonNullable<InstanceDeps['onTransition']> {
     const hook = this.hooks.observer(name, cfg, ilog);
     const seen = this.telemetry.instance(name, runner.status().type);
-    return (from, to, reason, priority) => {
+    return (from, to, reason, priority, agoMs) => {
       hook(from, to, reason, priority);
-      seen.transition(from, to, reason, priority);
+      seen.transition(from, to, reason, priority, agoMs);
       for (const fn of this.transitionListeners) fn(name);
     };
   }

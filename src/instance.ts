@@ -25,8 +25,11 @@ export interface InstanceDeps {
   log: Logger;
   /** Time and timers (the provider-fault retry); tests pass a virtual clock. */
   clock?: Clock;
-  /** Told of every transition after it is logged (notify hooks, sync groups, routes: hooks/); see Instance.onTransition for when. */
-  onTransition?: (from: ElectionState, to: ElectionState, reason: string, priority: number) => void;
+  /**
+   * Told of every transition after it is logged (notify hooks, sync groups, routes: hooks/); see
+   * Instance.onTransition for when. `agoMs`: how long before this call it happened (0 unless deferred).
+   */
+  onTransition?: (from: ElectionState, to: ElectionState, reason: string, priority: number, agoMs: number) => void;
 }
 
 export class Instance {
@@ -217,7 +220,7 @@ export class Instance {
     for (const { from, to, reason, priority, at } of this.unreported.splice(0)) {
       this.log.info({ evt: 'transition', instance: this.name, from, to, reason, priority, since: this.wallTime(at) }, `${this.name}: ${from} → ${to} (${reason})`);
       try {
-        this.observe?.(from, to, reason, priority);
+        this.observe?.(from, to, reason, priority, Math.max(0, this.clock.now() - at));
       } catch (err) {
         this.log.error({ instance: this.name, err: (err as Error).message }, 'a transition observer threw');
       }

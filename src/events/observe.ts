@@ -11,7 +11,8 @@ import type { CheckScheduler } from '../checks/driver.js';
 import { agentEvents, type EventBus } from './bus.js';
 
 export interface InstanceTelemetry {
-  transition(from: string, to: string, reason: string, priority: number): void;
+  /** `agoMs`: how long ago it happened (a deferred report, Instance.onTransition); the failover histogram starts there. */
+  transition(from: string, to: string, reason: string, priority: number, agoMs?: number): void;
   providerCall(op: ProviderOp, outcome: ProviderOutcome, ms: number, error?: string): void;
 }
 
@@ -24,8 +25,8 @@ export class Telemetry {
   instance(instance: string, provider: string): InstanceTelemetry {
     const { metrics, bus } = this;
     return {
-      transition(from, to, reason, priority) {
-        metrics?.transition(instance, from, to, reason);
+      transition(from, to, reason, priority, agoMs = 0) {
+        metrics?.transition(instance, from, to, reason, agoMs);
         if (bus.active) bus.publish('transition', { instance, from, to, reason, priority });
       },
       providerCall(op, outcome, ms, error) {

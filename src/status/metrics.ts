@@ -293,11 +293,12 @@ export class AgentMetrics {
 
   // --- rare events, observed as they happen ---------------------------------------------------------
 
-  /** An instance changed state (Instance's onTransition). */
-  transition(instance: string, from: string, to: string, reason: string): void {
+  /** An instance changed state (Instance's onTransition), `agoMs` before this call. */
+  transition(instance: string, from: string, to: string, reason: string, agoMs = 0): void {
     this.transitions.inc({ instance, to, reason: reasonLabel(reason) });
-    if (to === 'MASTER') this.pending.set(instance, { goal: 'held', at: performance.now() });
-    else if (from === 'MASTER') this.pending.set(instance, { goal: 'released', at: performance.now() });
+    const at = performance.now() - agoMs;
+    if (to === 'MASTER') this.pending.set(instance, { goal: 'held', at });
+    else if (from === 'MASTER') this.pending.set(instance, { goal: 'released', at });
   }
 
   /** A provider call settled (the runner's onCall). */

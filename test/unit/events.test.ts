@@ -302,6 +302,12 @@ test('metrics: transitions by reason, provider calls and their latency, failover
   assert.deepEqual(g.get('ha_agent_transitions_total')?.samples.map((x) => x.labels), [{ instance: 'VI_2', to: 'BACKUP', reason: 'startup' }]);
   assert.equal(g.get('ha_agent_provider_operations_total')?.samples.length, 0);
   assert.equal(sampleValue(g, 'ha_agent_failover_duration_seconds_count', { provider: 'garp', goal: 'held' }), 1, 'histograms by provider stay');
+  // A transition reported late (aws: logged after the EC2 request left) counts from when it happened.
+  const late = new Telemetry(metrics, bus).instance('VI_3', 'aws');
+  late.transition('BACKUP', 'MASTER', 'master-down-timer', 150, 2_000);
+  late.providerCall('acquire', 'ok', 5, undefined);
+  const held = sampleValue(parsePrometheusText(await metrics.render()), 'ha_agent_failover_duration_seconds_sum', { provider: 'aws', goal: 'held' })!;
+  assert.ok(held >= 2 && held < 3, `from the transition, 2 s before its report: ${held}`);
   assert.equal(reasonLabel('fault: x y'), 'fault');
   assert.equal(reasonLabel('  '), 'other');
 });

@@ -78,7 +78,7 @@ class Provider implements VipProvider {
   async *preflight(): AsyncIterable<PreflightCheck> {}
 }
 
-function setup(onTransition?: (from: ElectionState, to: ElectionState, reason: string) => void) {
+function setup(onTransition?: (from: ElectionState, to: ElectionState, reason: string, priority: number, agoMs: number) => void) {
   const clock = new VirtualClock();
   const provider = new Provider();
   let instance: Instance | undefined;
@@ -184,8 +184,12 @@ test('a link fault during a provider fault keeps FAULT after the provider retry'
 
 test('transitions: to MASTER with a provider whose acquire is remote, reported after the acquire started; every other at once; always in order', async () => {
   const seen: string[] = [];
+  const ago: number[] = [];
   let acquireStarted = false;
-  const { instance, election, provider } = setup((from, to) => seen.push(`${from}>${to}${acquireStarted ? ' (acquire started)' : ''}`));
+  const { instance, election, provider, clock } = setup((from, to, _reason, _priority, agoMs) => {
+    seen.push(`${from}>${to}${acquireStarted ? ' (acquire started)' : ''}`);
+    ago.push(agoMs);
+  });
   const acquire = provider.acquire.bind(provider);
   provider.acquire = async () => {
     acquireStarted = true;
@@ -194,6 +198,7 @@ test('transitions: to MASTER with a provider whose acquire is remote, reported a
   instance.start();
   election.becomeMaster();
   assert.deepEqual(seen, ['BACKUP>MASTER'], 'a local provider: reported inside the step, before its acquire');
+  assert.deepEqual(ago, [0]);
   instance.setFault('link', 'down');
   assert.deepEqual(seen.slice(1), ['MASTER>FAULT'], 'leaving MASTER: at once');
   instance.setFault('link', null);
@@ -204,8 +209,10 @@ test('transitions: to MASTER with a provider whose acquire is remote, reported a
   election.becomeMaster();
   assert.deepEqual(seen, [], 'a remote provider: to MASTER is not reported inside the step');
   assert.equal(instance.counters.becameMaster, 2, 'but counted at once');
+  clock.jump(7);
   await new Promise<void>((r) => setImmediate(r));
   assert.deepEqual(seen, ['BACKUP>MASTER (acquire started)'], 'reported in the next macrotask, after the acquire started');
+  assert.deepEqual(ago.slice(-1), [7], 'with how long ago it happened (the failover histogram starts there)');
 
   // A deferred one, then one reported at once in the same step: both now, in order, once.
   instance.setFault('link', 'down');
