@@ -1,10 +1,9 @@
 // What a benchmark report says about the machine it ran on (cores, load average, node, kernel, the
-// keepalived it was compared with), and the results a partial re-run keeps. Shared by `npm run bench`
-// (bench/run.ts) and `npm run fuzz` (bench/fuzz/run.ts).
+// keepalived it was compared with) and the header every results.json starts with. Shared by `npm run
+// bench` (bench/run.ts), `npm run chaos` (bench/chaos/run.ts) and `npm run fuzz` (bench/fuzz/run.ts).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
-import { join } from 'node:path';
 
 /** "1.02 0.87 0.55": the 1, 5 and 15 minute load averages. */
 export const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
@@ -27,12 +26,6 @@ export interface HostFacts {
 
 export function hostFacts(): HostFacts {
   return { cpus: cpus().length, loadavgStart: loadavg(), loadavgEnd: '', node: process.version, kernel: release(), keepalived: keepalivedVersion() };
-}
-
-/** A run of only some parts into `dir`: the results.json already there (its other parts are kept), or null. */
-export function earlierResults<T>(dir: string, someParts: boolean): T | null {
-  const file = join(dir, 'results.json');
-  return someParts && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : null;
 }
 
 /** The fields every results.json starts with (bench, chaos, fuzz); finishedAt is filled in at the end. */

@@ -15,54 +15,24 @@
 // Run as root: `npm run bench [-- --quick] [-- --only failover,cost,jitter,cloud] [-- --out DIR]
 // [-- --no-readme]`; `--render DIR` redoes the report, the charts and the README from DIR/results.json.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { chartSpecs, renderPng } from './charts.js';
+import { cliOptions, finishResults, requireRoot, resultsDir, saveResults, writeReport, type CliSpec } from './cli.js';
 import { renderReport, updateReadme, type BenchResults, type Part } from './report.js';
-import { earlierResults, loadavg, resultsHeader } from './host.js';
+import { resultsHeader } from './host.js';
 
-const PARTS = ['failover', 'cost', 'jitter', 'cloud'] as const;
-type PartName = (typeof PARTS)[number];
-
-interface Options {
-  quick: boolean;
-  only: PartName[];
-  out: string | null;
-  readme: boolean;
-  render: string | null;
-}
-
-function usage(): string {
-  return [
-    'usage: node dist/bench/run.js [options]   (root; keepalived, tcpdump, tshark, ping; /usr/bin/aws for the AWS comparison)',
-    '  --quick           fewer runs, shorter windows (a few minutes per part): checks that everything works',
-    `  --only LIST       some of ${PARTS.join(',')} (default all)`,
-    '  --out DIR         results directory (default bench/results/<YYYY-MM-DD>[-quick])',
-    "  --no-readme       do not rewrite the README's Benchmarks section",
-    '  --render DIR      only redo DIR/README.md, the charts and the README from DIR/results.json',
-  ].join('\n');
-}
-
-function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, only: [...PARTS], out: null, readme: true, render: null };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--quick') o.quick = true;
-    else if (a === '--only') {
-      const want = (argv[++i] ?? '').split(',');
-      const bad = want.filter((w) => !(PARTS as readonly string[]).includes(w));
-      if (bad.length) throw new Error(`--only: ${PARTS.join(', ')}; got ${bad.join(', ')}`);
-      o.only = PARTS.filter((p) => want.includes(p));
-    } else if (a === '--out') o.out = argv[++i] ?? null;
-    else if (a === '--no-readme') o.readme = false;
-    else if (a === '--render') o.render = argv[++i] ?? null;
-    else if (a === '--help' || a === '-h') {
-      console.log(usage());
-      process.exit(0);
-    } else throw new Error(`unknown option ${a}\n${usage()}`);
-  }
-  return o;
-}
+const CLI: CliSpec<'failover' | 'cost' | 'jitter' | 'cloud'> = {
+  command: 'bench',
+  script: 'dist/bench/run.js',
+  needs: 'root; keepalived, tcpdump, tshark, ping; /usr/bin/aws for the AWS comparison',
+  rootFor: 'network namespaces',
+  parts: ['failover', 'cost', 'jitter', 'cloud'],
+  quick: 'fewer runs, shorter windows (a few minutes per part): checks that everything works',
+  section: 'Benchmarks',
+  suffix: '',
+  extra: [{ name: 'render', arg: 'DIR', help: 'only redo DIR/README.md, the charts and the README from DIR/results.json' }],
+};
 
 /** Runs `node dist/bench/<script>.js args… --json`; its stderr is passed through (and its tail kept for the error). */
 function runPart<T>(script: string, args: string[]): Promise<Part<T>> {
@@ -97,7 +67,7 @@ const COST_SCENARIOS = ['1@1', '1@0.1', '16@1', '16@0.1', '64@1', '64@0.1', '200
 
 /** results/<dir>/README.md, the charts, and (unless told not to) the README's section. */
 async function writeOutputs(r: BenchResults, dir: string, readme: boolean): Promise<void> {
-  writeFileSync(join(dir, 'README.md'), renderReport(r) + '\n');
+  writeReport(dir, renderReport(r), readme ? (text, rel) => updateReadme(text, r, rel) : null);
   for (const [file, spec] of Object.entries(chartSpecs(r))) {
     try {
       writeFileSync(join(dir, file), await renderPng(spec));
@@ -105,43 +75,28 @@ async function writeOutputs(r: BenchResults, dir: string, readme: boolean): Prom
       process.stderr.write(`bench: chart ${file} failed: ${(e as Error).message}\n`);
     }
   }
-  if (readme) {
-    const rel = relative(process.cwd(), dir).split('\\').join('/');
-    writeFileSync('README.md', updateReadme(readFileSync('README.md', 'utf8'), r, rel));
-  }
   process.stderr.write(`bench: wrote ${dir}/README.md, results.json and the charts${readme ? '; README.md updated' : ''}\n`);
   console.log(renderReport(r, dir));
 }
 
 async function main(): Promise<void> {
-  let o: Options;
-  try {
-    o = parseArgs(process.argv.slice(2));
-  } catch (e) {
-    console.error(`bench: ${(e as Error).message}`);
-    process.exit(2);
-  }
-  if (o.render) {
-    const r = JSON.parse(readFileSync(join(o.render, 'results.json'), 'utf8')) as BenchResults;
-    await writeOutputs(r, o.render, o.readme);
+  const o = cliOptions(CLI);
+  const render = o.extra.render;
+  if (render) {
+    const r = JSON.parse(readFileSync(join(render, 'results.json'), 'utf8')) as BenchResults;
+    await writeOutputs(r, render, o.readme);
     return;
   }
-  if (process.getuid?.() !== 0) {
-    console.error('bench: needs root (network namespaces); run as root');
-    process.exit(1);
-  }
+  requireRoot(CLI);
   const started = new Date();
-  const date = started.toISOString().slice(0, 10);
-  const dir = o.out ?? join('bench', 'results', o.quick ? `${date}-quick` : date);
-  mkdirSync(dir, { recursive: true });
   // --only into a directory that has results: the parts not re-run are kept.
-  const prev = earlierResults<BenchResults>(dir, o.only.length < PARTS.length);
+  const { dir, earlier } = resultsDir<BenchResults>(CLI, o, started);
   const r: BenchResults = {
-    ...(prev ?? {}),
+    ...(earlier ?? {}),
     ...resultsHeader(started, o.quick),
   };
   const q = o.quick;
-  const save = () => writeFileSync(join(dir, 'results.json'), JSON.stringify(r, null, 1) + '\n');
+  const save = () => saveResults(dir, r);
   for (const part of o.only) {
     process.stderr.write(`\n=== bench: ${part}${q ? ' (quick)' : ''} ===\n`);
     if (part === 'failover') r.failover = await runPart('failover', ['--runs', q ? '1' : '10', '--no-rss']);
@@ -153,8 +108,7 @@ async function main(): Promise<void> {
     }
     save();
   }
-  r.finishedAt = new Date().toISOString();
-  r.host.loadavgEnd = loadavg();
+  finishResults(r);
   save();
   await writeOutputs(r, dir, o.readme);
 }

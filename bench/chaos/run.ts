@@ -11,9 +11,8 @@
 // Run as root: `npm run chaos [-- --quick] [-- --only a,b] [-- --out DIR] [-- --no-readme]`; with --only
 // into a directory that has results, the scenarios not re-run are kept from its results.json.
 // (needs keepalived, tcpdump, tshark, nft, libfaketime).
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { earlierResults, loadavg, resultsHeader } from '../host.js';
+import { cliOptions, finishResults, requireRoot, resultsDir, saveResults, writeReport, type CliSpec } from '../cli.js';
+import { resultsHeader } from '../host.js';
 import { IMPLS, observe, timelines, transitionsText, type Impl, type RunResult, type Scenario, type Variant } from './lab.js';
 import { renderChaosReport, summaryLines, updateChaosReadme, type ChaosResults, type ImplRun, type ScenarioRun } from './report.js';
 import { partition } from './partition.js';
@@ -25,43 +24,16 @@ import { stall } from './stall.js';
 
 const SCENARIOS: Scenario[] = [partition, loss, sigstop, flap, clock, stall];
 
-interface Options {
-  quick: boolean;
-  only: string[];
-  out: string | null;
-  readme: boolean;
-}
-
-function usage(): string {
-  return [
-    'usage: node dist/bench/chaos/run.js [options]   (root; keepalived, tcpdump, tshark, nft, libfaketime)',
-    '  --quick           fewer cycles, 1 min loss windows (~4 min in all)',
-    `  --only LIST       some of ${SCENARIOS.map((s) => s.name).join(',')} (default all)`,
-    '  --out DIR         results directory (default bench/results/<YYYY-MM-DD>-chaos[-quick])',
-    "  --no-readme       do not rewrite the README's chaos section",
-  ].join('\n');
-}
-
-function parseArgs(argv: string[]): Options {
-  const names = SCENARIOS.map((s) => s.name);
-  const o: Options = { quick: false, only: names, out: null, readme: true };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--quick') o.quick = true;
-    else if (a === '--only') {
-      const want = (argv[++i] ?? '').split(',').filter(Boolean);
-      const bad = want.filter((w) => !names.includes(w));
-      if (bad.length || !want.length) throw new Error(`--only: ${names.join(', ')}; got ${bad.join(', ') || 'nothing'}`);
-      o.only = names.filter((n) => want.includes(n));
-    } else if (a === '--out') o.out = argv[++i] ?? null;
-    else if (a === '--no-readme') o.readme = false;
-    else if (a === '--help' || a === '-h') {
-      console.log(usage());
-      process.exit(0);
-    } else throw new Error(`unknown option ${a}\n${usage()}`);
-  }
-  return o;
-}
+const CLI: CliSpec<string> = {
+  command: 'chaos',
+  script: 'dist/bench/chaos/run.js',
+  needs: 'root; keepalived, tcpdump, tshark, nft, libfaketime',
+  rootFor: 'network namespaces',
+  parts: SCENARIOS.map((s) => s.name),
+  quick: 'fewer cycles, 1 min loss windows (~4 min in all)',
+  section: 'chaos',
+  suffix: '-chaos',
+};
 
 function implRun(v: Variant, r: RunResult): ImplRun {
   if (!r.ok) return { ok: false, error: r.error };
@@ -86,28 +58,17 @@ async function runVariant(s: Scenario, v: Variant): Promise<ScenarioRun> {
 }
 
 async function main(): Promise<void> {
-  let o: Options;
-  try {
-    o = parseArgs(process.argv.slice(2));
-  } catch (e) {
-    console.error(`chaos: ${(e as Error).message}`);
-    process.exit(2);
-  }
-  if (process.getuid?.() !== 0) {
-    console.error('chaos: needs root (network namespaces); run as root');
-    process.exit(1);
-  }
-  const r: ChaosResults = { ...resultsHeader(new Date(), o.quick), scenarios: [] };
-  const dir = o.out ?? join('bench', 'results', `${r.date}-chaos${o.quick ? '-quick' : ''}`);
-  mkdirSync(dir, { recursive: true });
+  const o = cliOptions(CLI);
+  requireRoot(CLI);
+  const started = new Date();
+  const r: ChaosResults = { ...resultsHeader(started, o.quick), scenarios: [] };
   // --only into a directory that has results: the scenarios not re-run are kept, in suite order.
-  const file = join(dir, 'results.json');
-  const prev = earlierResults<ChaosResults>(dir, o.only.length < SCENARIOS.length);
+  const { dir, earlier } = resultsDir<ChaosResults>(CLI, o, started);
   const done = new Map<string, ScenarioRun[]>();
-  for (const x of prev?.scenarios ?? []) if (!o.only.includes(x.scenario)) done.set(x.scenario, [...(done.get(x.scenario) ?? []), x]);
+  for (const x of earlier?.scenarios ?? []) if (!o.only.includes(x.scenario)) done.set(x.scenario, [...(done.get(x.scenario) ?? []), x]);
   const save = () => {
     r.scenarios = SCENARIOS.flatMap((x) => done.get(x.name) ?? []);
-    writeFileSync(file, JSON.stringify(r, null, 1) + '\n');
+    saveResults(dir, r);
   };
   for (const s of SCENARIOS.filter((x) => o.only.includes(x.name))) {
     process.stderr.write(`\n=== chaos: ${s.name}${o.quick ? ' (quick)' : ''} ===\n`);
@@ -118,14 +79,9 @@ async function main(): Promise<void> {
     done.set(s.name, runs);
     save();
   }
-  r.finishedAt = new Date().toISOString();
-  r.host.loadavgEnd = loadavg();
+  finishResults(r);
   save();
-  writeFileSync(join(dir, 'README.md'), renderChaosReport(r) + '\n');
-  if (o.readme) {
-    const rel = relative(process.cwd(), dir).split('\\').join('/');
-    writeFileSync('README.md', updateChaosReadme(readFileSync('README.md', 'utf8'), r, rel));
-  }
+  writeReport(dir, renderChaosReport(r), o.readme ? (text, rel) => updateChaosReadme(text, r, rel) : null);
   process.stderr.write(`\nchaos: wrote ${dir}/README.md and results.json${o.readme ? '; README.md updated' : ''}\n\n`);
   console.log(summaryLines(r).join('\n'));
 }
