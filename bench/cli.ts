@@ -160,10 +160,16 @@ export function saveResults(dir: string, r: unknown): void {
   writeFileSync(join(dir, 'results.json'), JSON.stringify(r, null, 1) + '\n');
 }
 
-/** The run is over: finishedAt and the closing load average. */
+/** The run is over: finishedAt and the closing load average (of this rerun, when it is one: host.ts resultsHeader). */
 export function finishResults(r: ResultsHeader): void {
-  r.finishedAt = new Date().toISOString();
-  r.host.loadavgEnd = loadavg();
+  const rerun = r.reruns?.at(-1);
+  if (rerun && !rerun.finishedAt) {
+    rerun.finishedAt = new Date().toISOString();
+    rerun.loadavgEnd = loadavg();
+  } else {
+    r.finishedAt = new Date().toISOString();
+    r.host.loadavgEnd = loadavg();
+  }
 }
 
 /** dir/README.md; then, given updateReadme, the repository README.md rewritten by it (dir as a relative path). */

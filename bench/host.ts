@@ -35,8 +35,36 @@ export interface ResultsHeader {
   finishedAt: string;
   quick: boolean;
   host: HostFacts;
+  /** Parts run again later into the same directory (--only): the header above stays the first run's. */
+  reruns?: Rerun[];
 }
 
-export function resultsHeader(started: Date, quick: boolean): ResultsHeader {
+/** One later run of some parts (finishedAt and loadavgEnd are filled in when it ends). */
+export interface Rerun {
+  parts: string[];
+  startedAt: string;
+  finishedAt: string;
+  loadavgStart: string;
+  loadavgEnd: string;
+}
+
+/**
+ * The header of this run's results: a fresh one; or, when some parts run into a directory that has
+ * results of the same kind (`earlier`), that run's header with this one appended to its reruns, so
+ * the report still says when and under what load the parts it kept were measured.
+ */
+export function resultsHeader(started: Date, quick: boolean, earlier: ResultsHeader | null = null, parts: readonly string[] = []): ResultsHeader {
+  if (earlier && earlier.quick === quick && earlier.startedAt) {
+    const rerun: Rerun = { parts: [...parts], startedAt: started.toISOString(), finishedAt: '', loadavgStart: loadavg(), loadavgEnd: '' };
+    const { date, startedAt, finishedAt, host } = earlier;
+    return { date, startedAt, finishedAt, quick, host, reruns: [...(earlier.reruns ?? []), rerun] };
+  }
   return { date: started.toISOString().slice(0, 10), startedAt: started.toISOString(), finishedAt: '', quick, host: hostFacts() };
+}
+
+/** The sentence the reports add after "Started …, finished …" when parts were run again ('' when none). */
+export function rerunsText(r: ResultsHeader): string {
+  if (!r.reruns?.length) return '';
+  const one = (x: Rerun) => `${x.parts.join(', ')} at ${x.startedAt}–${x.finishedAt} (load average ${x.loadavgStart} → ${x.loadavgEnd})`;
+  return ` Run again later, on the code of then: ${r.reruns.map(one).join('; ')}; the other parts are from the first run.`;
 }

@@ -4,7 +4,7 @@ import type { FailoverResult, FailoverSample } from './failover.js';
 import type { RunResult as CostRun } from './cost.js';
 import type { JitterResult } from './jitter.js';
 import { stats, type Summary } from './stats.js';
-import type { ResultsHeader } from './host.js';
+import { rerunsText, type ResultsHeader } from './host.js';
 
 /** One part's output, or why it is missing. */
 export type Part<T> = { ok: true; data: T; seconds: number } | { ok: false; error: string; seconds: number };
@@ -196,7 +196,7 @@ export function renderReport(r: BenchResults, chartDir = '.'): string {
   out.push(
     `Ours (ha-agent) against keepalived ${r.host.keepalived}, same lab (network namespaces on one bridge), same run. ` +
       `${r.host.cpus} cores, load average ${r.host.loadavgStart} at the start and ${r.host.loadavgEnd} at the end; node ${r.host.node}, kernel ${r.host.kernel}. ` +
-      `Started ${r.startedAt}, finished ${r.finishedAt}.` +
+      `Started ${r.startedAt}, finished ${r.finishedAt}.${rerunsText(r)}` +
       (r.quick ? ' **Quick mode**: fewer runs and shorter windows than the full run; the figures only show that every part works.' : ''),
     '',
   );

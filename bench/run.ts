@@ -93,7 +93,7 @@ async function main(): Promise<void> {
   const { dir, earlier } = resultsDir<BenchResults>(CLI, o, started);
   const r: BenchResults = {
     ...(earlier ?? {}),
-    ...resultsHeader(started, o.quick),
+    ...resultsHeader(started, o.quick, earlier, o.only),
   };
   const q = o.quick;
   const save = () => saveResults(dir, r);

@@ -1,7 +1,7 @@
 // The results of `npm run chaos` (bench/chaos/run.ts) as text: the one-line-per-scenario summary it
 // prints, the markdown report (results/<date>-chaos/README.md) and the README's chaos section, placed
 // right after the Benchmarks section. Pure: results in, text out.
-import type { ResultsHeader } from '../host.js';
+import { rerunsText, type ResultsHeader } from '../host.js';
 import { mdTable, README_END, replaceReadmeSection } from '../report.js';
 import type { Figure, Impl } from './lab.js';
 
@@ -63,7 +63,7 @@ export function renderChaosReport(r: ChaosResults): string {
   out.push(`# Chaos ${r.date}${r.quick ? ' (quick run)' : ''}`, '');
   out.push(
     `Ours (ha-agent) against keepalived ${r.host.keepalived}. ${r.host.cpus} cores, load average ${r.host.loadavgStart} at the start and ${r.host.loadavgEnd} at the end; node ${r.host.node}, kernel ${r.host.kernel}. ` +
-      `Started ${r.startedAt}, finished ${r.finishedAt}.` +
+      `Started ${r.startedAt}, finished ${r.finishedAt}.${rerunsText(r)}` +
       (r.quick ? ' **Quick mode**: fewer cycles and 1 min loss windows; the figures only show that every scenario works.' : ''),
     '',
     HOW + ' Raw data: [results.json](results.json).',

@@ -61,9 +61,9 @@ async function main(): Promise<void> {
   const o = cliOptions(CLI);
   requireRoot(CLI);
   const started = new Date();
-  const r: ChaosResults = { ...resultsHeader(started, o.quick), scenarios: [] };
   // --only into a directory that has results: the scenarios not re-run are kept, in suite order.
   const { dir, earlier } = resultsDir<ChaosResults>(CLI, o, started);
+  const r: ChaosResults = { ...resultsHeader(started, o.quick, earlier, o.only), scenarios: [] };
   const done = new Map<string, ScenarioRun[]>();
   for (const x of earlier?.scenarios ?? []) if (!o.only.includes(x.scenario)) done.set(x.scenario, [...(done.get(x.scenario) ?? []), x]);
   const save = () => {

@@ -2,7 +2,7 @@
 // flood), and the README's Fuzzing section (between the fuzz markers, right after the Benchmarks
 // section). Pure: results in, text out.
 import { mdTable, ratioText, replaceReadmeSection, README_END as BENCH_END, type Part } from '../report.js';
-import type { ResultsHeader } from '../host.js';
+import { rerunsText, type ResultsHeader } from '../host.js';
 import type { ConfigResult } from './config.js';
 import type { FloodResult, FloodSide } from './flood.js';
 import type { PacketsResult } from './packets.js';
@@ -93,7 +93,7 @@ export function renderFuzzReport(r: FuzzResults): string {
   out.push(`# Fuzzing ${r.date}${r.quick ? ' (quick run)' : ''}`, '');
   out.push(
     `Seed ${r.seed}. ${r.host.cpus} cores, load average ${r.host.loadavgStart} at the start and ${r.host.loadavgEnd} at the end; node ${r.host.node}, kernel ${r.host.kernel}, keepalived ${r.host.keepalived}. ` +
-      `Started ${r.startedAt}, finished ${r.finishedAt}. Raw data: [results.json](results.json).`,
+      `Started ${r.startedAt}, finished ${r.finishedAt}.${rerunsText(r)} Raw data: [results.json](results.json).`,
     '',
   );
   /** One part: its heading, then why it is missing, or how it was measured and its table. */

@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   const { dir, earlier } = resultsDir<FuzzResults>(CLI, o, started);
   const r: FuzzResults = {
     ...(earlier ?? {}),
-    ...resultsHeader(started, o.quick),
+    ...resultsHeader(started, o.quick, earlier, o.only),
     seed,
   };
   const save = () => saveResults(dir, r);

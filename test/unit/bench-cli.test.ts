@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finishResults, parseCli, resultsDir, saveResults, usage, writeReport, type CliSpec } from '../../bench/cli.js';
-import { resultsHeader } from '../../bench/host.js';
+import { rerunsText, resultsHeader } from '../../bench/host.js';
 
 // A made-up orchestrator (the real specs live in the run.ts files, whose --help output is the check).
 const DEMO: CliSpec<'alpha' | 'beta' | 'gamma'> = {
@@ -125,6 +125,22 @@ describe('bench cli: results directory', () => {
     writeFileSync(join(dir, 'README.md'), 'old');
     writeReport(dir, '# report', null);
     assert.equal(readFileSync(join(dir, 'README.md'), 'utf8'), '# report\n');
+  });
+
+  it('parts run again into a directory keep the first run\'s header and are recorded as reruns, which the reports name', () => {
+    const first = resultsHeader(new Date('2026-12-03T06:00:00Z'), false);
+    finishResults(first);
+    const again = resultsHeader(new Date('2026-12-03T08:00:00Z'), false, first, ['jitter']);
+    assert.deepEqual([again.startedAt, again.finishedAt, again.host], [first.startedAt, first.finishedAt, first.host], 'the first run\'s times and load');
+    assert.equal(again.reruns?.length, 1);
+    assert.deepEqual([again.reruns![0]!.parts, again.reruns![0]!.startedAt, again.reruns![0]!.finishedAt], [['jitter'], '2026-12-03T08:00:00.000Z', '']);
+    finishResults(again);
+    assert.equal(again.finishedAt, first.finishedAt, 'the first run\'s end is kept');
+    assert.ok(again.reruns![0]!.finishedAt !== '' && /^\d/.test(again.reruns![0]!.loadavgEnd), 'the rerun is stamped');
+    assert.equal(resultsHeader(new Date('2026-12-03T09:00:00Z'), false, again, ['cost']).reruns?.length, 2, 'reruns accumulate');
+    assert.equal(resultsHeader(new Date('2026-12-03T09:00:00Z'), true, again, ['cost']).reruns, undefined, 'a quick run into full results starts afresh');
+    assert.equal(rerunsText(first), '');
+    assert.match(rerunsText(again), /^ Run again later, on the code of then: jitter at 2026-12-03T08:00:00\.000Z–\S+ \(load average [\d. ]+ → [\d. ]+\); the other parts are from the first run\.$/);
   });
 
   it('the default directory is bench/results/<date><suffix>[-quick]', (t) => {
