@@ -11,7 +11,7 @@
  *       (IP_HDRINCL, SO_BINDTODEVICE, no multicast loop, TTL 255, 224.0.0.18 joined on the interface),
  *       a netlink request socket, a send-only AF_PACKET socket, and the thread. Every datagram the
  *       socket receives that no rule absorbs is handed to onEvents(list) on the JS thread, in order,
- *       as a Buffer (while MAX_QUEUED wait for JS, further ones are dropped and counted); a rule that
+ *       as a Buffer (while MAX_QUEUED_BYTES wait for JS, further ones are dropped and counted); a rule that
  *       ended by itself is announced in the same list as its key (a number).
  *       rtPriority 1..99: the thread asks for SCHED_FIFO at that priority (keepalived's
  *       vrrp_rt_priority), so a busy or collecting JS thread, or any other normal process, cannot
@@ -45,7 +45,7 @@
  *       stuck must not leave a thread advertising (or taking over) on its behalf. No lease until the
  *       first call; after it, send() and absorb() renew it as well.
  *   stats(handle) -> { received, absorbed, forwarded, sent, sendErrors, queueDrops, rtPriority, rtError }
- *       queueDrops: datagrams dropped because MAX_QUEUED were already waiting for JS.
+ *       queueDrops: datagrams dropped because MAX_QUEUED_BYTES were already waiting for JS.
  *       rtPriority: the SCHED_FIFO priority the thread runs at (0: normal scheduling); rtError: why
  *       the one asked for was refused (null: it was not).
  *   close(handle)
@@ -99,10 +99,11 @@
  * cannot hold, as it would for keepalived. */
 #define RX_ROUNDS 8
 #define FLOOD_PAUSE_MS 1.0
-/* Datagrams queued for JS at most. A JS thread that falls behind (a flood, a long GC) does not make
- * this one allocate without bound: beyond it datagrams are dropped here and counted (queueDrops),
- * not forwarded. Ended rules are always queued. */
-#define MAX_QUEUED 4096
+/* Bytes of datagrams queued for JS at most (8 MiB: over 80 000 adverts; the event loop catches up
+ * on a burst or a GC pause well within it). A JS thread that falls behind for good (a flood) does not
+ * make this one allocate without bound: a datagram that would go beyond it is dropped here and
+ * counted (queueDrops), not forwarded. Ended rules are always queued. */
+#define MAX_QUEUED_BYTES (8u << 20)
 
 typedef struct {
   uint8_t *buf;
@@ -162,7 +163,7 @@ typedef struct offload {
   int refs; /* the JS handle and the tsfn: the last one finalized frees this (both on the JS thread) */
   napi_threadsafe_function tsfn;
   double received, absorbed, forwarded, sent, send_errors, queue_drops;
-  uint32_t queued; /* datagrams in the event list */
+  uint32_t queued; /* bytes of the datagrams in the event list */
   int rt_priority, rt_error; /* the thread's SCHED_FIFO priority (0: normal); errno of a refused one */
   uint32_t nlseq;
   uint8_t rx[RX_BATCH][RX_SLOT];
@@ -235,7 +236,7 @@ static void push_event(offload_t *o, uint32_t key, const uint8_t *data, uint32_t
     }
     memcpy(e->data, data, len);
     e->len = len;
-    o->queued++;
+    o->queued += len;
   }
   if (o->tail) o->tail->next = e;
   else o->head = e;
@@ -461,7 +462,7 @@ static void receive(offload_t *o, const uint8_t *b, uint32_t len, double now) {
       push_event(o, r->key, NULL, 0);
     }
   }
-  if (o->queued >= MAX_QUEUED) o->queue_drops++;
+  if (o->queued + len > MAX_QUEUED_BYTES) o->queue_drops++;
   else {
     o->forwarded++;
     push_event(o, 0, b, len);

@@ -52,7 +52,7 @@ interface Command {
   expected?: string;
   plan?: HexPlan | null;
   keys?: number[];
-  send?: { dst: string; hex: string }[];
+  send?: { dst: string; hex: string; repeat?: number }[];
   ms?: number;
   rtPriority?: number;
 }
@@ -124,7 +124,10 @@ function runChild(): void {
         // the peer: datagrams (IP header included) through the agent's own VRRP socket
         const ifname = c.ifname ?? 'eth0';
         sock ??= VrrpSocket.open(ifname, ifindexOf(ifname));
-        for (const d of c.send!) if (!sock.send(hex(d.hex), d.dst)) throw new Error(`send failed: ${sock.stats.lastError}`);
+        for (const d of c.send!) {
+          const bytes = hex(d.hex);
+          for (let i = 0; i < (d.repeat ?? 1); i++) if (!sock.send(bytes, d.dst)) throw new Error(`send failed: ${sock.stats.lastError}`);
+        }
         return sock.stats.sent;
       }
       case 'block': {
@@ -269,8 +272,8 @@ class Child {
     return this.op('absorb', { key, expected: expected.toString('hex'), downMs, delayMs, plan: p });
   }
   /** Sends datagrams from this node (the peer), each to its destination (dotted). */
-  inject(datagrams: { dst: string; bytes: Buffer }[]): Promise<number> {
-    return this.op('inject', { send: datagrams.map((d) => ({ dst: d.dst, hex: d.bytes.toString('hex') })) });
+  inject(datagrams: { dst: string; bytes: Buffer; repeat?: number }[]): Promise<number> {
+    return this.op('inject', { send: datagrams.map((d) => ({ dst: d.dst, hex: d.bytes.toString('hex'), ...(d.repeat ? { repeat: d.repeat } : {}) })) });
   }
 
   /** Waits until `key`'s ended callback was called. */
@@ -509,29 +512,32 @@ if (childMode) {
     });
   });
 
-  test('a stuck event loop: at most 4096 datagrams wait for it, the rest are dropped and counted (queueDrops), never queued without bound', { timeout: 60_000 }, async (t) => {
+  test('a stuck event loop: at most 8 MiB of datagrams wait for it, the rest are dropped and counted (queueDrops), never queued without bound', { timeout: 60_000 }, async (t) => {
     if (!requireRoot(t)) return;
     await withLab(NODES, async (lab) => {
       const [ha1, ha2] = await Promise.all([Child.start(lab, 'ha1'), Child.start(lab, 'ha2')]);
       await ha1.open();
-      const enc = encoder(lab.node('ha2').ip, [MCAST], { vrid: OTHER_VRID, firstIpId: 1 });
-      const N = 6000;
-      const flood = Array.from({ length: N }, () => ({ dst: MCAST, bytes: Buffer.from(enc.next(200)[0]!.datagram) }));
-      const blocked = ha1.block(4000);
+      // 1000-byte datagrams for another VRID (the thread forwards them all): 8 MiB holds 8388 of them.
+      const SIZE = 1000;
+      const N = 10_000;
+      const FIT = Math.floor((8 << 20) / SIZE);
+      const advert = Buffer.from(encoder(lab.node('ha2').ip, [MCAST], { vrid: OTHER_VRID, firstIpId: 1 }).next(200)[0]!.datagram);
+      const big = Buffer.concat([advert, Buffer.alloc(SIZE - advert.length, 0xab)]);
+      big.writeUInt16BE(SIZE, 2); // IP total length (the kernel fills in the header checksum)
+      const blocked = ha1.block(5000);
       await eventually(async () => ha1.blocking, (b) => b, 10_000, 'the child\'s event loop stuck', 20);
-      await ha2.inject(flood);
+      await ha2.inject([{ dst: MCAST, bytes: big, repeat: N }]);
       await blocked;
-      await ha1.waitDatagrams(4096);
+      await ha1.waitDatagrams(FIT);
       await sleep(300);
-      assert.equal(ha1.datagrams.length, 4096, 'exactly the queue\'s bound reached onDatagram');
-      assert.deepEqual(ha1.datagrams[0]!.bytes, flood[0]!.bytes, 'the first ones, in order');
-      assert.deepEqual(ha1.datagrams[4095]!.bytes, flood[4095]!.bytes);
+      assert.equal(ha1.datagrams.length, FIT, 'exactly what fits in the bound reached onDatagram');
+      assert.ok(ha1.datagrams.every((d) => d.bytes.length === SIZE && d.bytes.subarray(20).equals(big.subarray(20))), 'each as sent');
       const stats = await ha1.stats();
-      assert.deepEqual([stats.received, stats.forwarded, stats.queueDrops], [N, 4096, N - 4096]);
+      assert.deepEqual([stats.received, stats.forwarded, stats.queueDrops], [N, FIT, N - FIT]);
       // Once the loop drains the queue, datagrams flow again.
-      await ha2.inject(flood.slice(0, 3));
-      await ha1.waitDatagrams(4096 + 3);
-      assert.equal((await ha1.stats()).queueDrops, N - 4096);
+      await ha2.inject([{ dst: MCAST, bytes: advert, repeat: 3 }]);
+      await ha1.waitDatagrams(FIT + 3);
+      assert.equal((await ha1.stats()).queueDrops, N - FIT);
       assert.equal((await ha1.exit()).code, 0);
       assert.equal((await ha2.exit()).code, 0);
     });
