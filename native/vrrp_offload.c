@@ -15,8 +15,8 @@
  *       ended by itself is announced in the same list as its key (a number).
  *       rtPriority 1..99: the thread asks for SCHED_FIFO at that priority (keepalived's
  *       vrrp_rt_priority), so a busy or collecting JS thread, or any other normal process, cannot
- *       delay an advert; it blocks in ppoll between sends, and a flood makes it pause rather than
- *       spin (FLOOD_PAUSE_MS), so it never holds a CPU. Refused
+ *       delay an advert; it blocks in ppoll between sends and pauses after each read (RX_PAUSE_MS),
+ *       so it never holds a CPU, even under a flood. Refused
  *       (no CAP_SYS_NICE and RLIMIT_RTPRIO below it), it runs as a normal thread and stats() says
  *       why. 0: a normal thread.
  *   send(handle, key, datagrams[], dsts[], ipId, delayMs, intervalMs)
@@ -93,12 +93,14 @@
 #define RX_SLOT 4096
 /* A send this close to its time goes now: ppoll wakes a little late or early by the timer slack. */
 #define EARLY_MS 0.05
-/* Receive rounds per wake-up (RX_BATCH datagrams each). A wake-up that fills them all is a flood: the
- * thread then leaves the socket alone for FLOOD_PAUSE_MS (its timers still run on time), so even a
- * realtime thread never holds a CPU however fast datagrams come; the kernel drops what its buffer
- * cannot hold, as it would for keepalived. */
+/* After a read the thread leaves the socket alone for RX_PAUSE_MS (its timers and JS's requests still
+ * wake it on time): what arrives meanwhile is read in one batch, up to RX_ROUNDS × RX_BATCH
+ * datagrams. Without the pause a realtime thread wakes, and wakes JS, for every datagram that
+ * arrives; with it, at most a thousand times a second, and a flood cannot hold a CPU (the kernel drops
+ * what its buffer cannot hold, as it would for keepalived). A received advert is handled up to
+ * RX_PAUSE_MS late: against a Master_Down_Interval of 30 ms or more, noise. */
 #define RX_ROUNDS 8
-#define FLOOD_PAUSE_MS 1.0
+#define RX_PAUSE_MS 1.0
 /* Bytes of datagrams queued for JS at most (8 MiB: over 80 000 adverts; the event loop catches up
  * on a burst or a GC pause well within it). A JS thread that falls behind for good (a flood) does not
  * make this one allocate without bound: a datagram that would go beyond it is dropped here and
@@ -471,7 +473,7 @@ static void receive(offload_t *o, const uint8_t *b, uint32_t len, double now) {
 
 static void *thread_main(void *arg) {
   offload_t *o = arg;
-  int flooded = 0; /* the last receive filled every round: skip the socket for FLOOD_PAUSE_MS */
+  int paused = 0; /* the last wake-up read datagrams: skip the socket for RX_PAUSE_MS */
   for (;;) {
     pthread_mutex_lock(&o->mu);
     if (o->stopping) {
@@ -484,13 +486,13 @@ static void *thread_main(void *arg) {
 
     struct pollfd fds[2] = {{o->efd, POLLIN, 0}, {o->raw, POLLIN, 0}};
     struct timespec ts, *tsp = NULL;
-    if (flooded && (wait < 0 || wait > FLOOD_PAUSE_MS)) wait = FLOOD_PAUSE_MS;
+    if (paused && (wait < 0 || wait > RX_PAUSE_MS)) wait = RX_PAUSE_MS;
     if (wait >= 0) {
       ts.tv_sec = (time_t)(wait / 1e3);
       ts.tv_nsec = (long)((wait - (double)ts.tv_sec * 1e3) * 1e6);
       tsp = &ts;
     }
-    if (ppoll(fds, flooded ? 1 : 2, tsp, NULL) < 0 && errno != EINTR) {
+    if (ppoll(fds, paused ? 1 : 2, tsp, NULL) < 0 && errno != EINTR) {
       struct timespec pause = {0, 10 * 1000 * 1000}; /* never spin */
       nanosleep(&pause, NULL);
     }
@@ -498,8 +500,8 @@ static void *thread_main(void *arg) {
       uint64_t v;
       if (read(o->efd, &v, sizeof v) < 0) { /* nothing to do: the eventfd only wakes us */ }
     }
-    if (flooded) {
-      flooded = 0; /* paused once: read again */
+    if (paused) {
+      paused = 0; /* paused once: read again */
     } else if (fds[1].revents & POLLIN) {
       /* One syscall for everything queued (a backup of 200 instances gets 200 adverts at once). */
       for (int round = 0; round < RX_ROUNDS; round++) {
@@ -512,12 +514,12 @@ static void *thread_main(void *arg) {
         }
         int got = recvmmsg(o->raw, o->rxmsg, RX_BATCH, MSG_DONTWAIT, NULL);
         if (got <= 0) break;
+        paused = 1;
         double now = mono_ms();
         pthread_mutex_lock(&o->mu);
         for (int i = 0; i < got; i++) receive(o, o->rx[i], o->rxmsg[i].msg_len > RX_SLOT ? RX_SLOT : o->rxmsg[i].msg_len, now);
         pthread_mutex_unlock(&o->mu);
         if (got < RX_BATCH) break;
-        if (round == RX_ROUNDS - 1) flooded = 1;
       }
     }
   }
