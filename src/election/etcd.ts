@@ -314,17 +314,30 @@ export class EtcdElection implements Election, Fence {
     const now = performance.now();
     if (this.stopping || this.lease === null) return;
     if (!this.stream) return this.kick();
-    if (this.sent.length > 0 && now - this.sent[0]! > this.ttlMs / 3) {
-      // Unanswered for a third of the TTL: the stream (or the member behind it) is stuck.
-      this.markUnreachable(new Error(`keep-alive unanswered for ${Math.round(now - this.sent[0]!)} ms`));
-      this.stream.close();
-      this.stream = null;
-      this.sent = [];
+    if (this.dropStuckStream(now)) {
       this.evaluate();
       return this.kick();
     }
     this.sent.push(now);
     this.stream.write(this.lease);
+  }
+
+  /**
+   * A keep-alive unanswered for a third of the TTL: the stream (or the member behind it) is stuck. It
+   * is dropped (the caller reopens it) and etcd counts as unreachable. Checked at every keep-alive
+   * and at every decision: the lease runs out by our clock at the same instant as the keep-alive
+   * tick that would notice, and a decision that ran first would read "our lease expired" where
+   * onStoreLost: hold must keep the VIPs.
+   */
+  private dropStuckStream(now: number): boolean {
+    const stream = this.stream;
+    if (!stream || this.sent.length === 0 || now - this.sent[0]! <= this.ttlMs / 3) return false;
+    const ago = Math.round(now - this.sent[0]!);
+    this.stream = null;
+    this.sent = [];
+    stream.close();
+    this.markUnreachable(new Error(`keep-alive unanswered for ${ago} ms`));
+    return true;
   }
 
   private onKeepAlive(stream: KeepAliveStream, id: string, ttl: number): void {
@@ -396,6 +409,7 @@ export class EtcdElection implements Election, Fence {
   private evaluate(): void {
     if (this.stopping) return;
     const now = performance.now();
+    if (this.dropStuckStream(now)) this.kick();
     const input = this.input(now);
     const d = decide(input);
     this.holdingWithoutLease = d.holdingWithoutLease;
