@@ -15,9 +15,13 @@
 //   - Before the election steps its FSM for any other reason it calls stop(), which ends the rule and
 //     says what the thread did (how many adverts, the last one when, whether the deadline fired);
 //     the election replays that through the FSM, so its snapshot is what it would have been.
-// Every datagram the thread does not absorb is handed to onDatagram() in arrival order; while an
-// offload is open, raw-socket's own receive is paused (transport.ts pauseReceive). The agent renews a
-// lease (lease()) from its event loop: a stuck loop stops the thread's adverts within the lease.
+// Every datagram the thread does not absorb is handed to onDatagram() in arrival order, unless 8 MiB
+// of them are already waiting for the event loop: then it is dropped and counted (stats().queueDrops;
+// the agent shows it as the interface drop reason offload-queue-full). After each read the thread
+// leaves the socket alone for 1 ms (timers still fire on time), so it reads in batches and never
+// holds a CPU, also at realtime priority (open()'s rtPriority). While an offload is open,
+// raw-socket's own receive is paused (transport.ts pauseReceive). The agent renews a lease (lease())
+// from its event loop: a stuck loop stops the thread's adverts within the lease.
 //
 // The addon is optional: open() returns null with the reason when it is not built (then every advert
 // goes through the event loop, as before), or when HA_AGENT_OFFLOAD=off.
